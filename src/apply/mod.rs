@@ -1,0 +1,1 @@
+//! apply (lands with the reconcile engine).

@@ -1,0 +1,1 @@
+//! plan (lands with the reconcile engine).
