@@ -26,3 +26,11 @@ pub struct OpError {
 pub fn parse(_src: &str) -> (Pipeline, Vec<OpError>) {
     (Pipeline { stages: Vec::new() }, Vec::new())
 }
+
+/// Maps byte offsets in a decoded KDL string value to byte offsets in its raw literal (`"…"` with
+/// escapes, `#"…"#` raw, `"""` multi-line). Entry `i` is the raw offset of decoded byte `i`; one
+/// extra entry maps the end. `None` if `raw` is not a string literal.
+/// (The mapping lands with the operator-grammar work; this signature is the contract.)
+pub fn value_offsets(_raw: &str) -> Option<Vec<usize>> {
+    None
+}
