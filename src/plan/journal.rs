@@ -104,7 +104,7 @@ impl Journal {
     /// of a path (`None`: missing). See the module docs for the rules.
     pub fn fold(
         &self,
-        old: State,
+        old: &State,
         disk_hash: impl Fn(&str) -> Option<Hash>,
     ) -> Result<State, String> {
         let mut finished = BTreeMap::new();

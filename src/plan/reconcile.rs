@@ -214,42 +214,61 @@ fn plan_rendered(
             )
         }
         (Some(entry), Some(disk)) => {
-            let base = snapshot.bases.get(rel).map_or("", String::as_str);
-            let outcome = match disk.text() {
-                Some(ours) => merge(base, ours, &file.contents),
-                None => MergeOutcome::Conflict(Vec::new()),
-            };
-            match outcome {
-                MergeOutcome::Clean(merged) if merged.as_bytes() == disk.bytes => (
-                    change(Action::Keep, Some(disk.hash), Some(disk.hash), None),
-                    Some(fresh),
-                ),
-                MergeOutcome::Clean(merged) => (
-                    change(
-                        Action::Merge,
-                        Some(disk.hash),
-                        Some(Hash::of(&merged)),
-                        Some(merged),
-                    ),
-                    Some(fresh),
-                ),
-                MergeOutcome::Conflict(hunks) => {
-                    let mut blocked = change(
-                        Action::Blocked(Reason::Conflict),
-                        Some(disk.hash),
-                        Some(new_hash),
-                        new_contents,
-                    );
-                    blocked.conflicts = hunks;
-                    blocked_or_forced(blocked, force, Some(entry.clone()), fresh)
-                }
-            }
+            plan_edited_scaffold(rel, file, disk, entry, snapshot, force, fresh, &change)
         }
     };
     if let Some(record) = &record {
         change.base = base_to_store(record);
     }
     (change, record)
+}
+
+/// A scaffold the user edited and whose rendering changed: 3-way merge (base = last rendering,
+/// ours = disk, theirs = new rendering).
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the inputs of one decision, passed through"
+)]
+fn plan_edited_scaffold(
+    rel: &str,
+    file: &File,
+    disk: &OnDisk,
+    entry: &Entry,
+    snapshot: &Snapshot,
+    force: bool,
+    fresh: Entry,
+    change: &dyn Fn(Action, Option<Hash>, Option<Hash>, Option<String>) -> Change,
+) -> Planned {
+    let base = snapshot.bases.get(rel).map_or("", String::as_str);
+    let outcome = match disk.text() {
+        Some(ours) => merge(base, ours, &file.contents),
+        None => MergeOutcome::Conflict(Vec::new()),
+    };
+    match outcome {
+        MergeOutcome::Clean(merged) if merged.as_bytes() == disk.bytes => (
+            change(Action::Keep, Some(disk.hash), Some(disk.hash), None),
+            Some(fresh),
+        ),
+        MergeOutcome::Clean(merged) => (
+            change(
+                Action::Merge,
+                Some(disk.hash),
+                Some(Hash::of(&merged)),
+                Some(merged),
+            ),
+            Some(fresh),
+        ),
+        MergeOutcome::Conflict(hunks) => {
+            let mut blocked = change(
+                Action::Blocked(Reason::Conflict),
+                Some(disk.hash),
+                fresh.hash.into(),
+                Some(file.contents.clone()),
+            );
+            blocked.conflicts = hunks;
+            blocked_or_forced(blocked, force, Some(entry.clone()), fresh)
+        }
+    }
 }
 
 /// A blocked change stays blocked (keeping the old state entry) unless `force`, which turns it

@@ -143,7 +143,7 @@ impl State {
                 },
             })?;
             state = journal
-                .fold(state, |rel| disk_hash(root, rel))
+                .fold(&state, |rel| disk_hash(root, rel))
                 .map_err(|message| StateError::Corrupt {
                     path: journal_path.clone(),
                     message,
