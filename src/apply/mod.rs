@@ -1,1 +1,320 @@
-//! apply (lands with the reconcile engine).
+//! Apply: the only writer. Carries out a [`Plan`] under the project lock, atomically per file,
+//! with a journal that makes an interrupted apply recoverable. Decides nothing itself: every side
+//! effect is a change of the plan.
+//!
+//! # Steps
+//!
+//! 1. Take the exclusive lock `.restack/lock` (bounded wait; [`ApplyError::Locked`]). See
+//!    [`lock`] for what the lock does not protect against.
+//! 2. If `.restack/journal.json` exists, a previous apply was interrupted: its finished writes are
+//!    folded into the state (they are restack's own bytes, not hand edits), the merge bases it was
+//!    about to store are stored, the state is written, leftover temp files are removed and the
+//!    journal is deleted. [`Applied::recovered`] reports it.
+//! 3. Check the plan is still true, writing nothing otherwise ([`ApplyError::Stale`]): the manifest
+//!    hash equals [`ApplyOptions::manifest`], the state's fingerprint equals the one the plan was
+//!    made against, and every file to write or delete still has the plan's `before` hash (and
+//!    every path is safe: no symlink anywhere below the root).
+//! 4. Write the journal: every intended write with its before/after hash, the bases to store and
+//!    the next state.
+//! 5. Write each file atomically ([`write`]), delete orphans (and directories they leave empty).
+//! 6. Store the merge bases of scaffolds in `.restack/base/`, drop bases no longer needed.
+//! 7. Write `.restack/state.json` atomically, then delete the journal.
+//!
+//! Blocked changes are skipped, not fatal: every other change is applied and the blocked paths
+//! are listed in [`Applied::blocked`] (the CLI exits 1). Their files and state entries stay as
+//! they were.
+//!
+//! # Atomicity
+//!
+//! Each file is replaced atomically (see [`write`]): a crash leaves it old or new, never torn. The
+//! set is covered by the journal: killed at any instant, an apply leaves every file old or new,
+//! and the next run (`State::load` in memory, `apply` on disk) recognises the new ones by their
+//! journaled after-hash, so nothing it wrote is ever reported as a hand edit; what it did not get
+//! to is simply planned again.
+
+pub mod lock;
+pub mod write;
+
+use std::collections::BTreeSet;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::plan::journal::{JOURNAL_FILE, Journal, JournalWrite};
+use crate::plan::path::{self, PathError};
+use crate::plan::{Action, BASE_DIR, Hash, Plan, STATE_DIR, STATE_FILE, State, StateError};
+use crate::render::Kind;
+
+/// How to apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ApplyOptions {
+    /// The hash of the manifest as it is now; a plan made from other bytes is stale.
+    pub manifest: Hash,
+    /// How long to wait for another apply to release the lock.
+    pub lock_timeout: Duration,
+}
+
+impl ApplyOptions {
+    /// Options with the default lock wait (10 s).
+    pub fn new(manifest: Hash) -> ApplyOptions {
+        ApplyOptions {
+            manifest,
+            lock_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// What an apply did, path by path.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Applied {
+    pub created: Vec<String>,
+    pub updated: Vec<String>,
+    pub merged: Vec<String>,
+    pub deleted: Vec<String>,
+    /// Left untouched because blocked (exit status 1 at the CLI).
+    pub blocked: Vec<String>,
+    /// An interrupted apply was found and completed first.
+    pub recovered: bool,
+    /// `.restack/state.json` changed.
+    pub state_written: bool,
+}
+
+/// Why a plan is stale.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Stale {
+    #[error("the manifest changed since the plan was made")]
+    Manifest,
+    #[error("restack's state changed since the plan was made (another apply ran)")]
+    State,
+    #[error("`{path}` changed since the plan was made")]
+    File { path: String },
+}
+
+/// Apply could not do its job. Exit status 2 at the CLI; nothing of the plan was written unless
+/// the error is `Io` during writing, which the journal covers.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error(
+        "another restack is applying in this project (`{}` held for {waited:?}); try again when it finishes",
+        path.display()
+    )]
+    Locked { path: PathBuf, waited: Duration },
+    #[error("stale plan: {0}; plan again")]
+    Stale(#[from] Stale),
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error(transparent)]
+    Path(#[from] PathError),
+    #[error("cannot write `{}`", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+fn io_at(path: impl Into<PathBuf>) -> impl FnOnce(io::Error) -> ApplyError {
+    let path = path.into();
+    move |source| ApplyError::Io { path, source }
+}
+
+/// Carries out `plan` in the project at `root`. See the module docs.
+pub fn apply(root: &Path, plan: &Plan, options: &ApplyOptions) -> Result<Applied, ApplyError> {
+    let _lock = lock::acquire(root, options.lock_timeout)?;
+    let mut applied = Applied::default();
+    let state = State::load(root)?;
+    if state.interrupted {
+        finish_recovery(root, &state)?;
+        applied.recovered = true;
+    }
+
+    // 3. Is the plan still true? Nothing is written before this passes.
+    if plan.manifest != options.manifest {
+        return Err(Stale::Manifest.into());
+    }
+    if plan.state != state.fingerprint() {
+        return Err(Stale::State.into());
+    }
+    let mut targets = Vec::new();
+    for change in plan.changes.iter().filter(|it| it.action.touches_file()) {
+        let full = path::resolve(root, &change.path)?;
+        let now = crate::plan::scan_one(root, &change.path)
+            .map_err(|err| stale_or_io(err, &full))?
+            .map(Hash::of);
+        if now != change.before {
+            return Err(Stale::File {
+                path: change.path.clone(),
+            }
+            .into());
+        }
+        targets.push((change, full));
+    }
+
+    // 4. The journal, before any file is touched.
+    let journal = Journal {
+        writes: targets
+            .iter()
+            .map(|(change, _)| JournalWrite {
+                path: change.path.clone(),
+                before: change.before,
+                after: change.after,
+            })
+            .collect(),
+        bases: plan
+            .changes
+            .iter()
+            .filter(|it| plan.next.files.contains_key(&it.path))
+            .filter_map(|it| Some((it.path.clone(), it.base.clone()?)))
+            .collect(),
+        state: plan.next.clone(),
+    };
+    let journal_path = path::resolve_unchecked(root, JOURNAL_FILE)?;
+    let needs_journal = !targets.is_empty() || !journal.bases.is_empty();
+    if needs_journal {
+        write::write_atomic(&journal_path, journal.to_json().as_bytes())
+            .map_err(io_at(&journal_path))?;
+    }
+
+    // 5. The files.
+    let mut dirs = BTreeSet::from([root.join(STATE_DIR)]);
+    for (change, full) in &targets {
+        if let Some(dir) = full.parent() {
+            dirs.insert(dir.to_path_buf());
+        }
+        match change.action {
+            Action::Create | Action::Update | Action::Merge => {
+                let contents = change.contents.as_deref().unwrap_or_default();
+                debug_assert_eq!(
+                    Some(Hash::of(contents)),
+                    change.after,
+                    "a planned write's contents must match its after-hash"
+                );
+                write::write_atomic(full, contents.as_bytes()).map_err(io_at(full))?;
+            }
+            Action::Delete => write::remove(root, full).map_err(io_at(full))?,
+            Action::Keep | Action::Blocked(_) => {}
+        }
+        let list = match change.action {
+            Action::Create => &mut applied.created,
+            Action::Update => &mut applied.updated,
+            Action::Merge => &mut applied.merged,
+            _ => &mut applied.deleted,
+        };
+        list.push(change.path.clone());
+    }
+    for dir in &dirs {
+        write::clean_temp_files(dir).map_err(io_at(dir))?;
+    }
+    applied.blocked = plan
+        .changes
+        .iter()
+        .filter(|it| matches!(it.action, Action::Blocked(_)))
+        .map(|it| it.path.clone())
+        .collect();
+
+    // 6 and 7. Bases, state, journal.
+    store_bases(root, &journal.bases, &plan.next)?;
+    applied.state_written = write_state(root, &plan.next)?;
+    if needs_journal {
+        write::remove(root, &journal_path).map_err(io_at(&journal_path))?;
+    }
+    Ok(applied)
+}
+
+/// Completes the bookkeeping of an interrupted apply, if there was one, without applying anything
+/// else (for commands that only need a settled state, e.g. `watch` on start). Returns whether
+/// there was one.
+pub fn recover(root: &Path, options: &ApplyOptions) -> Result<bool, ApplyError> {
+    let _lock = lock::acquire(root, options.lock_timeout)?;
+    let state = State::load(root)?;
+    if state.interrupted {
+        finish_recovery(root, &state)?;
+    }
+    Ok(state.interrupted)
+}
+
+/// Makes the in-memory fold of a leftover journal permanent (the lock is held).
+fn finish_recovery(root: &Path, state: &State) -> Result<(), ApplyError> {
+    let journal_path = path::resolve_unchecked(root, JOURNAL_FILE)?;
+    if let Ok(text) = std::fs::read_to_string(&journal_path)
+        && let Ok(journal) = Journal::from_json(&text)
+    {
+        for write in &journal.writes {
+            let full = path::resolve(root, &write.path)?;
+            if let Some(dir) = full.parent() {
+                write::clean_temp_files(dir).map_err(io_at(dir))?;
+            }
+        }
+    }
+    store_bases(root, &state.pending_bases, state)?;
+    write_state(root, state)?;
+    write::remove(root, &journal_path).map_err(io_at(&journal_path))
+}
+
+/// Writes the given merge bases and removes every base file that `next` no longer needs.
+fn store_bases(
+    root: &Path,
+    bases: &std::collections::BTreeMap<String, String>,
+    next: &State,
+) -> Result<(), ApplyError> {
+    for (rel, base) in bases {
+        let full = path::resolve_unchecked(root, &format!("{BASE_DIR}/{rel}"))?;
+        write::write_atomic(&full, base.as_bytes()).map_err(io_at(&full))?;
+    }
+    let base_root = root.join(BASE_DIR);
+    if !base_root.is_dir() {
+        return Ok(());
+    }
+    let mut stale = Vec::new();
+    for entry in walkdir::WalkDir::new(&base_root).follow_links(false) {
+        let entry = entry.map_err(|err| {
+            let path = err.path().unwrap_or(&base_root).to_path_buf();
+            ApplyError::Io {
+                path,
+                source: err.into(),
+            }
+        })?;
+        if entry.file_type().is_dir() {
+            continue;
+        }
+        let rel = entry
+            .path()
+            .strip_prefix(&base_root)
+            .unwrap_or(entry.path())
+            .to_string_lossy()
+            .replace('\\', "/");
+        let needed = next
+            .files
+            .get(&rel)
+            .is_some_and(|it| it.kind == Kind::Scaffold);
+        if !needed {
+            stale.push(entry.into_path());
+        }
+    }
+    for full in stale {
+        write::remove(&root.join(STATE_DIR), &full).map_err(io_at(&full))?;
+    }
+    Ok(())
+}
+
+/// Writes `.restack/state.json` when its text changes; returns whether it did.
+fn write_state(root: &Path, state: &State) -> Result<bool, ApplyError> {
+    let full = path::resolve_unchecked(root, STATE_FILE)?;
+    let text = state.to_json();
+    if std::fs::read_to_string(&full).is_ok_and(|old| old == text) {
+        return Ok(false);
+    }
+    write::write_atomic(&full, text.as_bytes()).map_err(io_at(&full))?;
+    Ok(true)
+}
+
+fn stale_or_io(err: crate::plan::ScanError, full: &Path) -> ApplyError {
+    match err {
+        crate::plan::ScanError::Path(err) => ApplyError::Path(err),
+        crate::plan::ScanError::NotAFile { path } => Stale::File { path }.into(),
+        crate::plan::ScanError::Io { source, .. } => ApplyError::Io {
+            path: full.to_path_buf(),
+            source,
+        },
+    }
+}

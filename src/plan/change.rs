@@ -1,0 +1,128 @@
+//! `Change`, `Action`, `Reason`: one planned step for one path. Data only; decides nothing.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::plan::hash::Hash;
+use crate::plan::merge::ConflictHunk;
+use crate::plan::origin::Origin;
+use crate::render::Kind;
+
+/// What apply will do to a path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "action", content = "reason")]
+pub enum Action {
+    /// The file does not exist; it will be written.
+    Create,
+    /// The file will be replaced by the new rendering.
+    Update,
+    /// A scaffold the user edited: the manifest change is 3-way merged into it.
+    Merge,
+    /// An orphan restack wrote and nobody edited: it will be removed.
+    Delete,
+    /// Nothing to write (the state may still record a new origin or merge base).
+    Keep,
+    /// restack will not touch the file; see the reason.
+    Blocked(Reason),
+}
+
+/// Why a change is blocked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Reason {
+    /// A managed file was edited by hand.
+    Modified,
+    /// A file restack never wrote is in the way.
+    Unowned,
+    /// A scaffold merge conflicts with the user's edits.
+    Conflict,
+    /// The entity is gone but its file was edited: kept and reported.
+    OrphanEdited,
+}
+
+impl Action {
+    /// The lowercase name used in output: `create`, …, `blocked`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Merge => "merge",
+            Action::Delete => "delete",
+            Action::Keep => "keep",
+            Action::Blocked(_) => "blocked",
+        }
+    }
+
+    /// Whether apply writes or removes the file.
+    pub fn touches_file(self) -> bool {
+        matches!(
+            self,
+            Action::Create | Action::Update | Action::Merge | Action::Delete
+        )
+    }
+}
+
+impl Reason {
+    /// The kebab-case name used in output: `modified`, `unowned`, `conflict`, `orphan-edited`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Reason::Modified => "modified",
+            Reason::Unowned => "unowned",
+            Reason::Conflict => "conflict",
+            Reason::OrphanEdited => "orphan-edited",
+        }
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Action::Blocked(reason) => write!(f, "blocked ({})", reason.name()),
+            other => f.write_str(other.name()),
+        }
+    }
+}
+
+/// One planned step for one path.
+///
+/// `before` and `after` are blake3 hashes of the whole file on disk:
+///
+/// | action     | `before`                       | `after`                                  |
+/// |------------|--------------------------------|------------------------------------------|
+/// | `Create`   | `None` (the file is absent)    | hash of `contents`                       |
+/// | `Update`   | hash of the file on disk       | hash of `contents`                       |
+/// | `Merge`    | hash of the user's file        | hash of the merged `contents`            |
+/// | `Delete`   | hash of the file on disk       | `None`                                   |
+/// | `Keep`     | hash of the file on disk       | the same hash (nothing is written)       |
+/// | `Blocked`  | hash of the file on disk       | hash the file *would* have (`None` for an orphan) |
+///
+/// `apply` refuses (stale plan) when a file it would write or delete no longer has `before`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Change {
+    /// Relative path, `/`-separated.
+    pub path: String,
+    #[serde(flatten)]
+    pub action: Action,
+    pub kind: Kind,
+    /// The manifest entity that caused the change (for an orphan: the one that used to own it).
+    pub origin: Origin,
+    pub before: Option<Hash>,
+    pub after: Option<Hash>,
+    /// Set when `--force` overrode a block; `action` is then what will be done instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forced: Option<Reason>,
+    /// The bytes to write (`Create`, `Update`, `Merge`; for `Blocked`, what would be written, to
+    /// show a diff; for a blocked conflict, the new rendering).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contents: Option<String>,
+    /// For scaffolds: the new rendering to store as the merge base, when it changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<String>,
+    /// The file's current contents (when it exists and is UTF-8), for diffs. Not saved in plans.
+    #[serde(skip)]
+    pub previous: Option<String>,
+    /// For `Blocked(Conflict)`: the conflicting hunks, to show the user.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conflicts: Vec<ConflictHunk>,
+}

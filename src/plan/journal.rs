@@ -1,0 +1,146 @@
+//! `Journal`: the record `apply` writes before touching any file, and how a leftover one (an
+//! interrupted apply) folds into the state. Owns the journal format; never writes.
+//!
+//! `.restack/journal.json` lists every intended write with its before- and after-hash, the merge
+//! bases about to be stored, and the complete state the apply will record. Files are written one
+//! by one (each atomically), then the bases, then the state; the journal is removed last.
+//!
+//! Folding a leftover journal into the old state, path by path:
+//! - a journaled write whose file now has its after-hash (or, for a delete, is gone) finished:
+//!   the path takes its entry from the journaled state (these bytes are restack's, not a hand
+//!   edit), and its merge base from the journal;
+//! - a journaled write that did not finish keeps its old entry; the next plan simply plans it
+//!   again;
+//! - a path without a journaled write (only its origin or kind changed, or it was dropped) takes
+//!   its entry from the journaled state.
+//!
+//! The manifest hash is taken from the journaled state only when every write finished.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::plan::hash::Hash;
+use crate::plan::path;
+use crate::plan::state::{Entry, FormatError, State, StateFile, parse_versioned};
+
+/// The journal format version.
+pub const JOURNAL_VERSION: u32 = 1;
+/// The journal file, relative to the project root.
+pub const JOURNAL_FILE: &str = ".restack/journal.json";
+
+/// One intended file operation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JournalWrite {
+    pub path: String,
+    /// The hash of the file before the apply (`None`: absent).
+    pub before: Option<Hash>,
+    /// The hash the file will have (`None`: it will be deleted).
+    pub after: Option<Hash>,
+}
+
+/// What an apply is about to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Journal {
+    pub writes: Vec<JournalWrite>,
+    /// Merge bases to store, by path.
+    pub bases: BTreeMap<String, String>,
+    /// The state the apply records when it finishes.
+    pub state: State,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JournalFile {
+    version: u32,
+    writes: Vec<JournalWrite>,
+    bases: BTreeMap<String, String>,
+    state: StateFile,
+}
+
+impl Journal {
+    /// The journal's JSON text.
+    pub fn to_json(&self) -> String {
+        let file = JournalFile {
+            version: JOURNAL_VERSION,
+            writes: self.writes.clone(),
+            bases: self.bases.clone(),
+            state: StateFile {
+                version: crate::plan::state::STATE_VERSION,
+                manifest: self.state.manifest,
+                files: self.state.files.clone(),
+            },
+        };
+        let mut text = serde_json::to_string_pretty(&file).unwrap_or_default();
+        text.push('\n');
+        text
+    }
+
+    pub(crate) fn from_json(text: &str) -> Result<Journal, FormatError> {
+        let file: JournalFile = parse_versioned(text, JOURNAL_VERSION)?;
+        let paths = file
+            .writes
+            .iter()
+            .map(|it| it.path.as_str())
+            .chain(file.bases.keys().map(String::as_str))
+            .chain(file.state.files.keys().map(String::as_str));
+        for rel in paths {
+            path::validate(rel).map_err(|err| FormatError::Corrupt(err.to_string()))?;
+        }
+        Ok(Journal {
+            writes: file.writes,
+            bases: file.bases,
+            state: State {
+                manifest: file.state.manifest,
+                files: file.state.files,
+                pending_bases: BTreeMap::new(),
+                interrupted: false,
+            },
+        })
+    }
+
+    /// Folds this journal into `old` (the state on disk), asking `disk_hash` for the current hash
+    /// of a path (`None`: missing). See the module docs for the rules.
+    pub fn fold(
+        &self,
+        old: &State,
+        disk_hash: impl Fn(&str) -> Option<Hash>,
+    ) -> Result<State, String> {
+        let mut finished = BTreeMap::new();
+        for write in &self.writes {
+            finished.insert(write.path.as_str(), disk_hash(&write.path) == write.after);
+        }
+        let all_finished = finished.values().all(|done| *done);
+        let paths: BTreeSet<&String> = old.files.keys().chain(self.state.files.keys()).collect();
+        let mut files: BTreeMap<String, Entry> = BTreeMap::new();
+        let mut pending_bases = old.pending_bases.clone();
+        for rel in paths {
+            let from_new = finished.get(rel.as_str()).copied().unwrap_or(true);
+            let entry = if from_new {
+                self.state.files.get(rel)
+            } else {
+                old.files.get(rel)
+            };
+            if let Some(entry) = entry {
+                files.insert(rel.clone(), entry.clone());
+                if from_new && let Some(base) = self.bases.get(rel) {
+                    if Hash::of(base) != entry.hash {
+                        return Err(format!("the base of `{rel}` does not match its hash"));
+                    }
+                    pending_bases.insert(rel.clone(), base.clone());
+                }
+            }
+        }
+        Ok(State {
+            manifest: if all_finished {
+                self.state.manifest
+            } else {
+                old.manifest
+            },
+            files,
+            pending_bases,
+            interrupted: true,
+        })
+    }
+}

@@ -1,0 +1,133 @@
+//! Path safety: which relative paths restack may read or write under a project root. Owns the
+//! checks; never writes.
+//!
+//! A path in a file set, in the state or in a saved plan must be relative, `/`-separated, with no
+//! empty, `.` or `..` component, no backslash, no NUL, and must not lead into restack's own
+//! `.restack/` folder or into `.git/`. On disk, no existing component of it under the root may be
+//! a symlink: a symlinked directory could point anywhere, so it is refused even when it happens to
+//! point inside the root. The root itself may be a symlink (the user chose it).
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// Why a path was refused. Names the path as written in the file set, state or plan.
+#[derive(Debug, thiserror::Error)]
+pub enum PathError {
+    #[error("unsafe path `{path}`: {why}")]
+    Invalid { path: String, why: &'static str },
+    #[error(
+        "unsafe path `{path}`: `{component}` is a symlink, and restack never writes through one"
+    )]
+    Symlink { path: String, component: String },
+    #[error("cannot inspect `{path}`")]
+    Io {
+        path: String,
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// Checks the spelling of `rel` (no disk access).
+pub fn validate(rel: &str) -> Result<(), PathError> {
+    let invalid = |why| {
+        Err(PathError::Invalid {
+            path: rel.to_owned(),
+            why,
+        })
+    };
+    if rel.is_empty() {
+        return invalid("the path is empty");
+    }
+    if rel.contains('\\') {
+        return invalid("backslashes are not allowed; use `/`");
+    }
+    if rel.contains('\0') {
+        return invalid("NUL bytes are not allowed");
+    }
+    if rel.starts_with('/') || Path::new(rel).is_absolute() || rel.chars().nth(1) == Some(':') {
+        return invalid("the path is absolute");
+    }
+    for component in rel.split('/') {
+        match component {
+            "" => return invalid("the path has an empty component"),
+            "." => return invalid("the path has a `.` component"),
+            ".." => return invalid("the path leaves its folder through `..`"),
+            _ => {}
+        }
+    }
+    let first = rel.split('/').next().unwrap_or_default();
+    if first == ".restack" || first == ".git" {
+        return invalid("the path is inside restack's or git's own folder");
+    }
+    Ok(())
+}
+
+/// Checks `rel` and returns `root/rel`, refusing any existing symlink component below `root`.
+///
+/// Components that do not exist yet are fine (they will be created as plain directories).
+pub fn resolve(root: &Path, rel: &str) -> Result<PathBuf, PathError> {
+    validate(rel)?;
+    resolve_unchecked(root, rel)
+}
+
+/// Like [`resolve`] but for restack's own files (`.restack/base/<path>`), whose first component
+/// is `.restack`; the part after it must still pass [`validate`].
+pub(crate) fn resolve_unchecked(root: &Path, rel: &str) -> Result<PathBuf, PathError> {
+    let mut at = root.to_path_buf();
+    let mut exists = true;
+    for component in rel.split('/') {
+        at.push(component);
+        if !exists {
+            continue;
+        }
+        match std::fs::symlink_metadata(&at) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                return Err(PathError::Symlink {
+                    path: rel.to_owned(),
+                    component: at
+                        .strip_prefix(root)
+                        .unwrap_or(&at)
+                        .to_string_lossy()
+                        .replace('\\', "/"),
+                });
+            }
+            Ok(_) => {}
+            Err(err) if err.kind() == io::ErrorKind::NotFound => exists = false,
+            Err(err) if err.kind() == io::ErrorKind::NotADirectory => exists = false,
+            Err(source) => {
+                return Err(PathError::Io {
+                    path: rel.to_owned(),
+                    source,
+                });
+            }
+        }
+    }
+    Ok(at)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::validate;
+
+    #[test]
+    fn spelling_rules() {
+        for good in ["a", "src/blog/service.py", ".env.example", "a/.b/c..d"] {
+            assert!(validate(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../x",
+            "a/../b",
+            "a//b",
+            "a/",
+            "./a",
+            "a\\b",
+            "C:/x",
+            ".restack/state.json",
+            ".git/config",
+        ] {
+            assert!(validate(bad).is_err(), "{bad}");
+        }
+    }
+}

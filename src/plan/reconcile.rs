@@ -1,0 +1,314 @@
+//! `plan`: the pure decision of what to do with every path. Owns the ownership rules (see the
+//! `plan` module docs); does no IO.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::plan::change::{Action, Change, Reason};
+use crate::plan::hash::Hash;
+use crate::plan::merge::{MergeOutcome, merge};
+use crate::plan::origin::Origin;
+use crate::plan::scan::{OnDisk, Snapshot};
+use crate::plan::state::{Entry, State};
+use crate::render::{File, FileSet, Kind};
+
+/// Inputs of a plan besides the file set, the disk and the state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlanOptions {
+    /// The hash of the manifest bytes the file set was rendered from.
+    pub manifest: Hash,
+    /// `--force`: blocked changes are carried out anyway (and marked as forced).
+    pub force: bool,
+}
+
+/// What `apply` will do, as data: every change in path order, and the state it will record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// The hash of the manifest the plan was made from.
+    pub manifest: Hash,
+    /// The fingerprint ([`State::fingerprint`]) of the state the plan was made against.
+    pub state: Hash,
+    /// Whether the plan was made with `--force`.
+    pub force: bool,
+    /// An interrupted apply was found; `apply` completes its bookkeeping first.
+    pub interrupted: bool,
+    /// One change per path of the file set and per orphan still on disk, sorted by path.
+    pub changes: Vec<Change>,
+    /// The state `apply` records when done.
+    pub next: State,
+}
+
+/// Counts of changes by action, for summaries.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Summary {
+    pub create: usize,
+    pub update: usize,
+    pub merge: usize,
+    pub delete: usize,
+    pub keep: usize,
+    pub blocked: usize,
+}
+
+impl Plan {
+    /// Counts the changes by action.
+    pub fn summary(&self) -> Summary {
+        let mut summary = Summary::default();
+        for change in &self.changes {
+            match change.action {
+                Action::Create => summary.create += 1,
+                Action::Update => summary.update += 1,
+                Action::Merge => summary.merge += 1,
+                Action::Delete => summary.delete += 1,
+                Action::Keep => summary.keep += 1,
+                Action::Blocked(_) => summary.blocked += 1,
+            }
+        }
+        summary
+    }
+
+    /// True when nothing would be written or blocked: the project is in sync (`check` passes).
+    pub fn is_in_sync(&self) -> bool {
+        self.changes.iter().all(|it| it.action == Action::Keep)
+    }
+
+    /// True when some change is blocked (exit status 1 under `apply` and `check`).
+    pub fn has_blocked(&self) -> bool {
+        self.changes
+            .iter()
+            .any(|it| matches!(it.action, Action::Blocked(_)))
+    }
+}
+
+/// Decides, for every path of `files` and `state`, what apply should do. Pure.
+pub fn plan(files: &FileSet, snapshot: &Snapshot, state: &State, options: &PlanOptions) -> Plan {
+    let paths: BTreeSet<&String> = files.files.keys().chain(state.files.keys()).collect();
+    let mut changes = Vec::new();
+    let mut next = BTreeMap::new();
+    for rel in paths {
+        let disk = snapshot.files.get(rel);
+        let entry = state.files.get(rel);
+        let planned = match files.files.get(rel) {
+            Some(file) => Some(plan_rendered(
+                rel,
+                file,
+                disk,
+                entry,
+                snapshot,
+                options.force,
+            )),
+            None => entry.and_then(|entry| plan_orphan(rel, entry, disk, options.force)),
+        };
+        let Some((change, record)) = planned else {
+            continue;
+        };
+        if let Some(record) = record {
+            next.insert(rel.clone(), record);
+        }
+        changes.push(change);
+    }
+    Plan {
+        manifest: options.manifest,
+        state: state.fingerprint(),
+        force: options.force,
+        interrupted: state.interrupted,
+        changes,
+        next: State {
+            manifest: Some(options.manifest),
+            files: next,
+            pending_bases: BTreeMap::new(),
+            interrupted: false,
+        },
+    }
+}
+
+/// A change and the state entry to record for its path (`None`: drop it).
+type Planned = (Change, Option<Entry>);
+
+fn plan_rendered(
+    rel: &str,
+    file: &File,
+    disk: Option<&OnDisk>,
+    entry: Option<&Entry>,
+    snapshot: &Snapshot,
+    force: bool,
+) -> Planned {
+    let new_hash = Hash::of(&file.contents);
+    let origin = Origin::from(&file.origin);
+    let fresh = Entry {
+        kind: file.kind,
+        origin: origin.clone(),
+        hash: new_hash,
+    };
+    let base_to_store = |record: &Entry| {
+        (file.kind == Kind::Scaffold
+            && record.hash == new_hash
+            && snapshot.bases.get(rel) != Some(&file.contents))
+        .then(|| file.contents.clone())
+    };
+    let change = |action, before, after, contents: Option<String>| Change {
+        path: rel.to_owned(),
+        action,
+        kind: file.kind,
+        origin: origin.clone(),
+        before,
+        after,
+        forced: None,
+        contents,
+        base: None,
+        previous: disk.and_then(|it| it.text()).map(str::to_owned),
+        conflicts: Vec::new(),
+    };
+    let new_contents = Some(file.contents.clone());
+
+    let (mut change, record) = match (entry, disk) {
+        // Absent: (re)create. A scaffold the user deleted is recreated too (see module docs).
+        (_, None) => (
+            change(Action::Create, None, Some(new_hash), new_contents),
+            Some(fresh),
+        ),
+        // Already exactly what restack would write: adopt it.
+        (_, Some(disk)) if disk.hash == new_hash => (
+            change(Action::Keep, Some(disk.hash), Some(disk.hash), None),
+            Some(fresh),
+        ),
+        (None, Some(disk)) => blocked_or_forced(
+            change(
+                Action::Blocked(Reason::Unowned),
+                Some(disk.hash),
+                Some(new_hash),
+                new_contents,
+            ),
+            force,
+            None,
+            fresh,
+        ),
+        // Untouched since restack put it there: take the new rendering.
+        (Some(entry), Some(disk)) if disk.hash == entry.hash => (
+            change(
+                Action::Update,
+                Some(disk.hash),
+                Some(new_hash),
+                new_contents,
+            ),
+            Some(fresh),
+        ),
+        (Some(entry), Some(disk)) if file.kind == Kind::Managed => blocked_or_forced(
+            change(
+                Action::Blocked(Reason::Modified),
+                Some(disk.hash),
+                Some(new_hash),
+                new_contents,
+            ),
+            force,
+            Some(entry.clone()),
+            fresh,
+        ),
+        // A scaffold the user edited whose rendering did not change: the edits are the user's.
+        (Some(entry), Some(disk)) if entry.hash == new_hash && snapshot.bases.contains_key(rel) => {
+            let record = Entry {
+                origin: origin.clone(),
+                ..entry.clone()
+            };
+            (
+                change(Action::Keep, Some(disk.hash), Some(disk.hash), None),
+                Some(record),
+            )
+        }
+        (Some(entry), Some(disk)) => {
+            plan_edited_scaffold(rel, file, disk, entry, snapshot, force, fresh, &change)
+        }
+    };
+    if let Some(record) = &record {
+        change.base = base_to_store(record);
+    }
+    (change, record)
+}
+
+/// A scaffold the user edited and whose rendering changed: 3-way merge (base = last rendering,
+/// ours = disk, theirs = new rendering).
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the inputs of one decision, passed through"
+)]
+fn plan_edited_scaffold(
+    rel: &str,
+    file: &File,
+    disk: &OnDisk,
+    entry: &Entry,
+    snapshot: &Snapshot,
+    force: bool,
+    fresh: Entry,
+    change: &dyn Fn(Action, Option<Hash>, Option<Hash>, Option<String>) -> Change,
+) -> Planned {
+    let base = snapshot.bases.get(rel).map_or("", String::as_str);
+    let outcome = match disk.text() {
+        Some(ours) => merge(base, ours, &file.contents),
+        None => MergeOutcome::Conflict(Vec::new()),
+    };
+    match outcome {
+        MergeOutcome::Clean(merged) if merged.as_bytes() == disk.bytes => (
+            change(Action::Keep, Some(disk.hash), Some(disk.hash), None),
+            Some(fresh),
+        ),
+        MergeOutcome::Clean(merged) => (
+            change(
+                Action::Merge,
+                Some(disk.hash),
+                Some(Hash::of(&merged)),
+                Some(merged),
+            ),
+            Some(fresh),
+        ),
+        MergeOutcome::Conflict(hunks) => {
+            let mut blocked = change(
+                Action::Blocked(Reason::Conflict),
+                Some(disk.hash),
+                fresh.hash.into(),
+                Some(file.contents.clone()),
+            );
+            blocked.conflicts = hunks;
+            blocked_or_forced(blocked, force, Some(entry.clone()), fresh)
+        }
+    }
+}
+
+/// A blocked change stays blocked (keeping the old state entry) unless `force`, which turns it
+/// into an update recording `fresh`.
+fn blocked_or_forced(mut change: Change, force: bool, old: Option<Entry>, fresh: Entry) -> Planned {
+    let Action::Blocked(reason) = change.action else {
+        return (change, old);
+    };
+    if !force {
+        return (change, old);
+    }
+    change.action = Action::Update;
+    change.forced = Some(reason);
+    change.conflicts.clear();
+    (change, Some(fresh))
+}
+
+/// An orphan: in the state but no longer rendered. `None` when the user already deleted it.
+fn plan_orphan(rel: &str, entry: &Entry, disk: Option<&OnDisk>, force: bool) -> Option<Planned> {
+    let disk = disk?;
+    let mut change = Change {
+        path: rel.to_owned(),
+        action: Action::Delete,
+        kind: entry.kind,
+        origin: entry.origin.clone(),
+        before: Some(disk.hash),
+        after: None,
+        forced: None,
+        contents: None,
+        base: None,
+        previous: disk.text().map(str::to_owned),
+        conflicts: Vec::new(),
+    };
+    if disk.hash == entry.hash {
+        return Some((change, None));
+    }
+    if force {
+        change.forced = Some(Reason::OrphanEdited);
+        return Some((change, None));
+    }
+    change.action = Action::Blocked(Reason::OrphanEdited);
+    Some((change, Some(entry.clone())))
+}

@@ -1,0 +1,236 @@
+//! `State`: what restack recorded about the files it wrote (`.restack/state.json` plus the merge
+//! bases in `.restack/base/`). Owns the state format and reading it; never writes (only
+//! `apply` does).
+//!
+//! # Format
+//!
+//! `.restack/state.json` is pretty JSON with sorted keys and a trailing newline, so it diffs well
+//! and is byte-identical for equal states:
+//!
+//! ```json
+//! {
+//!   "version": 1,
+//!   "manifest": "<blake3 hex of restack.kdl as last applied>",
+//!   "files": {
+//!     "src/blog/service.py": {
+//!       "kind": "managed",
+//!       "origin": { "entity": "project \"blog\"", "span": [0, 120] },
+//!       "hash": "<blake3 hex>"
+//!     }
+//!   }
+//! }
+//! ```
+//!
+//! What `hash` means depends on the kind:
+//! - **managed**: the hash of the bytes restack last wrote. A file on disk with another hash was
+//!   edited by hand.
+//! - **scaffold**: the hash of what restack last *rendered* for the path, which is also the merge
+//!   base stored verbatim in `.restack/base/<path>`. Usually restack wrote exactly that; after a
+//!   3-way merge it wrote the merged text, which contains the user's edits. Comparing the disk with
+//!   the last rendering (not with the merged text) is what keeps those edits the user's: a file
+//!   equal to the rendering carries no user work and may be replaced or deleted, any other content
+//!   is merged or kept.
+//!
+//! The state and the base files are meant to be committed: they are all a fresh clone needs for
+//! `restack check`.
+//!
+//! # Interrupted applies
+//!
+//! If `.restack/journal.json` exists, an apply was interrupted. [`State::load`] folds it in
+//! memory (see [`super::journal`]) so that restack's own finished writes are not mistaken for
+//! hand edits; the next `apply` makes the fold permanent. [`State::interrupted`] says this
+//! happened.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::plan::hash::Hash;
+use crate::plan::journal::Journal;
+use crate::plan::origin::Origin;
+use crate::plan::path;
+use crate::render::Kind;
+
+/// The state format version this restack reads and writes.
+pub const STATE_VERSION: u32 = 1;
+/// restack's folder in the project root.
+pub const STATE_DIR: &str = ".restack";
+/// The state file, relative to the project root.
+pub const STATE_FILE: &str = ".restack/state.json";
+/// The folder of merge bases, relative to the project root.
+pub const BASE_DIR: &str = ".restack/base";
+
+/// What restack recorded about one path.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Entry {
+    pub kind: Kind,
+    pub origin: Origin,
+    /// Managed: hash of what restack last wrote. Scaffold: hash of the last rendering (the base).
+    pub hash: Hash,
+}
+
+/// Everything restack recorded about the project, keyed by relative path.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct State {
+    /// The hash of the manifest bytes at the last apply (`None` before the first).
+    pub manifest: Option<Hash>,
+    pub files: BTreeMap<String, Entry>,
+    /// Merge bases that an interrupted apply was about to store, by path. [`crate::plan::scan`]
+    /// reads them before `.restack/base/`; `apply` writes them.
+    pub pending_bases: BTreeMap<String, String>,
+    /// An interrupted apply was found and folded in.
+    pub interrupted: bool,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct StateFile {
+    pub(crate) version: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) manifest: Option<Hash>,
+    #[serde(default)]
+    pub(crate) files: BTreeMap<String, Entry>,
+}
+
+/// Reading the state failed. The CLI reports these with exit status 2.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("cannot read `{path}`")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("`{path}` is corrupt: {message}")]
+    Corrupt { path: PathBuf, message: String },
+    #[error(
+        "`{path}` has format version `{version}`, but this restack reads version {STATE_VERSION}; upgrade restack"
+    )]
+    UnknownVersion { path: PathBuf, version: u64 },
+}
+
+impl State {
+    /// Reads `.restack/state.json` under `root` (missing means empty) and folds in the journal of
+    /// an interrupted apply, if any.
+    pub fn load(root: &Path) -> Result<State, StateError> {
+        let state_path = root.join(STATE_FILE);
+        let mut state = match read_optional(&state_path)? {
+            None => State::default(),
+            Some(text) => State::from_json(&text).map_err(|message| match message {
+                FormatError::Version(version) => StateError::UnknownVersion {
+                    path: state_path.clone(),
+                    version,
+                },
+                FormatError::Corrupt(message) => StateError::Corrupt {
+                    path: state_path.clone(),
+                    message,
+                },
+            })?,
+        };
+        let journal_path = root.join(crate::plan::journal::JOURNAL_FILE);
+        if let Some(text) = read_optional(&journal_path)? {
+            let journal = Journal::from_json(&text).map_err(|message| match message {
+                FormatError::Version(version) => StateError::UnknownVersion {
+                    path: journal_path.clone(),
+                    version,
+                },
+                FormatError::Corrupt(message) => StateError::Corrupt {
+                    path: journal_path.clone(),
+                    message,
+                },
+            })?;
+            state = journal
+                .fold(&state, |rel| disk_hash(root, rel))
+                .map_err(|message| StateError::Corrupt {
+                    path: journal_path.clone(),
+                    message,
+                })?;
+        }
+        Ok(state)
+    }
+
+    /// Parses the text of a state file.
+    pub(crate) fn from_json(text: &str) -> Result<State, FormatError> {
+        let file: StateFile = parse_versioned(text, STATE_VERSION)?;
+        for rel in file.files.keys() {
+            path::validate(rel).map_err(|err| FormatError::Corrupt(err.to_string()))?;
+        }
+        Ok(State {
+            manifest: file.manifest,
+            files: file.files,
+            pending_bases: BTreeMap::new(),
+            interrupted: false,
+        })
+    }
+
+    /// The canonical text of `.restack/state.json`: pretty, sorted, with a trailing newline.
+    pub fn to_json(&self) -> String {
+        let file = StateFile {
+            version: STATE_VERSION,
+            manifest: self.manifest,
+            files: self.files.clone(),
+        };
+        let mut text = serde_json::to_string_pretty(&file).unwrap_or_default();
+        text.push('\n');
+        text
+    }
+
+    /// The hash of [`State::to_json`]: what a plan was made against.
+    pub fn fingerprint(&self) -> Hash {
+        Hash::of(self.to_json())
+    }
+}
+
+/// Why a versioned JSON document could not be read.
+#[derive(Debug)]
+pub(crate) enum FormatError {
+    Version(u64),
+    Corrupt(String),
+}
+
+/// Parses `text` as `T` after checking its `"version"` is not newer than `version`.
+pub(crate) fn parse_versioned<T: serde::de::DeserializeOwned>(
+    text: &str,
+    version: u32,
+) -> Result<T, FormatError> {
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|err| FormatError::Corrupt(err.to_string()))?;
+    match value.get("version").and_then(serde_json::Value::as_u64) {
+        Some(found) if found == u64::from(version) => {}
+        Some(found) if found > u64::from(version) => return Err(FormatError::Version(found)),
+        Some(found) => {
+            return Err(FormatError::Corrupt(format!(
+                "unsupported format version `{found}`"
+            )));
+        }
+        None => {
+            return Err(FormatError::Corrupt("missing `version` number".to_owned()));
+        }
+    }
+    serde_json::from_value(value).map_err(|err| FormatError::Corrupt(err.to_string()))
+}
+
+/// Reads a file that may be missing.
+pub(crate) fn read_optional(path: &Path) -> Result<Option<String>, StateError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(Some(text)),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(err) if err.kind() == io::ErrorKind::InvalidData => Err(StateError::Corrupt {
+            path: path.to_path_buf(),
+            message: "not UTF-8".to_owned(),
+        }),
+        Err(source) => Err(StateError::Io {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// The hash of the file at `rel`, `None` when it is missing or unsafe to read.
+pub(crate) fn disk_hash(root: &Path, rel: &str) -> Option<Hash> {
+    let full = path::resolve(root, rel).ok()?;
+    std::fs::read(full).ok().map(Hash::of)
+}
