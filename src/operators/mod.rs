@@ -6,6 +6,7 @@
 //! string; `value_offsets` maps them back into the manifest file. See GRAMMAR.md.
 
 mod ast;
+mod graph;
 
 mod lexer;
 mod parser;
@@ -14,6 +15,7 @@ mod source_map;
 mod tests;
 
 pub use ast::{Entry, Pipeline, Stage, StageBody, Step, Unit};
+pub use graph::{Edge, EdgeKind, Graph, Node, NodeKind, condition_name, lower};
 pub use source_map::value_offsets;
 
 use std::ops::Range;
