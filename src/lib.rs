@@ -12,6 +12,7 @@
 //!
 //! Only `manifest::load`, `plan::scan`, `apply` and `cli` touch the outside world.
 
+pub mod analyze;
 pub mod apply;
 pub mod cli;
 pub mod diag;

@@ -45,6 +45,8 @@ pub enum Color {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Check the manifest only: print every problem, exit 1 if there is an error.
+    Validate,
     /// Print the long explanation of a diagnostic code.
     Explain {
         /// The code, e.g. `unknown-node`.

@@ -6,6 +6,7 @@
 mod args;
 mod exit_status;
 pub mod printer;
+mod validate;
 
 use std::process::ExitCode;
 
@@ -37,6 +38,7 @@ pub fn run(args: &Args) -> ExitStatus {
     let printer = printer::Printer::new(&args.global);
     match &args.command {
         Command::Explain { code } => explain(&printer, code),
+        Command::Validate => validate::validate(&args.global, &printer),
     }
 }
 

@@ -102,6 +102,9 @@ codes! {
     InvalidPackageName = "invalid-package-name", "a Python package name that is not an identifier",
         "`package` must be a lowercase Python identifier (`blog`, `my_app`), because it is imported \
          as `import <package>`.";
+    PathInName = "path-in-name", "a name that contains a path separator",
+        "Names become file and module names inside the generated package. A name containing `/`, \
+         `\\` or `..` could write outside it, so it is refused.";
     ReservedName = "reserved-name", "a name that is a Python keyword or shadows a builtin",
         "A name that would become a Python keyword (`class`), a builtin (`list`, `id`, `type`) or a \
          name that generated code relies on cannot be used, because the generated code would not \

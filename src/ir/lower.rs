@@ -1,10 +1,1006 @@
-//! Lowering: checks cross-references and builds the resolved [`Project`] from the AST.
+//! Lowering: checks the manifest as a whole and builds the resolved [`Project`] from the AST.
+//!
+//! Owns every check that needs more than one node: entity names that collide or repeat, types
+//! naming another entity's model, `calls`/`tools`/`llm`/`map` references, `when`/`step` against
+//! the operator string, prompt variables against placeholders, and the kong backend. It merges
+//! policies (built-in < `defaults` < entity < pipeline < `step`) and fills in documented
+//! defaults. Pure: no IO. It must not re-check what the decoder already reported.
 
-use crate::diag::Diagnostics;
-use crate::ir::Project;
-use crate::manifest::Manifest;
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Range;
+
+use crate::diag::{Code, Diagnostic, Diagnostics};
+use crate::ir::{
+    Agent, Backend, Callee, CircuitBreaker, Engine, Event, Fallback, Field, Function, Literal, Llm,
+    Millis, Names, Origin, Pipeline, Policy, Project, Prompt, Provider, Retry, Step, StepTarget,
+    Style, Tool, ToolServer, Transport, Type, Workflow,
+};
+use crate::manifest::ast::{self, Spanned};
+use crate::manifest::{Manifest, names, types};
+use crate::operators;
+
+/// Built-in policy when no `defaults` block says otherwise.
+const BUILTIN_TIMEOUT: u64 = 5 * 60_000;
+const BUILTIN_HEARTBEAT: u64 = 30_000;
+const BUILTIN_ATTEMPTS: u32 = 3;
+const BUILTIN_INITIAL: u64 = 1_000;
+const BUILTIN_BACKOFF: f64 = 2.0;
+const BUILTIN_MAX_INTERVAL: u64 = 60_000;
+const DEFAULT_PYTHON: &str = ">=3.10,<3.14";
+const DEFAULT_TASK_QUEUE: &str = "restack";
+const DEFAULT_RESTACK_AI: &str = "==0.0.121";
+const DEFAULT_ADDRESS: &str = "localhost:7233";
+const DEFAULT_API_ADDRESS: &str = "localhost:6233";
+const DEFAULT_MAX_LOOPS: u32 = 3;
 
 /// Checks the manifest as a whole and resolves it. Pure: no IO.
-pub fn lower(_manifest: &Manifest) -> Result<Project, Diagnostics> {
-    Err(Diagnostics::new())
+///
+/// Returns every cross-node problem found. A manifest the decoder did not fully accept
+/// (`Manifest::complete` is false) is never lowered: the result is then `Err` with only the
+/// cross-node problems, since the decoder's own diagnostics were already reported.
+pub fn lower(manifest: &Manifest) -> Result<Project, Diagnostics> {
+    let mut lowerer = Lowerer::new(manifest);
+    lowerer.check_entity_names();
+    let project = lowerer.project();
+    if lowerer.diags.has_errors() || !manifest.complete {
+        return Err(lowerer.diags);
+    }
+    project.ok_or(lowerer.diags)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Function,
+    Workflow,
+    Agent,
+    Pipeline,
+    ToolServer,
+}
+
+impl Kind {
+    fn keyword(self) -> &'static str {
+        match self {
+            Kind::Function => "function",
+            Kind::Workflow => "workflow",
+            Kind::Agent => "agent",
+            Kind::Pipeline => "pipeline",
+            Kind::ToolServer => "tool-server",
+        }
+    }
+}
+
+struct Lowerer<'a> {
+    manifest: &'a Manifest,
+    diags: Diagnostics,
+    /// Every declared entity by name (the first declaration wins).
+    entities: BTreeMap<&'a str, (Kind, Range<usize>)>,
+    /// Class names of every entity's models, for `entity-model-type`.
+    models: BTreeMap<String, String>,
+}
+
+fn names_of(declared: &str) -> Names {
+    Names {
+        declared: declared.to_owned(),
+        class: names::pascal(declared),
+        module: names::snake(declared),
+    }
+}
+
+fn origin(kind: &str, name: &str, span: &Range<usize>) -> Origin {
+    Origin {
+        entity: format!("{kind} \"{name}\""),
+        span: (span.start, span.end),
+    }
+}
+
+impl<'a> Lowerer<'a> {
+    fn new(manifest: &'a Manifest) -> Lowerer<'a> {
+        let mut lowerer = Lowerer {
+            manifest,
+            diags: Diagnostics::new(),
+            entities: BTreeMap::new(),
+            models: BTreeMap::new(),
+        };
+        for (kind, name) in lowerer.all_entities() {
+            lowerer
+                .entities
+                .entry(name.value.as_str())
+                .or_insert((kind, name.span.clone()));
+            let class = names::pascal(&name.value);
+            let owner = format!("{} `{}`", kind.keyword(), name.value);
+            for suffix in ["", "Input", "Output", "State"] {
+                lowerer
+                    .models
+                    .insert(format!("{class}{suffix}"), owner.clone());
+            }
+        }
+        for agent in &manifest.agents {
+            for event in &agent.events {
+                let class = format!("{}Event", names::pascal(&event.name.value));
+                lowerer
+                    .models
+                    .insert(class, format!("agent `{}`", agent.name.value));
+            }
+        }
+        lowerer
+    }
+
+    fn all_entities(&self) -> Vec<(Kind, &'a Spanned<String>)> {
+        let manifest = self.manifest;
+        let mut all = Vec::new();
+        all.extend(
+            manifest
+                .functions
+                .iter()
+                .map(|it| (Kind::Function, &it.name)),
+        );
+        all.extend(
+            manifest
+                .workflows
+                .iter()
+                .map(|it| (Kind::Workflow, &it.name)),
+        );
+        all.extend(manifest.agents.iter().map(|it| (Kind::Agent, &it.name)));
+        all.extend(
+            manifest
+                .pipelines
+                .iter()
+                .map(|it| (Kind::Pipeline, &it.name)),
+        );
+        all.extend(
+            manifest
+                .tool_servers
+                .iter()
+                .map(|it| (Kind::ToolServer, &it.name)),
+        );
+        all.sort_by_key(|(_, name)| name.span.start);
+        all
+    }
+
+    // ---- whole-manifest name checks ----
+
+    fn check_entity_names(&mut self) {
+        let mut by_name: HashMap<&str, (Kind, Range<usize>)> = HashMap::new();
+        let mut by_module: HashMap<String, (&str, Range<usize>)> = HashMap::new();
+        for (kind, name) in self.all_entities() {
+            if let Some((first_kind, first)) = by_name.get(name.value.as_str()) {
+                self.diags.push(
+                    Diagnostic::error(
+                        Code::DuplicateName,
+                        name.span.clone(),
+                        format!("`{}` is declared twice", name.value),
+                    )
+                    .label(format!("{} declared again here", kind.keyword()))
+                    .related(first.clone(), format!("first declared as a {}", first_kind.keyword()))
+                    .help("functions, workflows, agents, pipelines and tool servers share one namespace"),
+                );
+                continue;
+            }
+            by_name.insert(&name.value, (kind, name.span.clone()));
+            let module = names::snake(&name.value);
+            if let Some((other, first)) = by_module.get(&module) {
+                self.diags.push(
+                    Diagnostic::error(
+                        Code::NameCollision,
+                        name.span.clone(),
+                        format!("`{}` collides with `{other}`", name.value),
+                    )
+                    .label(format!("both become the module `{module}`"))
+                    .related(first.clone(), format!("`{other}` declared here"))
+                    .help("rename one of them"),
+                );
+                continue;
+            }
+            by_module.insert(module, (&name.value, name.span.clone()));
+        }
+        let mut prompts: HashMap<&str, Range<usize>> = HashMap::new();
+        for prompt in &self.manifest.prompts {
+            if let Some(first) = prompts.get(prompt.name.value.as_str()) {
+                self.diags.push(
+                    Diagnostic::error(
+                        Code::DuplicateName,
+                        prompt.name.span.clone(),
+                        format!("prompt `{}` is declared twice", prompt.name.value),
+                    )
+                    .label("declared again here")
+                    .related(first.clone(), "first declared here")
+                    .help("give each prompt its own name; use `version=` for revisions"),
+                );
+            } else {
+                prompts.insert(&prompt.name.value, prompt.name.span.clone());
+            }
+        }
+    }
+
+    // ---- references ----
+
+    /// Resolves a `calls` entry to a function or workflow.
+    fn callee(&mut self, name: &Spanned<String>) -> Option<Callee> {
+        match self.entities.get(name.value.as_str()) {
+            Some((Kind::Function, _)) => Some(Callee::Function(names_of(&name.value))),
+            Some((Kind::Workflow, _)) => Some(Callee::Workflow(names_of(&name.value))),
+            Some((kind, span)) => {
+                let (kind, span) = (*kind, span.clone());
+                self.diags.push(
+                    Diagnostic::error(
+                        Code::WrongReferenceKind,
+                        name.span.clone(),
+                        format!(
+                            "`{}` is a {}, not a function or workflow",
+                            name.value,
+                            kind.keyword()
+                        ),
+                    )
+                    .label("cannot be called")
+                    .related(span, "declared here")
+                    .help("`calls` names functions and workflows"),
+                );
+                None
+            }
+            None => {
+                self.unknown_reference(
+                    name,
+                    &[Kind::Function, Kind::Workflow],
+                    "function or workflow",
+                );
+                None
+            }
+        }
+    }
+
+    fn unknown_reference(&mut self, name: &Spanned<String>, kinds: &[Kind], what: &str) {
+        let candidates: Vec<&str> = self
+            .entities
+            .iter()
+            .filter(|(_, (kind, _))| kinds.contains(kind))
+            .map(|(name, _)| *name)
+            .collect();
+        let help =
+            names::suggestion(&name.value, candidates.iter().copied()).unwrap_or_else(|| {
+                if candidates.is_empty() {
+                    format!("declare a {what} named `{}`", name.value)
+                } else {
+                    format!("declared: {}", candidates.join(", "))
+                }
+            });
+        self.diags.push(
+            Diagnostic::error(
+                Code::UnknownReference,
+                name.span.clone(),
+                format!("no {what} named `{}`", name.value),
+            )
+            .label(format!("not a declared {what}"))
+            .help(help),
+        );
+    }
+
+    fn tool_server_ref(&mut self, name: &Spanned<String>) -> Option<Names> {
+        match self.entities.get(name.value.as_str()) {
+            Some((Kind::ToolServer, _)) => Some(names_of(&name.value)),
+            Some((kind, span)) => {
+                let (kind, span) = (*kind, span.clone());
+                self.diags.push(
+                    Diagnostic::error(
+                        Code::WrongReferenceKind,
+                        name.span.clone(),
+                        format!(
+                            "`{}` is a {}, not a tool-server",
+                            name.value,
+                            kind.keyword()
+                        ),
+                    )
+                    .label("not a tool server")
+                    .related(span, "declared here")
+                    .help("`tools` names tool-server blocks"),
+                );
+                None
+            }
+            None => {
+                self.unknown_reference(name, &[Kind::ToolServer], "tool-server");
+                None
+            }
+        }
+    }
+
+    // ---- types ----
+
+    fn ty(&mut self, ty: &Spanned<ast::Type>) -> Option<Type> {
+        Some(match &ty.value {
+            ast::Type::Str => Type::Str,
+            ast::Type::Int => Type::Int,
+            ast::Type::Float => Type::Float,
+            ast::Type::Bool => Type::Bool,
+            ast::Type::Bytes => Type::Bytes,
+            ast::Type::Any => Type::Any,
+            ast::Type::None => Type::None,
+            ast::Type::List(it) => Type::List(Box::new(self.ty(it)?)),
+            ast::Type::Dict(it) => Type::Dict(Box::new(self.ty(it)?)),
+            ast::Type::Optional(it) => Type::Optional(Box::new(self.ty(it)?)),
+            ast::Type::Named(name) => {
+                if let Some(owner) = self.models.get(name) {
+                    self.diags.push(
+                        Diagnostic::error(
+                            Code::EntityModelType,
+                            ty.span.clone(),
+                            format!("type `{name}` is a model of {owner}"),
+                        )
+                        .label("models stay local to their entity")
+                        .help("declare the fields you need, or use `dict[str, Any]`"),
+                    );
+                } else {
+                    let help = names::suggestion(name, types::BUILTIN_TYPES.iter().copied())
+                        .unwrap_or_else(|| {
+                            "types are str, int, float, bool, bytes, Any, None, list[T], dict[str, T] and T | None"
+                                .to_owned()
+                        });
+                    self.diags.push(
+                        Diagnostic::error(
+                            Code::UnknownType,
+                            ty.span.clone(),
+                            format!("unknown type `{name}`"),
+                        )
+                        .label("not a supported type")
+                        .help(help),
+                    );
+                }
+                return None;
+            }
+        })
+    }
+
+    fn output(&mut self, output: Option<&Spanned<ast::Type>>) -> Type {
+        output.and_then(|it| self.ty(it)).unwrap_or(Type::None)
+    }
+
+    fn fields(&mut self, fields: &[ast::Field]) -> Vec<Field> {
+        fields
+            .iter()
+            .map(|field| Field {
+                name: field.name.value.clone(),
+                ty: field
+                    .ty
+                    .as_ref()
+                    .and_then(|it| self.ty(it))
+                    .unwrap_or(Type::Any),
+                default: field.default.as_ref().map(|it| literal(&it.value)),
+            })
+            .collect()
+    }
+
+    // ---- policies ----
+
+    fn defaults(&self) -> Policy {
+        let builtin = Policy {
+            timeout: Millis(BUILTIN_TIMEOUT),
+            heartbeat: Millis(BUILTIN_HEARTBEAT),
+            retry: Retry {
+                attempts: BUILTIN_ATTEMPTS,
+                initial: Millis(BUILTIN_INITIAL),
+                backoff: BUILTIN_BACKOFF,
+                max_interval: Millis(BUILTIN_MAX_INTERVAL),
+            },
+        };
+        match &self.manifest.defaults {
+            Some(defaults) => merge(&builtin, &defaults.policy),
+            None => builtin,
+        }
+    }
+
+    // ---- the project ----
+
+    fn project(&mut self) -> Option<Project> {
+        let manifest = self.manifest;
+        let defaults = self.defaults();
+        let mut functions: Vec<Function> = manifest
+            .functions
+            .iter()
+            .map(|it| Function {
+                names: names_of(&it.name.value),
+                doc: it.doc.as_ref().map(|doc| doc.value.clone()),
+                input: self.fields(&it.input),
+                output: self.output(it.output.as_ref()),
+                policy: merge(&defaults, &it.policy),
+                origin: origin("function", &it.name.value, &it.span),
+            })
+            .collect();
+        let mut workflows: Vec<Workflow> = manifest
+            .workflows
+            .iter()
+            .map(|it| Workflow {
+                names: names_of(&it.name.value),
+                doc: it.doc.as_ref().map(|doc| doc.value.clone()),
+                input: self.fields(&it.input),
+                output: self.output(it.output.as_ref()),
+                calls: it
+                    .calls
+                    .iter()
+                    .filter_map(|name| self.callee(name))
+                    .collect(),
+                policy: merge(&defaults, &it.policy),
+                origin: origin("workflow", &it.name.value, &it.span),
+            })
+            .collect();
+        let mut agents: Vec<Agent> = manifest
+            .agents
+            .iter()
+            .map(|it| self.agent(it, &defaults))
+            .collect();
+        let mut pipelines: Vec<Pipeline> = manifest
+            .pipelines
+            .iter()
+            .filter_map(|it| self.pipeline(it, &defaults))
+            .collect();
+        let mut tool_servers: Vec<ToolServer> = manifest
+            .tool_servers
+            .iter()
+            .map(|it| ToolServer {
+                names: names_of(&it.name.value),
+                doc: it.doc.as_ref().map(|doc| doc.value.clone()),
+                transport: match it.transport.as_ref().map(|t| t.value) {
+                    None | Some(ast::Transport::Stdio) => Transport::Stdio,
+                    Some(ast::Transport::Http) => Transport::Http,
+                    Some(ast::Transport::Sse) => Transport::Sse,
+                },
+                autostart: it.autostart.as_ref().is_none_or(|a| a.value),
+                tools: it
+                    .tools
+                    .iter()
+                    .map(|tool| Tool {
+                        name: tool.name.value.clone(),
+                        doc: tool.doc.as_ref().map(|doc| doc.value.clone()),
+                        params: self.fields(&tool.params),
+                        returns: self.output(tool.returns.as_ref()),
+                    })
+                    .collect(),
+                origin: origin("tool-server", &it.name.value, &it.span),
+            })
+            .collect();
+        let llm = manifest.llm.as_ref().map(|it| self.llm(it));
+        let mut prompts: Vec<Prompt> = manifest
+            .prompts
+            .iter()
+            .filter_map(|it| self.prompt(it))
+            .collect();
+
+        functions.sort_by(|a, b| a.names.declared.cmp(&b.names.declared));
+        workflows.sort_by(|a, b| a.names.declared.cmp(&b.names.declared));
+        agents.sort_by(|a, b| a.names.declared.cmp(&b.names.declared));
+        pipelines.sort_by(|a, b| a.names.declared.cmp(&b.names.declared));
+        tool_servers.sort_by(|a, b| a.names.declared.cmp(&b.names.declared));
+        prompts.sort_by(|a, b| a.name.cmp(&b.name));
+
+        let project = manifest.project.as_ref()?;
+        let text = |it: &Option<Spanned<String>>, default: &str| {
+            it.as_ref()
+                .map_or_else(|| default.to_owned(), |it| it.value.clone())
+        };
+        let engine = project.engine.as_ref();
+        Some(Project {
+            name: project.name.value.clone(),
+            package: text(&project.package, &names::snake(&project.name.value)),
+            python: text(&project.python, DEFAULT_PYTHON),
+            task_queue: text(&project.task_queue, DEFAULT_TASK_QUEUE),
+            restack_ai: text(&project.restack_ai, DEFAULT_RESTACK_AI),
+            engine: Engine {
+                address: text(&engine.and_then(|it| it.address.clone()), DEFAULT_ADDRESS),
+                api_address: text(
+                    &engine.and_then(|it| it.api_address.clone()),
+                    DEFAULT_API_ADDRESS,
+                ),
+            },
+            defaults,
+            functions,
+            workflows,
+            agents,
+            pipelines,
+            tool_servers,
+            llm,
+            prompts,
+            origin: origin("project", &project.name.value, &project.span),
+        })
+    }
+
+    fn agent(&mut self, agent: &ast::Agent, defaults: &Policy) -> Agent {
+        if let Some(llm) = &agent.llm {
+            if self.manifest.llm.is_none() {
+                self.diags.push(
+                    Diagnostic::error(
+                        Code::MissingLlm,
+                        llm.span.clone(),
+                        format!("agent `{}` uses the LLM router but there is no `llm` block", agent.name.value),
+                    )
+                    .label("needs a top-level `llm { … }` block")
+                    .help("add `llm { provider \"openai\" model=\"gpt-4o-mini\" key-env=\"OPENAI_API_KEY\" }`"),
+                );
+            }
+        }
+        Agent {
+            names: names_of(&agent.name.value),
+            doc: agent.doc.as_ref().map(|doc| doc.value.clone()),
+            state: self.fields(&agent.state),
+            events: agent
+                .events
+                .iter()
+                .map(|event| Event {
+                    name: event.name.value.clone(),
+                    class: format!("{}Event", names::pascal(&event.name.value)),
+                    fields: self.fields(&event.fields),
+                })
+                .collect(),
+            calls: agent
+                .calls
+                .iter()
+                .filter_map(|name| self.callee(name))
+                .collect(),
+            llm: agent.llm.is_some(),
+            tools: agent
+                .tools
+                .iter()
+                .filter_map(|name| self.tool_server_ref(name))
+                .collect(),
+            policy: merge(defaults, &agent.policy),
+            origin: origin("agent", &agent.name.value, &agent.span),
+        }
+    }
+
+    fn pipeline(&mut self, pipeline: &ast::Pipeline, defaults: &Policy) -> Option<Pipeline> {
+        let operators = pipeline.operators.as_ref()?;
+        let mut walked = Vec::new();
+        walk(&operators.tree, false, &mut walked);
+        let tokens: Vec<&str> = walked.iter().map(|it| it.step.name.as_str()).collect();
+        let pipeline_name = &pipeline.name.value;
+
+        // `map`, `when` and `step` name tokens of the operator string.
+        let known = |step: &Spanned<String>, what: &str, diags: &mut Diagnostics| -> bool {
+            if tokens.contains(&step.value.as_str()) {
+                return true;
+            }
+            let help =
+                names::suggestion(&step.value, tokens.iter().copied()).unwrap_or_else(|| {
+                    format!("the steps of `{pipeline_name}` are: {}", tokens.join(", "))
+                });
+            diags.push(
+                Diagnostic::error(
+                    Code::UnknownStep,
+                    step.span.clone(),
+                    format!(
+                        "`{what}` names step `{}`, which is not in the operator string",
+                        step.value
+                    ),
+                )
+                .label("not a step of this pipeline")
+                .related(operators.span.clone(), "the operator string")
+                .help(help),
+            );
+            false
+        };
+        let mut diags = Diagnostics::new();
+        let maps: Vec<&ast::Map> = pipeline
+            .maps
+            .iter()
+            .filter(|it| known(&it.step, "map", &mut diags))
+            .collect();
+        let whens: Vec<&ast::When> = pipeline
+            .whens
+            .iter()
+            .filter(|it| known(&it.step, "when", &mut diags))
+            .collect();
+        let overrides: Vec<&ast::StepOverride> = pipeline
+            .steps
+            .iter()
+            .filter(|it| known(&it.step, "step", &mut diags))
+            .collect();
+        self.diags.extend(diags);
+
+        for when in &whens {
+            let Some(walked_step) = walked.iter().find(|it| it.step.name == when.step.value) else {
+                continue;
+            };
+            if !walked_step.conditional {
+                let first_conditional: Vec<&str> = walked
+                    .iter()
+                    .filter(|it| it.conditional)
+                    .map(|it| it.step.name.as_str())
+                    .collect();
+                let help = if first_conditional.is_empty() {
+                    format!(
+                        "put `{}` behind `→?` (or `->?`), or remove this `when`",
+                        when.step.value
+                    )
+                } else {
+                    format!(
+                        "a `when` names the first step of a stage entered through `→?`: {}",
+                        first_conditional.join(", ")
+                    )
+                };
+                self.diags.push(
+                    Diagnostic::error(
+                        Code::UnconditionalWhen,
+                        when.step.span.clone(),
+                        format!("step `{}` is not entered through `→?`", when.step.value),
+                    )
+                    .label("this condition would never run")
+                    .related(
+                        walked_step.step.span.clone(),
+                        "the step in the operator string",
+                    )
+                    .help(help),
+                );
+            }
+        }
+
+        let pipeline_policy = &pipeline.policy;
+        let mut steps = Vec::new();
+        let mut modules: HashMap<String, (String, Range<usize>)> = HashMap::new();
+        for walked_step in &walked {
+            let token = &walked_step.step.name;
+            let map = maps.iter().find(|it| &it.step.value == token);
+            let (target, entity_policy) = match map {
+                Some(map) => self.step_target(map, pipeline)?,
+                None => (StepTarget::Scaffold(names_of(token)), None),
+            };
+            if let StepTarget::Scaffold(scaffold) = &target {
+                let span = map.map_or(walked_step.step.span.clone(), |it| it.target.span.clone());
+                if names::is_reserved_entity(&scaffold.declared) {
+                    self.diags.push(
+                        Diagnostic::error(
+                            Code::ReservedName,
+                            span.clone(),
+                            format!(
+                                "step `{}` would be scaffolded as the reserved name `{}`",
+                                token, scaffold.module
+                            ),
+                        )
+                        .label(format!(
+                            "`{}` is {}",
+                            scaffold.module,
+                            names::reserved_reason(&scaffold.declared)
+                        ))
+                        .help("rename the step, or bind it to another name with `map`"),
+                    );
+                }
+                if let Some((other, first)) = modules.get(&scaffold.module) {
+                    self.diags.push(
+                        Diagnostic::error(
+                            Code::NameCollision,
+                            span.clone(),
+                            format!("step `{token}` collides with step `{other}`"),
+                        )
+                        .label(format!("both are scaffolded as `{}`", scaffold.module))
+                        .related(first.clone(), format!("`{other}` here"))
+                        .help("map one of them to another name"),
+                    );
+                } else {
+                    modules.insert(scaffold.module.clone(), (token.clone(), span));
+                }
+            }
+            let mut policy = match entity_policy {
+                Some(it) => merge(defaults, it),
+                None => defaults.clone(),
+            };
+            policy = merge(&policy, pipeline_policy);
+            if let Some(step_override) = overrides.iter().find(|it| &it.step.value == token) {
+                if let Some(it) = &step_override.timeout {
+                    policy.timeout = Millis(it.value);
+                }
+                if let Some(it) = &step_override.heartbeat {
+                    policy.heartbeat = Millis(it.value);
+                }
+                if let Some(it) = &step_override.retry_attempts {
+                    policy.retry.attempts = it.value;
+                }
+            }
+            let condition = walked_step.conditional.then(|| {
+                whens.iter().find(|it| &it.step.value == token).map_or_else(
+                    || format!("should_{}", names::snake(token)),
+                    |it| it.condition.value.clone(),
+                )
+            });
+            steps.push(Step {
+                names: names_of(token),
+                target,
+                condition,
+                policy,
+            });
+        }
+        Some(Pipeline {
+            names: names_of(pipeline_name),
+            doc: pipeline.doc.as_ref().map(|doc| doc.value.clone()),
+            style: match pipeline.style.as_ref().map(|it| it.value) {
+                None | Some(ast::Style::Subworkflows) => Style::Subworkflows,
+                Some(ast::Style::Functions) => Style::Functions,
+            },
+            max_loops: pipeline
+                .max_loops
+                .as_ref()
+                .map_or(DEFAULT_MAX_LOOPS, |it| it.value),
+            continue_as_new_after: pipeline.continue_as_new_after.as_ref().map(|it| it.value),
+            operators: operators.text.clone(),
+            tree: operators.tree.clone(),
+            steps,
+            origin: origin("pipeline", pipeline_name, &pipeline.span),
+        })
+    }
+
+    /// What a `map` binds its step to, and that entity's own policy.
+    fn step_target(
+        &mut self,
+        map: &ast::Map,
+        pipeline: &ast::Pipeline,
+    ) -> Option<(StepTarget, Option<&'a ast::Policy>)> {
+        let target = &map.target;
+        let manifest = self.manifest;
+        match self.entities.get(target.value.as_str()) {
+            Some((Kind::Function, _)) => {
+                let policy = manifest
+                    .functions
+                    .iter()
+                    .find(|it| it.name.value == target.value)
+                    .map(|it| &it.policy);
+                Some((StepTarget::Function(names_of(&target.value)), policy))
+            }
+            Some((Kind::Workflow, _)) => {
+                let policy = manifest
+                    .workflows
+                    .iter()
+                    .find(|it| it.name.value == target.value)
+                    .map(|it| &it.policy);
+                Some((StepTarget::Workflow(names_of(&target.value)), policy))
+            }
+            Some((kind, span)) => {
+                let (kind, span) = (*kind, span.clone());
+                self.diags.push(
+                    Diagnostic::error(
+                        Code::WrongReferenceKind,
+                        target.span.clone(),
+                        format!("`{}` is a {}, not a function or workflow", target.value, kind.keyword()),
+                    )
+                    .label("a step cannot run this")
+                    .related(span, "declared here")
+                    .help("`map` binds a step to a function, a workflow, or a new PascalCase name to scaffold"),
+                );
+                None
+            }
+            None => {
+                if !names::is_pascal_case(&target.value) || names::has_path(&target.value) {
+                    self.diags.push(
+                        Diagnostic::error(
+                            Code::InvalidEntityName,
+                            target.span.clone(),
+                            format!(
+                                "step target `{}` in pipeline `{}` is not PascalCase",
+                                target.value, pipeline.name.value
+                            ),
+                        )
+                        .label("not a PascalCase identifier")
+                        .help(format!(
+                            "write it in PascalCase: `{}`",
+                            names::pascal(&target.value)
+                        )),
+                    );
+                    return None;
+                }
+                Some((StepTarget::Scaffold(names_of(&target.value)), None))
+            }
+        }
+    }
+
+    fn llm(&mut self, llm: &ast::Llm) -> Llm {
+        let backend = match llm.backend.as_ref().map(|it| it.value) {
+            Some(ast::Backend::Kong) => {
+                let url = llm.kong.as_ref().and_then(|it| it.url.as_ref());
+                if url.is_none() {
+                    let span = llm
+                        .kong
+                        .as_ref()
+                        .map(|it| it.span.clone())
+                        .or_else(|| llm.backend.as_ref().map(|it| it.span.clone()))
+                        .unwrap_or_else(|| llm.span.clone());
+                    self.diags.push(
+                        Diagnostic::error(Code::MissingKongUrl, span, "`backend \"kong\"` needs `kong url=`")
+                            .label("no gateway address")
+                            .help("add `kong url=\"https://…\" key-env=\"KONG_API_KEY\"` to the llm block"),
+                    );
+                }
+                Backend::Kong {
+                    url: url.map(|it| it.value.clone()).unwrap_or_default(),
+                    key_env: llm
+                        .kong
+                        .as_ref()
+                        .and_then(|it| it.key_env.as_ref())
+                        .map_or_else(|| "KONG_API_KEY".to_owned(), |it| it.value.clone()),
+                }
+            }
+            _ => Backend::Direct,
+        };
+        let mut providers: Vec<Provider> = llm
+            .providers
+            .iter()
+            .enumerate()
+            .map(|(index, it)| Provider {
+                name: it.name.value.clone(),
+                model: it
+                    .model
+                    .as_ref()
+                    .map(|m| m.value.clone())
+                    .unwrap_or_default(),
+                key_env: it.key_env.as_ref().map_or_else(
+                    || format!("{}_API_KEY", it.name.value.to_uppercase().replace('-', "_")),
+                    |k| k.value.clone(),
+                ),
+                priority: it
+                    .priority
+                    .as_ref()
+                    .map_or_else(|| u32::try_from(index + 1).unwrap_or(u32::MAX), |p| p.value),
+            })
+            .collect();
+        providers.sort_by(|a, b| (a.priority, &a.name).cmp(&(b.priority, &b.name)));
+        let fallback = llm.fallback.as_ref().map_or_else(
+            || {
+                vec![
+                    Fallback::Timeout,
+                    Fallback::ServerError,
+                    Fallback::RateLimit,
+                ]
+            },
+            |list| {
+                list.iter()
+                    .map(|it| match it.value {
+                        ast::Fallback::Timeout => Fallback::Timeout,
+                        ast::Fallback::ServerError => Fallback::ServerError,
+                        ast::Fallback::RateLimit => Fallback::RateLimit,
+                    })
+                    .collect()
+            },
+        );
+        let breaker = llm.circuit_breaker.as_ref();
+        Llm {
+            backend,
+            providers,
+            fallback,
+            circuit_breaker: CircuitBreaker {
+                failures: breaker
+                    .and_then(|it| it.failures.as_ref())
+                    .map_or(5, |it| it.value),
+                cooldown: Millis(
+                    breaker
+                        .and_then(|it| it.cooldown.as_ref())
+                        .map_or(60_000, |it| it.value),
+                ),
+            },
+            origin: origin("llm", "default", &llm.span),
+        }
+    }
+
+    fn prompt(&mut self, prompt: &ast::Prompt) -> Option<Prompt> {
+        let text = prompt.text.as_ref()?;
+        for var in &prompt.vars {
+            if !prompt.placeholders.iter().any(|it| it.value == var.value) {
+                self.diags.push(
+                    Diagnostic::error(
+                        Code::UnusedVariable,
+                        var.span.clone(),
+                        format!(
+                            "var `{}` is not used by the text of prompt `{}`",
+                            var.value, prompt.name.value
+                        ),
+                    )
+                    .label("never used")
+                    .related(text.span.clone(), "the prompt text")
+                    .help(format!(
+                        "use it as `{{{{ {} }}}}` in the text, or remove the var",
+                        var.value
+                    )),
+                );
+            }
+        }
+        for placeholder in &prompt.placeholders {
+            if !prompt.vars.iter().any(|it| it.value == placeholder.value) {
+                let help = names::suggestion(
+                    &placeholder.value,
+                    prompt.vars.iter().map(|it| it.value.as_str()),
+                )
+                .unwrap_or_else(|| format!("declare it with `var \"{}\"`", placeholder.value));
+                self.diags.push(
+                    Diagnostic::error(
+                        Code::UndeclaredPlaceholder,
+                        placeholder.span.clone(),
+                        format!("placeholder `{}` has no `var`", placeholder.value),
+                    )
+                    .label("not declared")
+                    .help(help),
+                );
+            }
+        }
+        Some(Prompt {
+            name: prompt.name.value.clone(),
+            version: prompt
+                .version
+                .as_ref()
+                .map_or_else(|| "1.0.0".to_owned(), |it| it.value.clone()),
+            vars: prompt.vars.iter().map(|it| it.value.clone()).collect(),
+            text: text.value.clone(),
+            origin: origin("prompt", &prompt.name.value, &prompt.span),
+        })
+    }
+}
+
+/// One step of an operator tree, with whether it is the first step of a stage entered by `→?`.
+struct Walked<'t> {
+    step: &'t operators::Step,
+    conditional: bool,
+}
+
+/// Collects the steps of a tree in order of occurrence. `conditional` is whether the tree's first
+/// stage is gated by the `→?` that entered the enclosing unit.
+fn walk<'t>(tree: &'t operators::Pipeline, conditional: bool, out: &mut Vec<Walked<'t>>) {
+    for (index, stage) in tree.stages.iter().enumerate() {
+        let gated = stage.entry == operators::Entry::If || (index == 0 && conditional);
+        match &stage.body {
+            operators::StageBody::Loop { a, b } => {
+                out.push(Walked {
+                    step: a,
+                    conditional: gated,
+                });
+                out.push(Walked {
+                    step: b,
+                    conditional: false,
+                });
+            }
+            operators::StageBody::Group { units } => {
+                for (unit_index, unit) in units.iter().enumerate() {
+                    let lead = gated && unit_index == 0;
+                    match unit {
+                        operators::Unit::Step(step) => out.push(Walked {
+                            step,
+                            conditional: lead,
+                        }),
+                        operators::Unit::Nested { pipeline } => walk(pipeline, lead, out),
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `over` applied on top of `base`.
+fn merge(base: &Policy, over: &ast::Policy) -> Policy {
+    let mut policy = base.clone();
+    if let Some(it) = &over.timeout {
+        policy.timeout = Millis(it.value);
+    }
+    if let Some(it) = &over.heartbeat {
+        policy.heartbeat = Millis(it.value);
+    }
+    if let Some(retry) = &over.retry {
+        if let Some(it) = &retry.attempts {
+            policy.retry.attempts = it.value;
+        }
+        if let Some(it) = &retry.initial {
+            policy.retry.initial = Millis(it.value);
+        }
+        if let Some(it) = &retry.backoff {
+            policy.retry.backoff = it.value;
+        }
+        if let Some(it) = &retry.max_interval {
+            policy.retry.max_interval = Millis(it.value);
+        }
+    }
+    policy
+}
+
+fn literal(value: &ast::Value) -> Literal {
+    match value {
+        ast::Value::Str(it) => Literal::Str(it.clone()),
+        ast::Value::Int(it) => {
+            debug_assert!(
+                i64::try_from(*it).is_ok(),
+                "the decoder keeps integer defaults in i64"
+            );
+            Literal::Int(i64::try_from(*it).unwrap_or_default())
+        }
+        ast::Value::Float(it) => Literal::Float(*it),
+        ast::Value::Bool(it) => Literal::Bool(*it),
+        ast::Value::Null => Literal::None,
+    }
 }

@@ -314,6 +314,7 @@ pub struct Tool {
 #[derive(Debug, Clone, Serialize)]
 pub struct ToolServer {
     pub names: Names,
+    pub doc: Option<String>,
     pub transport: Transport,
     pub autostart: bool,
     pub tools: Vec<Tool>,

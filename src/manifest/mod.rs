@@ -1,5 +1,52 @@
 //! Reading `restack.kdl`: KDL 2.0 via the `kdl` crate, decoded by hand into a spanned AST.
+//!
+//! [`decode`] is pure: text in, a partial [`Manifest`] plus every diagnostic out. [`locate`] and
+//! [`read`] are the only functions here that touch the file system. Checks between nodes
+//! (references, collisions) belong to `ir::lower`, not here.
 
-/// The decoded manifest (placeholder until the decoder lands).
-#[derive(Debug, Clone)]
-pub struct Manifest {}
+pub mod ast;
+mod decode;
+mod duration;
+pub(crate) mod names;
+pub(crate) mod types;
+
+use std::path::{Path, PathBuf};
+
+pub use ast::Manifest;
+pub use decode::decode;
+
+/// The manifest's file name.
+pub const FILE_NAME: &str = "restack.kdl";
+
+/// Why the manifest could not be found or read (an operational error, not a diagnostic).
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("no `restack.kdl` found in `{}` or any parent directory", .0.display())]
+    NotFound(PathBuf),
+    #[error("cannot read `{}`: {source}", .path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Finds the manifest: `explicit` (relative to `dir`) if given, else the first `restack.kdl` in
+/// `dir` or one of its parents.
+pub fn locate(explicit: Option<&Path>, dir: &Path) -> Result<PathBuf, LoadError> {
+    if let Some(path) = explicit {
+        return Ok(dir.join(path));
+    }
+    dir.ancestors()
+        .map(|it| it.join(FILE_NAME))
+        .find(|it| it.is_file())
+        .ok_or_else(|| LoadError::NotFound(dir.to_path_buf()))
+}
+
+/// Reads the manifest's bytes (decoding and UTF-8 checks happen in `analyze`).
+pub fn read(path: &Path) -> Result<Vec<u8>, LoadError> {
+    std::fs::read(path).map_err(|source| LoadError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}

@@ -1,0 +1,69 @@
+//! The whole check of one manifest, from bytes to a resolved project: UTF-8, KDL, decode, lower.
+//!
+//! Pure: takes bytes, returns values. The commands (`validate`, `plan`, `check`, `watch`) share it
+//! so they report the same diagnostics; it must not read files or print.
+
+use crate::diag::{Code, Diagnostic, Diagnostics};
+use crate::ir;
+use crate::manifest::{self, Manifest};
+
+/// Everything known about one manifest after checking it.
+#[derive(Debug, Clone)]
+pub struct Analysis {
+    /// The source as (lossy) UTF-8, for rendering diagnostics against.
+    pub text: String,
+    /// The decoded manifest, when the file was UTF-8 and KDL (it may still have errors).
+    pub manifest: Option<Manifest>,
+    /// The resolved project, only when there are no errors at all.
+    pub project: Option<ir::Project>,
+    /// Every problem, sorted by position.
+    pub diagnostics: Diagnostics,
+}
+
+/// Checks `bytes` (the contents of the manifest called `name`) and resolves it.
+pub fn analyze(name: &str, bytes: &[u8]) -> Analysis {
+    let text = String::from_utf8_lossy(bytes).into_owned();
+    if let Err(err) = std::str::from_utf8(bytes) {
+        let start = err.valid_up_to();
+        let len = err.error_len().unwrap_or(bytes.len() - start).max(1);
+        let diagnostic = Diagnostic::error(
+            Code::NotUtf8,
+            start..start + len,
+            format!("`{name}` is not valid UTF-8 at byte {start}"),
+        )
+        .label("not UTF-8")
+        .help("re-save the file as UTF-8");
+        return Analysis {
+            text,
+            manifest: None,
+            project: None,
+            diagnostics: Diagnostics::from(vec![diagnostic]),
+        };
+    }
+    let (manifest, mut diagnostics) = manifest::decode(&text);
+    let kdl_failed = diagnostics
+        .iter()
+        .any(|it| matches!(it.code, Code::KdlSyntax | Code::EmptyManifest));
+    if kdl_failed {
+        return Analysis {
+            text,
+            manifest: None,
+            project: None,
+            diagnostics: Diagnostics::from(diagnostics.into_sorted()),
+        };
+    }
+    let project = match ir::lower(&manifest) {
+        Ok(project) => Some(project),
+        Err(lowered) => {
+            diagnostics.extend(lowered);
+            None
+        }
+    };
+    let project = project.filter(|_| !diagnostics.has_errors());
+    Analysis {
+        text,
+        manifest: Some(manifest),
+        project,
+        diagnostics: Diagnostics::from(diagnostics.into_sorted()),
+    }
+}
