@@ -40,6 +40,7 @@ pub(super) const TEMPLATES: &[(&str, &str)] = &[
     template!("core/scripts/send_event.py.j2"),
     template!("core/tests/conftest.py.j2"),
     template!("core/tests/test_service.py.j2"),
+    template!("core/tests/test_scripts.py.j2"),
     template!("core/tests/test_function.py.j2"),
     template!("core/tests/test_workflow.py.j2"),
     template!("core/tests/test_agent.py.j2"),
@@ -71,6 +72,7 @@ pub(super) fn outputs(project: &ir::Project) -> Vec<Output> {
             .with("events", event_names(project)),
         Output::managed("tests/conftest.py", "core/tests/conftest.py.j2", origin),
         Output::managed("tests/test_service.py", "core/tests/test_service.py.j2", origin),
+        Output::managed("tests/test_scripts.py", "core/tests/test_scripts.py.j2", origin),
     ];
     for (dir, doc) in [
         ("common", "Managed helpers shared by every generated module."),
@@ -195,7 +197,12 @@ pub(super) fn registrations(project: &ir::Project) -> Vec<Registration> {
 pub(super) fn policies(project: &ir::Project) -> Vec<PolicyConstant> {
     let constant = |kind: &str, names: &ir::Names, policy: &ir::Policy| PolicyConstant {
         name: format!("{}_{}", kind.to_uppercase(), names.module.to_uppercase()),
-        comment: format!("Steps of {kind} `{}`.", names.declared),
+        comment: format!(
+            "{}{} `{}`: the defaults merged with its own overrides.",
+            kind[..1].to_uppercase(),
+            &kind[1..],
+            names.declared
+        ),
         policy: policy.clone(),
     };
     let mut all = vec![PolicyConstant {
