@@ -148,6 +148,7 @@ pub fn blog() -> Project {
         pipelines: vec![blog_pipeline(&defaults)],
         tool_servers: vec![ToolServer {
             names: names("Research", "Research", "research"),
+            doc: None,
             transport: Transport::Stdio,
             autostart: true,
             tools: vec![
