@@ -13,7 +13,10 @@ fn write_file_set(set: &FileSet, root: &Path) {
         if let Some(parent) = target.parent() {
             std::fs::create_dir_all(parent).expect("create directory");
         }
-        #[expect(clippy::disallowed_methods, reason = "test fixture output, not an apply")]
+        #[expect(
+            clippy::disallowed_methods,
+            reason = "test fixture output, not an apply"
+        )]
         std::fs::write(&target, &file.contents).expect("write file");
     }
 }
@@ -44,7 +47,10 @@ fn every_file_starts_with_its_ownership_header() {
             format!("# {marker}")
         };
         assert_eq!(first, expected, "header of `{path}`");
-        assert!(file.contents.ends_with('\n'), "`{path}` ends with a newline");
+        assert!(
+            file.contents.ends_with('\n'),
+            "`{path}` ends with a newline"
+        );
     }
 }
 
@@ -108,6 +114,14 @@ fn generated_project_passes_ruff_and_pytest() {
     write_file_set(&render_blog(), &root);
     let bin = venv().join("bin");
     run(&root, &bin.join("ruff"), &["check", "--no-cache", "."]);
-    run(&root, &bin.join("ruff"), &["format", "--check", "--no-cache", "."]);
-    run(&root, &bin.join("python"), &["-m", "pytest", "-q", "-p", "no:cacheprovider"]);
+    run(
+        &root,
+        &bin.join("ruff"),
+        &["format", "--check", "--no-cache", "."],
+    );
+    run(
+        &root,
+        &bin.join("python"),
+        &["-m", "pytest", "-q", "-p", "no:cacheprovider"],
+    );
 }

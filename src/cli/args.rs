@@ -47,9 +47,66 @@ pub enum Color {
 pub enum Command {
     /// Check the manifest only: print every problem, exit 1 if there is an error.
     Validate,
+    /// Write DIR/restack.kdl from an embedded example and apply it.
+    New {
+        /// The directory of the new project (created if missing).
+        dir: PathBuf,
+        /// The embedded example to start from (default: `blog`, the DESIGN.md manifest).
+        #[arg(long, value_name = "NAME")]
+        example: Option<String>,
+    },
+    /// Write a starter restack.kdl in the working directory.
+    Init,
+    /// Show what `apply` would do, file by file. Writes nothing.
+    Plan {
+        /// Show a unified diff under each change.
+        #[arg(long)]
+        diff: bool,
+        /// Print the plan as versioned JSON (docs/json-format.md).
+        #[arg(long)]
+        json: bool,
+        /// Save the plan so that `restack apply FILE` applies exactly it.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Reconcile the project with the manifest, or apply a saved plan exactly.
+    Apply {
+        /// A plan saved with `restack plan --out FILE`.
+        file: Option<PathBuf>,
+        /// Also overwrite hand-edited managed files, unowned files and conflicting scaffolds, and
+        /// delete edited orphans.
+        #[arg(long, conflicts_with = "file")]
+        force: bool,
+        /// Show a unified diff under each change.
+        #[arg(long)]
+        diff: bool,
+    },
+    /// Fail (exit 1) when the project drifted from the manifest. For CI.
+    Check {
+        /// Print the result as versioned JSON (docs/json-format.md).
+        #[arg(long)]
+        json: bool,
+        /// Show a unified diff under each drifted file.
+        #[arg(long)]
+        diff: bool,
+    },
+    /// Print a pipeline's graph.
+    Graph {
+        /// The pipeline, as declared (`BlogPipeline`).
+        name: String,
+        #[arg(long, value_enum, default_value_t = GraphFormat::Ascii)]
+        format: GraphFormat,
+    },
     /// Print the long explanation of a diagnostic code.
     Explain {
         /// The code, e.g. `unknown-node`.
         code: String,
     },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GraphFormat {
+    Mermaid,
+    Dot,
+    Ascii,
 }

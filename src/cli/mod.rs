@@ -3,9 +3,15 @@
 //! Each `cli/<command>.rs` parses nothing and computes nothing of its own: it calls the library
 //! and hands results to [`printer`]. Only `printer` writes to stdout or stderr.
 
+mod apply;
 mod args;
+mod check;
 mod exit_status;
+mod graph;
+mod new;
+mod plan;
 pub mod printer;
+mod session;
 mod validate;
 
 use std::process::ExitCode;
@@ -39,6 +45,16 @@ pub fn run(args: &Args) -> ExitStatus {
     match &args.command {
         Command::Explain { code } => explain(&printer, code),
         Command::Validate => validate::validate(&args.global, &printer),
+        Command::New { dir, example } => new::new(&args.global, &printer, dir, example.as_deref()),
+        Command::Init => new::init(&args.global, &printer),
+        Command::Plan { diff, json, out } => {
+            plan::plan(&args.global, &printer, *diff, *json, out.as_deref())
+        }
+        Command::Apply { file, force, diff } => {
+            apply::apply(&args.global, &printer, file.as_deref(), *force, *diff)
+        }
+        Command::Check { json, diff } => check::check(&args.global, &printer, *json, *diff),
+        Command::Graph { name, format } => graph::graph(&args.global, &printer, name, *format),
     }
 }
 

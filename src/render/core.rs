@@ -47,7 +47,6 @@ pub(super) const TEMPLATES: &[(&str, &str)] = &[
     template!("core/macros.j2"),
 ];
 
-
 /// The files this area renders.
 pub(super) fn outputs(project: &ir::Project) -> Vec<Output> {
     let origin = &project.origin;
@@ -58,43 +57,107 @@ pub(super) fn outputs(project: &ir::Project) -> Vec<Output> {
         Output::managed(".gitignore", "core/gitignore.j2", origin),
         Output::managed(".env.example", "core/env.example.j2", origin),
         Output::managed("config/settings.yaml", "core/settings.yaml.j2", origin),
-        Output::managed(format!("{src}/__init__.py"), "core/package_init.py.j2", origin),
+        Output::managed(
+            format!("{src}/__init__.py"),
+            "core/package_init.py.j2",
+            origin,
+        ),
         Output::managed(format!("{src}/client.py"), "core/client.py.j2", origin),
         Output::managed(format!("{src}/service.py"), "core/service.py.j2", origin),
         Output::managed(format!("{src}/registry.py"), "core/registry.py.j2", origin),
-        Output::managed(format!("{src}/models/__init__.py"), "core/models/init.py.j2", origin),
-        Output::managed(format!("{src}/common/retries.py"), "core/common/retries.py.j2", origin),
-        Output::managed(format!("{src}/common/settings.py"), "core/common/settings.py.j2", origin),
-        Output::managed(format!("{src}/common/logging.py"), "core/common/logging.py.j2", origin),
-        Output::managed("scripts/schedule_workflow.py", "core/scripts/schedule_workflow.py.j2", origin),
-        Output::managed("scripts/schedule_agent.py", "core/scripts/schedule_agent.py.j2", origin),
-        Output::managed("scripts/send_event.py", "core/scripts/send_event.py.j2", origin)
-            .with("events", event_names(project)),
+        Output::managed(
+            format!("{src}/models/__init__.py"),
+            "core/models/init.py.j2",
+            origin,
+        ),
+        Output::managed(
+            format!("{src}/common/retries.py"),
+            "core/common/retries.py.j2",
+            origin,
+        ),
+        Output::managed(
+            format!("{src}/common/settings.py"),
+            "core/common/settings.py.j2",
+            origin,
+        ),
+        Output::managed(
+            format!("{src}/common/logging.py"),
+            "core/common/logging.py.j2",
+            origin,
+        ),
+        Output::managed(
+            "scripts/schedule_workflow.py",
+            "core/scripts/schedule_workflow.py.j2",
+            origin,
+        ),
+        Output::managed(
+            "scripts/schedule_agent.py",
+            "core/scripts/schedule_agent.py.j2",
+            origin,
+        ),
+        Output::managed(
+            "scripts/send_event.py",
+            "core/scripts/send_event.py.j2",
+            origin,
+        )
+        .with("events", event_names(project)),
         Output::managed("tests/conftest.py", "core/tests/conftest.py.j2", origin),
-        Output::managed("tests/test_service.py", "core/tests/test_service.py.j2", origin),
-        Output::managed("tests/test_scripts.py", "core/tests/test_scripts.py.j2", origin),
+        Output::managed(
+            "tests/test_service.py",
+            "core/tests/test_service.py.j2",
+            origin,
+        ),
+        Output::managed(
+            "tests/test_scripts.py",
+            "core/tests/test_scripts.py.j2",
+            origin,
+        ),
     ];
     for (dir, doc) in [
-        ("common", "Managed helpers shared by every generated module."),
-        ("functions", "Functions: business logic run as Restack steps."),
-        ("workflows", "Workflows: durable orchestration of functions and child workflows."),
-        ("agents", "Agents: long-running, event-driven workflows with state."),
+        (
+            "common",
+            "Managed helpers shared by every generated module.",
+        ),
+        (
+            "functions",
+            "Functions: business logic run as Restack steps.",
+        ),
+        (
+            "workflows",
+            "Workflows: durable orchestration of functions and child workflows.",
+        ),
+        (
+            "agents",
+            "Agents: long-running, event-driven workflows with state.",
+        ),
     ] {
         out.push(
-            Output::managed(format!("{src}/{dir}/__init__.py"), "core/subpackage_init.py.j2", origin)
-                .with("doc", doc),
+            Output::managed(
+                format!("{src}/{dir}/__init__.py"),
+                "core/subpackage_init.py.j2",
+                origin,
+            )
+            .with("doc", doc),
         );
     }
     for function in &project.functions {
         let module = &function.names.module;
         let origin = &function.origin;
         out.push(
-            Output::managed(format!("{src}/models/{module}.py"), "core/models/entity.py.j2", origin)
-                .with("entity", models_of_function(function)),
+            Output::managed(
+                format!("{src}/models/{module}.py"),
+                "core/models/entity.py.j2",
+                origin,
+            )
+            .with("entity", models_of_function(function)),
         );
         out.push(
-            Output::scaffold(format!("{src}/functions/{module}.py"), "core/function.py.j2", origin)
-                .with("function", function),
+            Output::scaffold(
+                format!("{src}/functions/{module}.py"),
+                "core/function.py.j2",
+                origin,
+            )
+            .with("function", function),
         );
         out.push(
             Output::scaffold(
@@ -110,13 +173,21 @@ pub(super) fn outputs(project: &ir::Project) -> Vec<Output> {
         let origin = &workflow.origin;
         let callees = callees(project, &workflow.calls);
         out.push(
-            Output::managed(format!("{src}/models/{module}.py"), "core/models/entity.py.j2", origin)
-                .with("entity", models_of_workflow(workflow)),
+            Output::managed(
+                format!("{src}/models/{module}.py"),
+                "core/models/entity.py.j2",
+                origin,
+            )
+            .with("entity", models_of_workflow(workflow)),
         );
         out.push(
-            Output::scaffold(format!("{src}/workflows/{module}.py"), "core/workflow.py.j2", origin)
-                .with("workflow", workflow)
-                .with("callees", &callees),
+            Output::scaffold(
+                format!("{src}/workflows/{module}.py"),
+                "core/workflow.py.j2",
+                origin,
+            )
+            .with("workflow", workflow)
+            .with("callees", &callees),
         );
         out.push(
             Output::scaffold(
@@ -133,13 +204,21 @@ pub(super) fn outputs(project: &ir::Project) -> Vec<Output> {
         let origin = &agent.origin;
         let callees = callees(project, &agent.calls);
         out.push(
-            Output::managed(format!("{src}/models/{module}.py"), "core/models/entity.py.j2", origin)
-                .with("entity", models_of_agent(agent)),
+            Output::managed(
+                format!("{src}/models/{module}.py"),
+                "core/models/entity.py.j2",
+                origin,
+            )
+            .with("entity", models_of_agent(agent)),
         );
         out.push(
-            Output::scaffold(format!("{src}/agents/{module}.py"), "core/agent.py.j2", origin)
-                .with("agent", agent)
-                .with("callees", &callees),
+            Output::scaffold(
+                format!("{src}/agents/{module}.py"),
+                "core/agent.py.j2",
+                origin,
+            )
+            .with("agent", agent)
+            .with("callees", &callees),
         );
         out.push(
             Output::scaffold(
@@ -303,28 +382,32 @@ fn callees<'a>(project: &'a ir::Project, calls: &'a [Callee]) -> Vec<CalleeView<
     calls
         .iter()
         .filter_map(|callee| match callee {
-            Callee::Function(names) => project
-                .functions
-                .iter()
-                .find(|it| it.names == *names)
-                .map(|it| CalleeView {
-                    kind: "function",
-                    names: &it.names,
-                    input: &it.input,
-                    output: &it.output,
-                    policy: &it.policy,
-                }),
-            Callee::Workflow(names) => project
-                .workflows
-                .iter()
-                .find(|it| it.names == *names)
-                .map(|it| CalleeView {
-                    kind: "workflow",
-                    names: &it.names,
-                    input: &it.input,
-                    output: &it.output,
-                    policy: &it.policy,
-                }),
+            Callee::Function(names) => {
+                project
+                    .functions
+                    .iter()
+                    .find(|it| it.names == *names)
+                    .map(|it| CalleeView {
+                        kind: "function",
+                        names: &it.names,
+                        input: &it.input,
+                        output: &it.output,
+                        policy: &it.policy,
+                    })
+            }
+            Callee::Workflow(names) => {
+                project
+                    .workflows
+                    .iter()
+                    .find(|it| it.names == *names)
+                    .map(|it| CalleeView {
+                        kind: "workflow",
+                        names: &it.names,
+                        input: &it.input,
+                        output: &it.output,
+                        policy: &it.policy,
+                    })
+            }
         })
         .collect()
 }

@@ -34,12 +34,15 @@ pub(super) fn environment() -> Environment<'static> {
     env.add_filter("isort", |state: &minijinja::State, block: &str| {
         let package = state.lookup("package");
         let package = package.as_ref().and_then(Value::as_str).unwrap_or_default();
-        isort::isort(block, package).map_err(|message| Error::new(ErrorKind::InvalidOperation, message))
+        isort::isort(block, package)
+            .map_err(|message| Error::new(ErrorKind::InvalidOperation, message))
     });
     env.add_function("pydef", pydef);
     env.add_filter("snake", |value: &str| value.to_snake_case());
     env.add_filter("pascal", |value: &str| value.to_upper_camel_case());
-    env.add_filter("upper_snake", |value: &str| value.to_snake_case().to_uppercase());
+    env.add_filter("upper_snake", |value: &str| {
+        value.to_snake_case().to_uppercase()
+    });
     env
 }
 

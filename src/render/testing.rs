@@ -2,9 +2,9 @@
 //! without the manifest decoder. Test support only: nothing in restack's own flow calls it.
 
 use crate::ir::{
-    Agent, Backend, Callee, CircuitBreaker, Engine, Event, Fallback, Field, Function, Literal,
-    Llm, Millis, Names, Origin, Pipeline, Policy, Project, Prompt, Provider, Retry, Step,
-    StepTarget, Style, Tool, ToolServer, Transport, Type, Workflow,
+    Agent, Backend, Callee, CircuitBreaker, Engine, Event, Fallback, Field, Function, Literal, Llm,
+    Millis, Names, Origin, Pipeline, Policy, Project, Prompt, Provider, Retry, Step, StepTarget,
+    Style, Tool, ToolServer, Transport, Type, Workflow,
 };
 use crate::operators::{self, Entry, Stage, StageBody, Unit};
 
@@ -83,7 +83,8 @@ prompt "summarize" version="1.0.0" {
 }
 "#;
 
-const OPERATORS: &str = "IDEATE ⇄ RESEARCH → PLAN → OUTLINE → DRAFT ⇄ REVIEW → POLISH → PUBLISH → PROMOTE →? REPURPOSE";
+const OPERATORS: &str =
+    "IDEATE ⇄ RESEARCH → PLAN → OUTLINE → DRAFT ⇄ REVIEW → POLISH → PUBLISH → PROMOTE →? REPURPOSE";
 
 /// The resolved IR of [`BLOG_MANIFEST`], built by hand.
 pub fn blog() -> Project {
@@ -116,7 +117,11 @@ pub fn blog() -> Project {
             doc: None,
             input: vec![field("emails", Type::List(Box::new(Type::Str)), None)],
             output: Type::Int,
-            calls: vec![Callee::Function(names("SendEmail", "SendEmail", "send_email"))],
+            calls: vec![Callee::Function(names(
+                "SendEmail",
+                "SendEmail",
+                "send_email",
+            ))],
             policy: defaults.clone(),
             origin: origin("workflow \"EmailCampaign\""),
         }],
@@ -183,7 +188,11 @@ pub fn blog() -> Project {
                     priority: 2,
                 },
             ],
-            fallback: vec![Fallback::Timeout, Fallback::ServerError, Fallback::RateLimit],
+            fallback: vec![
+                Fallback::Timeout,
+                Fallback::ServerError,
+                Fallback::RateLimit,
+            ],
             circuit_breaker: CircuitBreaker {
                 failures: 5,
                 cooldown: Millis(60_000),
@@ -219,7 +228,11 @@ fn blog_pipeline(defaults: &Policy) -> Pipeline {
         .map(|token| {
             let step_names = step_names(token);
             let target = if *token == "IDEATE" {
-                StepTarget::Scaffold(names("BrainstormIdeas", "BrainstormIdeas", "brainstorm_ideas"))
+                StepTarget::Scaffold(names(
+                    "BrainstormIdeas",
+                    "BrainstormIdeas",
+                    "brainstorm_ideas",
+                ))
             } else {
                 StepTarget::Scaffold(step_names.clone())
             };

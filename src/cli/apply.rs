@@ -1,0 +1,104 @@
+//! `restack apply [FILE] [--force]`: reconcile the project with the manifest, or apply a saved
+//! plan exactly.
+
+use std::path::Path;
+
+use crate::apply::{self, Applied, ApplyOptions};
+use crate::cli::GlobalArgs;
+use crate::cli::exit_status::ExitStatus;
+use crate::cli::printer::Printer;
+use crate::cli::session;
+use crate::plan::{self, DisplayOptions, Hash, Plan};
+
+/// Exit 0 when everything was applied, 1 when the manifest is invalid or a change was blocked
+/// (the blocked files are untouched, everything else is applied), 2 when restack failed (IO,
+/// lock, stale plan).
+pub(crate) fn apply(
+    global: &GlobalArgs,
+    printer: &Printer,
+    saved: Option<&Path>,
+    force: bool,
+    diff: bool,
+) -> ExitStatus {
+    let run = || -> Result<ExitStatus, ExitStatus> {
+        let (root, manifest, plan) = if let Some(file) = saved {
+            load_saved(global, printer, file)?
+        } else {
+            let compiled = session::compile(global, printer)?;
+            let plan = session::plan(&compiled, force, printer)?;
+            (compiled.root, compiled.manifest, plan)
+        };
+        let display = DisplayOptions {
+            color: printer.color,
+            diff,
+        };
+        printer.out(&plan::display::human(&plan, &display));
+        let applied = apply::apply(&root, &plan, &ApplyOptions::new(manifest)).map_err(|err| {
+            printer.error(&err.to_string());
+            ExitStatus::Error
+        })?;
+        report(printer, &applied);
+        Ok(if applied.blocked.is_empty() {
+            ExitStatus::Success
+        } else {
+            ExitStatus::Failure
+        })
+    };
+    run().unwrap_or_else(|status| status)
+}
+
+/// Reads a saved plan and the manifest it must still match; the staleness checks themselves are
+/// `apply::apply`'s.
+fn load_saved(
+    global: &GlobalArgs,
+    printer: &Printer,
+    file: &Path,
+) -> Result<(std::path::PathBuf, Hash, Plan), ExitStatus> {
+    let path = session::working_dir(global, printer)?.join(file);
+    let text = std::fs::read_to_string(&path).map_err(|err| {
+        printer.error(&format!(
+            "cannot read the saved plan `{}`: {err}",
+            path.display()
+        ));
+        ExitStatus::Error
+    })?;
+    let plan = Plan::from_saved_json(&text).map_err(|err| {
+        printer.error(&format!(
+            "`{}` is not a usable saved plan: {err}",
+            path.display()
+        ));
+        ExitStatus::Error
+    })?;
+    let loaded = session::load(global, printer)?;
+    Ok((loaded.root, loaded.hash, plan))
+}
+
+fn report(printer: &Printer, applied: &Applied) {
+    if printer.quiet {
+        return;
+    }
+    if applied.recovered {
+        printer.err("Completed an interrupted apply first.\n");
+    }
+    let touched = applied.created.len()
+        + applied.updated.len()
+        + applied.merged.len()
+        + applied.deleted.len()
+        + applied.blocked.len();
+    if touched == 0 {
+        printer.err("Nothing to apply.\n");
+        return;
+    }
+    let blocked = if applied.blocked.is_empty() {
+        String::new()
+    } else {
+        format!(", {} blocked (left untouched)", applied.blocked.len())
+    };
+    printer.err(&format!(
+        "Apply complete: {} created, {} updated, {} merged, {} deleted{blocked}.\n",
+        applied.created.len(),
+        applied.updated.len(),
+        applied.merged.len(),
+        applied.deleted.len()
+    ));
+}

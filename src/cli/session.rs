@@ -1,0 +1,156 @@
+//! What every project command does first: find and read the manifest, analyze it, render the
+//! project, and plan against the disk. Each step prints its own problems and maps them to an
+//! exit status, so commands read as a short sequence of `?`.
+
+use std::path::{Path, PathBuf};
+
+use crate::analyze::{Analysis, analyze};
+use crate::cli::GlobalArgs;
+use crate::cli::exit_status::ExitStatus;
+use crate::cli::printer::Printer;
+use crate::diag::{self, RenderOptions, Severity};
+use crate::ir;
+use crate::manifest;
+use crate::plan::{self, Hash, Plan, PlanOptions, State};
+use crate::render::{self, FileSet};
+
+/// A manifest that was found, read and analyzed.
+pub(crate) struct Loaded {
+    /// The project root: the manifest's directory.
+    pub root: PathBuf,
+    /// The manifest's name as shown in messages (its file name).
+    pub name: String,
+    pub hash: Hash,
+    pub analysis: Analysis,
+}
+
+/// A valid manifest, rendered.
+pub(crate) struct Compiled {
+    pub root: PathBuf,
+    pub manifest: Hash,
+    pub project: ir::Project,
+    pub files: FileSet,
+}
+
+/// The directory the command runs in: `-C DIR`, else the working directory.
+pub(crate) fn working_dir(global: &GlobalArgs, printer: &Printer) -> Result<PathBuf, ExitStatus> {
+    let cwd = std::env::current_dir().map_err(|err| {
+        printer.error(&format!("cannot read the working directory: {err}"));
+        ExitStatus::Error
+    })?;
+    Ok(match &global.directory {
+        Some(dir) => cwd.join(dir),
+        None => cwd,
+    })
+}
+
+/// Finds, reads and analyzes the manifest, printing every diagnostic. Errors in the manifest are
+/// `Failure` (exit 1); a manifest that cannot be found or read is `Error` (exit 2).
+pub(crate) fn load(global: &GlobalArgs, printer: &Printer) -> Result<Loaded, ExitStatus> {
+    let dir = working_dir(global, printer)?;
+    let path = manifest::locate(global.manifest.as_deref(), &dir).map_err(|err| {
+        printer.error(&err.to_string());
+        ExitStatus::Error
+    })?;
+    let bytes = manifest::read(&path).map_err(|err| {
+        printer.error(&err.to_string());
+        ExitStatus::Error
+    })?;
+    let name = display_name(&path);
+    let analysis = analyze(&name, &bytes);
+    print_diagnostics(printer, &name, &analysis);
+    let root = path.parent().map_or_else(|| dir.clone(), Path::to_path_buf);
+    Ok(Loaded {
+        root,
+        name,
+        hash: Hash::of(&bytes),
+        analysis,
+    })
+}
+
+/// Loads the manifest and renders the project. An invalid manifest is `Failure`; a template that
+/// produced invalid output is an internal error (`Error`).
+pub(crate) fn compile(global: &GlobalArgs, printer: &Printer) -> Result<Compiled, ExitStatus> {
+    let loaded = load(global, printer)?;
+    let Some(project) = loaded.analysis.project else {
+        printer.err(&format!("{}: invalid; nothing was planned\n", loaded.name));
+        return Err(ExitStatus::Failure);
+    };
+    let files = render::render(&project).map_err(|err| {
+        printer.error(&format!("{err}"));
+        printer.err("this is a bug in restack (or in a template override); please report it\n");
+        ExitStatus::Error
+    })?;
+    Ok(Compiled {
+        root: loaded.root,
+        manifest: loaded.hash,
+        project,
+        files,
+    })
+}
+
+/// Plans the compiled project against the disk and the recorded state, and prints warnings about
+/// scaffolds that disagree with the manifest.
+pub(crate) fn plan(
+    compiled: &Compiled,
+    force: bool,
+    printer: &Printer,
+) -> Result<Plan, ExitStatus> {
+    let state = State::load(&compiled.root).map_err(|err| {
+        printer.error(&err.to_string());
+        ExitStatus::Error
+    })?;
+    let snapshot = plan::scan(&compiled.root, &compiled.files, &state).map_err(|err| {
+        printer.error(&err.to_string());
+        ExitStatus::Error
+    })?;
+    let warnings = render::check_scaffolds(&compiled.project, |path| {
+        snapshot
+            .files
+            .get(path)
+            .and_then(|it| it.text())
+            .map(str::to_owned)
+    });
+    if !printer.quiet {
+        for warning in warnings {
+            printer.err(&format!(
+                "warning[{}]: {}:{}: {}\n",
+                warning.code.name(),
+                warning.path,
+                warning.line,
+                warning.message
+            ));
+        }
+    }
+    let options = PlanOptions {
+        manifest: compiled.manifest,
+        force,
+    };
+    Ok(plan::plan(&compiled.files, &snapshot, &state, &options))
+}
+
+fn print_diagnostics(printer: &Printer, name: &str, analysis: &Analysis) {
+    let diagnostics: Vec<_> = analysis
+        .diagnostics
+        .iter()
+        .filter(|it| !printer.quiet || it.severity == Severity::Error)
+        .cloned()
+        .collect();
+    if diagnostics.is_empty() {
+        return;
+    }
+    let options = RenderOptions {
+        color: printer.color,
+        ..RenderOptions::default()
+    };
+    printer.err(&diag::render(name, &analysis.text, &diagnostics, options));
+}
+
+/// The manifest's name as shown in diagnostics: its file name, so output does not depend on
+/// where the project lives.
+pub(crate) fn display_name(path: &Path) -> String {
+    path.file_name()
+        .map_or_else(|| PathBuf::from(path), PathBuf::from)
+        .display()
+        .to_string()
+}
