@@ -332,7 +332,6 @@ impl Parser<'_> {
         }
         if self.at(TokenKind::LParen) {
             let open = self.bump();
-            let n_errors = self.errors.len();
             let pipeline = self.pipeline(1);
             if self.at(TokenKind::RParen) {
                 let close = self.bump();
@@ -356,7 +355,6 @@ impl Parser<'_> {
                     "add the matching `)`",
                 );
             }
-            debug_assert!(self.errors.len() >= n_errors, "errors are only appended");
             return Some(Unit::Nested { pipeline });
         }
         self.report_missing_operand();

@@ -442,9 +442,53 @@ mod tests {
         for (idx, ch) in value.char_indices() {
             let at = &raw[offsets[idx]..];
             let ok = at.starts_with(ch)
-                || at.starts_with('\\')
+                || escape_value(at) == Some(ch)
                 || (ch == '\n' && super::NEWLINES.iter().any(|it| at.starts_with(it)));
             assert!(ok, "{raw:?}: char {ch:?} at {idx} maps to {at:?}");
+        }
+        assert!(
+            offsets.windows(2).all(|it| it[0] <= it[1]),
+            "{raw:?}: {offsets:?}"
+        );
+    }
+
+    /// The char that the escape at the start of `at` stands for.
+    fn escape_value(at: &str) -> Option<char> {
+        let rest = at.strip_prefix('\\')?;
+        let simple = match rest.chars().next()? {
+            'n' => '\n',
+            'r' => '\r',
+            't' => '\t',
+            '\\' => '\\',
+            '"' => '"',
+            'b' => '\u{8}',
+            'f' => '\u{c}',
+            's' => ' ',
+            'u' => {
+                let hex = rest.strip_prefix("u{")?.split('}').next()?;
+                return char::from_u32(u32::from_str_radix(hex, 16).ok()?);
+            }
+            _ => return None,
+        };
+        Some(simple)
+    }
+
+    #[test]
+    fn shifts_operator_errors() {
+        // What the manifest does: parse the decoded value, map each error span into the literal.
+        for raw in [
+            r#""A \u{2192} é""#,
+            "#\"A → é\"#",
+            "\"\"\"\n    A →\\\n   é\n    \"\"\"",
+        ] {
+            let value = kdl_value(raw).unwrap();
+            let (_, errors) = crate::operators::parse(&value);
+            let offsets = value_offsets(raw).unwrap();
+            let spans: Vec<&str> = errors
+                .iter()
+                .map(|it| &raw[offsets[it.span.start]..offsets[it.span.end]])
+                .collect();
+            assert_eq!(spans, ["é"], "{raw:?}");
         }
     }
 
