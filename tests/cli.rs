@@ -433,7 +433,7 @@ fn corrupt_or_unreadable_state_is_exit_2_and_writes_nothing() {
 /// docstring, and its parity renames every function's input field (models and call sites).
 fn big_manifest(revision: usize) -> String {
     use std::fmt::Write as _;
-    let field = if revision % 2 == 0 { "x" } else { "y" };
+    let field = if revision.is_multiple_of(2) { "x" } else { "y" };
     let mut text = String::from("project \"big\" {\n    python \">=3.10,<3.14\"\n}\n");
     for i in 0..BIG_FUNCTIONS {
         let _ = writeln!(
@@ -493,8 +493,8 @@ fn assert_user_edits(t: &Test, edits: &[(String, String)], context: &str) {
 
 /// Relative paths of leftover `.restack-*` temp files anywhere in the project.
 fn temp_files(t: &Test) -> Vec<String> {
-    t.tree()
-        .into_keys()
+    t.paths()
+        .into_iter()
         .filter(|rel| {
             rel.rsplit('/')
                 .next()
