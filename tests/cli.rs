@@ -56,6 +56,13 @@ fn new_is_in_sync_and_deterministic() {
         .stderr_contains("Nothing to apply.");
     assert_same_tree(&before, &t.tree());
 
+    let manifest = t.read("restack.kdl");
+    t.run(["new", "."])
+        .status(1)
+        .stderr_contains("already exists");
+    assert_eq!(t.read("restack.kdl"), manifest);
+    assert_same_tree(&before, &t.tree());
+
     let other = Test::blog();
     let (a, b) = (t.tree(), other.tree());
     assert!(a.contains_key(".restack/state.json"), "{:?}", a.keys());
@@ -303,6 +310,19 @@ fn saved_plan_is_stale_after_an_affected_file_changes() {
     assert_same_tree(&before, &t.tree());
 }
 
+#[test]
+fn saved_plan_is_stale_after_another_apply() {
+    let t = Test::blog();
+    add_event(&t);
+    t.run(["plan", "--out", "p.json"]).status(0);
+    t.run(["apply"]).status(0);
+    let before = t.tree();
+    t.run(["apply", "p.json"])
+        .status(2)
+        .stderr_contains("stale plan: restack's state changed since the plan was made");
+    assert_same_tree(&before, &t.tree());
+}
+
 // ---------------------------------------------------------------------------------------------
 // JSON
 
@@ -385,6 +405,8 @@ fn invalid_manifest_is_exit_1_and_writes_nothing() {
         t.run([command]).status(1).stderr_contains("bogus");
         assert_same_tree(&before, &t.tree());
     }
+    t.run(["graph", "BlogPipeline"]).status(1);
+    assert_same_tree(&before, &t.tree());
 }
 
 #[test]
@@ -623,6 +645,15 @@ fn apply_killed_at_any_point_is_completed_by_the_next_apply() {
         // SIGKILL on Unix; an error only means the child already exited.
         let _ = child.kill();
         child.wait().expect("wait for the killed apply");
+
+        if iteration % 3 == 2 {
+            // A second crash, this time of the apply that is completing the first one.
+            let mut again = t.spawn(["apply"]);
+            let millis = u64::try_from(full.as_millis()).unwrap_or(u64::MAX);
+            std::thread::sleep(Duration::from_millis(rng.below(millis + 1)));
+            let _ = again.kill();
+            again.wait().expect("wait for the killed recovery");
+        }
         let was_interrupted = journal.exists();
 
         let recovering = t.run(["apply"]).status(0);
@@ -714,4 +745,36 @@ fn concurrent_applies_never_interleave() {
             "round {round}"
         );
     }
+}
+
+#[test]
+fn apply_waits_for_the_lock_and_gives_up_cleanly() {
+    let t = Test::blog();
+    add_event(&t);
+    let lock = std::fs::OpenOptions::new()
+        .write(true)
+        .open(t.path(".restack/lock"))
+        .expect("open the lock file");
+
+    // Held for the whole bounded wait: exit 2, nothing written.
+    lock.lock().expect("take the lock");
+    let before = t.tree();
+    t.run(["apply"])
+        .status(2)
+        .stderr_contains("another restack is applying in this project");
+    assert_same_tree(&before, &t.tree());
+
+    // Released while apply waits: it goes on and applies.
+    let waiting = t.spawn_captured(["apply"]);
+    std::thread::sleep(Duration::from_millis(300));
+    lock.unlock().expect("release the lock");
+    let output = waiting.wait_with_output().expect("apply");
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    t.run(["check"]).status(0);
+    assert!(t.read(ONBOARDING).contains("async def account_verified("));
 }
