@@ -435,6 +435,17 @@ fn corrupt_or_unreadable_state_is_exit_2_and_writes_nothing() {
         .status(2)
         .stderr_contains("has format version `7`, but this restack reads version 1");
 
+    t.write(".restack/state.json", "{ \"version\": 1, \"files\": {} }\n");
+    t.write(".restack/journal.json", "not a journal\n");
+    let before = t.tree();
+    for command in ["plan", "check", "apply"] {
+        t.run([command])
+            .status(2)
+            .stderr_contains("journal.json` is corrupt");
+        assert_same_tree(&before, &t.tree());
+    }
+    std::fs::remove_file(t.path(".restack/journal.json")).expect("rm");
+
     // A directory where the file should be: unreadable whoever runs the test (root included).
     std::fs::remove_file(t.path(".restack/state.json")).expect("rm");
     std::fs::create_dir(t.path(".restack/state.json")).expect("mkdir");
@@ -446,6 +457,28 @@ fn corrupt_or_unreadable_state_is_exit_2_and_writes_nothing() {
             .stderr_contains("state.json`");
         assert_same_tree(&before, &t.tree());
     }
+}
+
+#[cfg(unix)]
+#[test]
+fn symlinks_out_of_the_project_are_never_written_through() {
+    let t = Test::blog();
+    let outside = tempfile::tempdir().expect("temp dir");
+    let models = outside.path().join("models");
+    std::fs::create_dir(&models).expect("mkdir");
+    let original = t.read("src/blog/models/onboarding.py");
+    std::fs::remove_dir_all(t.path("src/blog/models")).expect("rm models");
+    let mut file = std::fs::File::create(models.join("onboarding.py")).expect("create");
+    std::io::Write::write_all(&mut file, original.as_bytes()).expect("write");
+    std::os::unix::fs::symlink(&models, t.path("src/blog/models")).expect("symlink");
+    add_event(&t);
+    let outside_before = support::tree(outside.path());
+    let before = t.tree();
+    t.run(["apply"])
+        .status(2)
+        .stderr_contains("`src/blog/models` is a symlink, and restack never writes through one");
+    assert_same_tree(&outside_before, &support::tree(outside.path()));
+    assert_same_tree(&before, &t.tree());
 }
 
 // ---------------------------------------------------------------------------------------------
