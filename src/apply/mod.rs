@@ -120,7 +120,19 @@ fn io_at(path: impl Into<PathBuf>) -> impl FnOnce(io::Error) -> ApplyError {
 
 /// Carries out `plan` in the project at `root`. See the module docs.
 pub fn apply(root: &Path, plan: &Plan, options: &ApplyOptions) -> Result<Applied, ApplyError> {
-    let _lock = lock::acquire(root, options.lock_timeout)?;
+    let lock = lock::acquire(root, options.lock_timeout)?;
+    apply_locked(root, plan, options, &lock)
+}
+
+/// [`apply`] for a caller that already holds the project's lock, typically because it made the
+/// plan under it: a plan made before the lock is taken goes stale whenever another apply runs
+/// first, while one made under it cannot. `options.lock_timeout` is not used.
+pub fn apply_locked(
+    root: &Path,
+    plan: &Plan,
+    options: &ApplyOptions,
+    _lock: &lock::Lock,
+) -> Result<Applied, ApplyError> {
     let mut applied = Applied::default();
     let state = State::load(root)?;
     if state.interrupted {

@@ -21,22 +21,35 @@ pub(crate) fn apply(
     diff: bool,
 ) -> ExitStatus {
     let run = || -> Result<ExitStatus, ExitStatus> {
-        let (root, manifest, plan) = if let Some(file) = saved {
-            load_saved(global, printer, file)?
+        let failed = |err: apply::ApplyError| {
+            printer.error(&err.to_string());
+            ExitStatus::Error
+        };
+        // The lock is taken before planning: a reconcile planned outside it would go stale
+        // whenever a concurrent apply finished first. A saved plan is checked under it by
+        // `apply::apply_locked` (and refused as stale then, which is its contract).
+        let (root, manifest, plan, lock) = if let Some(file) = saved {
+            let (root, manifest, plan) = load_saved(global, printer, file)?;
+            let lock = apply::lock::acquire(&root, ApplyOptions::new(manifest).lock_timeout)
+                .map_err(failed)?;
+            (root, manifest, plan, lock)
         } else {
             let compiled = session::compile(global, printer)?;
+            let lock = apply::lock::acquire(
+                &compiled.root,
+                ApplyOptions::new(compiled.manifest).lock_timeout,
+            )
+            .map_err(failed)?;
             let plan = session::plan(&compiled, force, printer)?;
-            (compiled.root, compiled.manifest, plan)
+            (compiled.root, compiled.manifest, plan, lock)
         };
         let display = DisplayOptions {
             color: printer.color,
             diff,
         };
         printer.out(&plan::display::human(&plan, &display));
-        let applied = apply::apply(&root, &plan, &ApplyOptions::new(manifest)).map_err(|err| {
-            printer.error(&err.to_string());
-            ExitStatus::Error
-        })?;
+        let applied = apply::apply_locked(&root, &plan, &ApplyOptions::new(manifest), &lock)
+            .map_err(failed)?;
         report(printer, &applied);
         Ok(if applied.blocked.is_empty() {
             ExitStatus::Success
