@@ -1,0 +1,330 @@
+//! Core outputs of the generated project: packaging, config, client/service/registry, models,
+//! function/workflow/agent scaffolds, common/ helpers, scripts and tests. Pipelines, LLM, tools
+//! and prompts are other areas' outputs; this module must not render them.
+
+use crate::ir::{self, Callee};
+use crate::render::{Output, PolicyConstant, Registration, Role};
+
+/// `(name, include_str!(templates/name))`.
+macro_rules! template {
+    ($name:literal) => {
+        (
+            $name,
+            include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/templates/", $name)),
+        )
+    };
+}
+
+/// Embedded templates of this area: `(name, source)`, names relative to `templates/`.
+pub(super) const TEMPLATES: &[(&str, &str)] = &[
+    template!("core/pyproject.toml.j2"),
+    template!("core/README.md.j2"),
+    template!("core/gitignore.j2"),
+    template!("core/env.example.j2"),
+    template!("core/settings.yaml.j2"),
+    template!("core/package_init.py.j2"),
+    template!("core/subpackage_init.py.j2"),
+    template!("core/client.py.j2"),
+    template!("core/service.py.j2"),
+    template!("core/registry.py.j2"),
+    template!("core/models/init.py.j2"),
+    template!("core/models/entity.py.j2"),
+    template!("core/function.py.j2"),
+    template!("core/workflow.py.j2"),
+    template!("core/agent.py.j2"),
+    template!("core/common/retries.py.j2"),
+    template!("core/common/settings.py.j2"),
+    template!("core/common/logging.py.j2"),
+    template!("core/scripts/schedule_workflow.py.j2"),
+    template!("core/scripts/schedule_agent.py.j2"),
+    template!("core/scripts/send_event.py.j2"),
+    template!("core/tests/conftest.py.j2"),
+    template!("core/tests/test_service.py.j2"),
+    template!("core/tests/test_scripts.py.j2"),
+    template!("core/tests/test_function.py.j2"),
+    template!("core/tests/test_workflow.py.j2"),
+    template!("core/tests/test_agent.py.j2"),
+    template!("core/macros.j2"),
+];
+
+
+/// The files this area renders.
+pub(super) fn outputs(project: &ir::Project) -> Vec<Output> {
+    let origin = &project.origin;
+    let src = format!("src/{}", project.package);
+    let mut out = vec![
+        Output::managed("pyproject.toml", "core/pyproject.toml.j2", origin),
+        Output::scaffold("README.md", "core/README.md.j2", origin),
+        Output::managed(".gitignore", "core/gitignore.j2", origin),
+        Output::managed(".env.example", "core/env.example.j2", origin),
+        Output::managed("config/settings.yaml", "core/settings.yaml.j2", origin),
+        Output::managed(format!("{src}/__init__.py"), "core/package_init.py.j2", origin),
+        Output::managed(format!("{src}/client.py"), "core/client.py.j2", origin),
+        Output::managed(format!("{src}/service.py"), "core/service.py.j2", origin),
+        Output::managed(format!("{src}/registry.py"), "core/registry.py.j2", origin),
+        Output::managed(format!("{src}/models/__init__.py"), "core/models/init.py.j2", origin),
+        Output::managed(format!("{src}/common/retries.py"), "core/common/retries.py.j2", origin),
+        Output::managed(format!("{src}/common/settings.py"), "core/common/settings.py.j2", origin),
+        Output::managed(format!("{src}/common/logging.py"), "core/common/logging.py.j2", origin),
+        Output::managed("scripts/schedule_workflow.py", "core/scripts/schedule_workflow.py.j2", origin),
+        Output::managed("scripts/schedule_agent.py", "core/scripts/schedule_agent.py.j2", origin),
+        Output::managed("scripts/send_event.py", "core/scripts/send_event.py.j2", origin)
+            .with("events", event_names(project)),
+        Output::managed("tests/conftest.py", "core/tests/conftest.py.j2", origin),
+        Output::managed("tests/test_service.py", "core/tests/test_service.py.j2", origin),
+        Output::managed("tests/test_scripts.py", "core/tests/test_scripts.py.j2", origin),
+    ];
+    for (dir, doc) in [
+        ("common", "Managed helpers shared by every generated module."),
+        ("functions", "Functions: business logic run as Restack steps."),
+        ("workflows", "Workflows: durable orchestration of functions and child workflows."),
+        ("agents", "Agents: long-running, event-driven workflows with state."),
+    ] {
+        out.push(
+            Output::managed(format!("{src}/{dir}/__init__.py"), "core/subpackage_init.py.j2", origin)
+                .with("doc", doc),
+        );
+    }
+    for function in &project.functions {
+        let module = &function.names.module;
+        let origin = &function.origin;
+        out.push(
+            Output::managed(format!("{src}/models/{module}.py"), "core/models/entity.py.j2", origin)
+                .with("entity", models_of_function(function)),
+        );
+        out.push(
+            Output::scaffold(format!("{src}/functions/{module}.py"), "core/function.py.j2", origin)
+                .with("function", function),
+        );
+        out.push(
+            Output::scaffold(
+                format!("tests/test_function_{module}.py"),
+                "core/tests/test_function.py.j2",
+                origin,
+            )
+            .with("function", function),
+        );
+    }
+    for workflow in &project.workflows {
+        let module = &workflow.names.module;
+        let origin = &workflow.origin;
+        let callees = callees(project, &workflow.calls);
+        out.push(
+            Output::managed(format!("{src}/models/{module}.py"), "core/models/entity.py.j2", origin)
+                .with("entity", models_of_workflow(workflow)),
+        );
+        out.push(
+            Output::scaffold(format!("{src}/workflows/{module}.py"), "core/workflow.py.j2", origin)
+                .with("workflow", workflow)
+                .with("callees", &callees),
+        );
+        out.push(
+            Output::scaffold(
+                format!("tests/test_workflow_{module}.py"),
+                "core/tests/test_workflow.py.j2",
+                origin,
+            )
+            .with("workflow", workflow)
+            .with("callees", &callees),
+        );
+    }
+    for agent in &project.agents {
+        let module = &agent.names.module;
+        let origin = &agent.origin;
+        let callees = callees(project, &agent.calls);
+        out.push(
+            Output::managed(format!("{src}/models/{module}.py"), "core/models/entity.py.j2", origin)
+                .with("entity", models_of_agent(agent)),
+        );
+        out.push(
+            Output::scaffold(format!("{src}/agents/{module}.py"), "core/agent.py.j2", origin)
+                .with("agent", agent)
+                .with("callees", &callees),
+        );
+        out.push(
+            Output::scaffold(
+                format!("tests/test_agent_{module}.py"),
+                "core/tests/test_agent.py.j2",
+                origin,
+            )
+            .with("agent", agent),
+        );
+    }
+    out
+}
+
+/// Every event a declared agent handles, plus `end`, sorted and deduplicated.
+fn event_names(project: &ir::Project) -> Vec<&str> {
+    let mut names: Vec<&str> = project
+        .agents
+        .iter()
+        .flat_map(|agent| agent.events.iter().map(|event| event.name.as_str()))
+        .chain(["end"])
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    names
+}
+
+/// The symbols this area asks the service to register.
+pub(super) fn registrations(project: &ir::Project) -> Vec<Registration> {
+    let package = &project.package;
+    let functions = project.functions.iter().map(|it| {
+        Registration::new(
+            Role::Function,
+            format!("{package}.functions.{}", it.names.module),
+            &it.names.module,
+        )
+    });
+    let workflows = project.workflows.iter().map(|it| {
+        Registration::new(
+            Role::Workflow,
+            format!("{package}.workflows.{}", it.names.module),
+            &it.names.class,
+        )
+    });
+    let agents = project.agents.iter().map(|it| {
+        Registration::new(
+            Role::Agent,
+            format!("{package}.agents.{}", it.names.module),
+            &it.names.class,
+        )
+    });
+    functions.chain(workflows).chain(agents).collect()
+}
+
+/// The step policies of functions, workflows and agents, plus the project defaults.
+pub(super) fn policies(project: &ir::Project) -> Vec<PolicyConstant> {
+    let constant = |kind: &str, names: &ir::Names, policy: &ir::Policy| PolicyConstant {
+        name: format!("{}_{}", kind.to_uppercase(), names.module.to_uppercase()),
+        comment: format!(
+            "{}{} `{}`: the defaults merged with its own overrides.",
+            kind[..1].to_uppercase(),
+            &kind[1..],
+            names.declared
+        ),
+        policy: policy.clone(),
+    };
+    let mut all = vec![PolicyConstant {
+        name: "DEFAULT_POLICY".to_owned(),
+        comment: "The project defaults (`defaults` in restack.kdl).".to_owned(),
+        policy: project.defaults.clone(),
+    }];
+    all.extend(
+        project
+            .functions
+            .iter()
+            .map(|it| constant("function", &it.names, &it.policy)),
+    );
+    all.extend(
+        project
+            .workflows
+            .iter()
+            .map(|it| constant("workflow", &it.names, &it.policy)),
+    );
+    all.extend(
+        project
+            .agents
+            .iter()
+            .map(|it| constant("agent", &it.names, &it.policy)),
+    );
+    all
+}
+
+/// A pydantic model to render: class name, docstring, fields.
+#[derive(serde::Serialize)]
+struct Model<'a> {
+    class: String,
+    doc: String,
+    fields: &'a [ir::Field],
+}
+
+/// The models of one entity's module under `models/`.
+#[derive(serde::Serialize)]
+struct Models<'a> {
+    doc: String,
+    models: Vec<Model<'a>>,
+}
+
+fn models_of_function(function: &ir::Function) -> Models<'_> {
+    let name = &function.names.declared;
+    Models {
+        doc: format!("Models of function `{name}`."),
+        models: vec![Model {
+            class: format!("{}Input", function.names.class),
+            doc: format!("Input of function `{name}`."),
+            fields: &function.input,
+        }],
+    }
+}
+
+fn models_of_workflow(workflow: &ir::Workflow) -> Models<'_> {
+    let name = &workflow.names.declared;
+    Models {
+        doc: format!("Models of workflow `{name}`."),
+        models: vec![Model {
+            class: format!("{}Input", workflow.names.class),
+            doc: format!("Input of workflow `{name}`."),
+            fields: &workflow.input,
+        }],
+    }
+}
+
+fn models_of_agent(agent: &ir::Agent) -> Models<'_> {
+    let name = &agent.names.declared;
+    let mut models = vec![Model {
+        class: format!("{}State", agent.names.class),
+        doc: format!("State of agent `{name}` (also its input and its result)."),
+        fields: &agent.state,
+    }];
+    models.extend(agent.events.iter().map(|event| Model {
+        class: event.class.clone(),
+        doc: format!("Input of event `{}` of agent `{name}`.", event.name),
+        fields: &event.fields,
+    }));
+    Models {
+        doc: format!("Models of agent `{name}`."),
+        models,
+    }
+}
+
+/// A called entity with what a scaffold needs to call it: its kind, names, input fields and
+/// output type.
+#[derive(serde::Serialize)]
+struct CalleeView<'a> {
+    kind: &'static str,
+    names: &'a ir::Names,
+    input: &'a [ir::Field],
+    output: &'a ir::Type,
+    policy: &'a ir::Policy,
+}
+
+fn callees<'a>(project: &'a ir::Project, calls: &'a [Callee]) -> Vec<CalleeView<'a>> {
+    calls
+        .iter()
+        .filter_map(|callee| match callee {
+            Callee::Function(names) => project
+                .functions
+                .iter()
+                .find(|it| it.names == *names)
+                .map(|it| CalleeView {
+                    kind: "function",
+                    names: &it.names,
+                    input: &it.input,
+                    output: &it.output,
+                    policy: &it.policy,
+                }),
+            Callee::Workflow(names) => project
+                .workflows
+                .iter()
+                .find(|it| it.names == *names)
+                .map(|it| CalleeView {
+                    kind: "workflow",
+                    names: &it.names,
+                    input: &it.input,
+                    output: &it.output,
+                    policy: &it.policy,
+                }),
+        })
+        .collect()
+}
