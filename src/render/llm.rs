@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::ir::{self, Backend, Fallback, Transport, Type, python_string};
+use crate::ir::{self, Backend, Fallback, Transport, Type};
 use crate::render::{Output, PolicyConstant, Registration, Role};
 
 /// `(name, include_str!(templates/name))`.
@@ -76,7 +76,11 @@ pub(super) fn policies(_project: &ir::Project) -> Vec<PolicyConstant> {
 
 /// The wire format of a provider's API.
 fn provider_api(name: &str) -> &'static str {
-    if name == "anthropic" { "anthropic" } else { "openai" }
+    if name == "anthropic" {
+        "anthropic"
+    } else {
+        "openai"
+    }
 }
 
 /// Default base URL of well-known providers; others get theirs from the environment.
@@ -103,6 +107,19 @@ fn env_name(package: &str, parts: &[&str]) -> String {
         .join("_")
 }
 
+/// A Python string literal as `ruff format` writes it: double quotes, unless the text holds more
+/// double than single quotes.
+fn python_string(value: &str) -> String {
+    let double = value.matches('"').count();
+    let single = value.matches('\'').count();
+    let literal = ir::python_string(value);
+    if double <= single {
+        return literal;
+    }
+    let inner = &literal[1..literal.len() - 1];
+    format!("'{}'", inner.replace("\\\"", "\"").replace('\'', "\\'"))
+}
+
 /// A YAML scalar for any string: a JSON string is a valid double-quoted YAML scalar.
 fn yaml_string(value: &str) -> String {
     serde_json::to_string(value).unwrap_or_else(|_| python_string(value))
@@ -123,7 +140,9 @@ fn seconds(millis: ir::Millis) -> String {
     if fraction == 0 {
         format!("{whole}.0")
     } else {
-        format!("{whole}.{fraction:03}").trim_end_matches('0').to_owned()
+        format!("{whole}.{fraction:03}")
+            .trim_end_matches('0')
+            .to_owned()
     }
 }
 
@@ -173,14 +192,9 @@ struct FallbackCase {
     falls_back: bool,
 }
 
-fn llm_outputs(project: &ir::Project, llm: &ir::Llm) -> Vec<Output> {
-    let package = &project.package;
-    let origin = &llm.origin;
-    let kong = match &llm.backend {
-        Backend::Direct => None,
-        Backend::Kong { url, key_env } => Some((url, key_env)),
-    };
-    let router = RouterYaml {
+/// The context of `config/llm_router.yaml`: every string already a YAML scalar.
+fn router_yaml(llm: &ir::Llm, kong: Option<(&String, &String)>) -> RouterYaml {
+    RouterYaml {
         backend: if kong.is_some() { "kong" } else { "direct" },
         kong: kong.map(|(url, key_env)| KongYaml {
             url: yaml_string(url),
@@ -201,7 +215,17 @@ fn llm_outputs(project: &ir::Project, llm: &ir::Llm) -> Vec<Output> {
         fallback: llm.fallback.iter().map(|it| fallback_name(*it)).collect(),
         failures: llm.circuit_breaker.failures,
         cooldown: seconds(llm.circuit_breaker.cooldown),
+    }
+}
+
+fn llm_outputs(project: &ir::Project, llm: &ir::Llm) -> Vec<Output> {
+    let package = &project.package;
+    let origin = &llm.origin;
+    let kong = match &llm.backend {
+        Backend::Direct => None,
+        Backend::Kong { url, key_env } => Some((url, key_env)),
     };
+    let router = router_yaml(llm, kong);
 
     let several = llm.providers.len() > 1;
     let declared = |fallback: Fallback| llm.fallback.contains(&fallback);
@@ -389,13 +413,17 @@ fn tool_outputs(project: &ir::Project) -> Vec<Output> {
             "tools/tool_servers.py.j2",
             origin,
         ),
-        Output::managed("config/tools.yaml", "tools/tools.yaml.j2", origin).with("servers", &servers),
+        Output::managed("config/tools.yaml", "tools/tools.yaml.j2", origin)
+            .with("servers", &servers),
         Output::managed(
             format!("src/{package}/tools/__init__.py"),
             "core/subpackage_init.py.j2",
             origin,
         )
-        .with("doc", "Tool servers: FastMCP servers declared with `tool-server`."),
+        .with(
+            "doc",
+            "Tool servers: FastMCP servers declared with `tool-server`.",
+        ),
         Output::scaffold(
             "tests/test_tool_servers.py",
             "tools/test_tool_servers.py.j2",
@@ -437,7 +465,11 @@ fn server_ctx(package: &str, index: usize, server: &ir::ToolServer) -> ServerCtx
         transport: transport_name(server.transport),
         autostart: server.autostart,
         port: FIRST_TOOL_PORT + index,
-        path: if server.transport == Transport::Sse { "/sse" } else { "/mcp" },
+        path: if server.transport == Transport::Sse {
+            "/sse"
+        } else {
+            "/mcp"
+        },
         uses_any: server
             .tools
             .iter()
@@ -477,9 +509,10 @@ fn tool_ctx(server: &str, tool: &ir::Tool) -> ToolCtx {
         let _ = write!(text, ") -> {returns}:");
         text
     };
-    let doc = tool.doc.clone().unwrap_or_else(|| {
-        format!("Tool `{}` of the `{server}` server.", tool.name)
-    });
+    let doc = tool
+        .doc
+        .clone()
+        .unwrap_or_else(|| format!("Tool `{}` of the `{server}` server.", tool.name));
     ToolCtx {
         name: tool.name.clone(),
         signature,
@@ -495,10 +528,10 @@ fn default_body(tool: &ir::Tool) -> String {
     if let Some(param) = tool.params.iter().find(|it| it.ty == tool.returns) {
         return param.name.clone();
     }
-    if let Type::List(item) = &tool.returns {
-        if let Some(param) = tool.params.iter().find(|it| it.ty == **item) {
-            return format!("[{}]", param.name);
-        }
+    if let Type::List(item) = &tool.returns
+        && let Some(param) = tool.params.iter().find(|it| it.ty == **item)
+    {
+        return format!("[{}]", param.name);
     }
     zero(&tool.returns)
 }
@@ -524,8 +557,8 @@ fn type_check(ty: &Type) -> Option<String> {
         Type::Float => "float",
         Type::Bool => "bool",
         Type::List(_) => "list",
-        Type::Dict(_) => "dict",
-        Type::Bytes | Type::Any | Type::None | Type::Optional(_) => return None,
+        // fastmcp reports an empty object result as `data=None`; no type to check then.
+        Type::Dict(_) | Type::Bytes | Type::Any | Type::None | Type::Optional(_) => return None,
     };
     Some(format!("isinstance(data, {class})"))
 }
@@ -630,7 +663,7 @@ fn compare_versions(a: &str, b: &str) -> Ordering {
             .map(|part| {
                 if !part.is_empty() && part.bytes().all(|it| it.is_ascii_digit()) {
                     let digits = part.trim_start_matches('0');
-                    (0, format!("{:0>40}", digits))
+                    (0, format!("{digits:0>40}"))
                 } else {
                     (1, part.to_owned())
                 }
@@ -649,8 +682,11 @@ fn prompt_outputs(project: &ir::Project) -> Vec<Output> {
     let grouped: Vec<(&str, Vec<&ir::Prompt>)> = names
         .into_iter()
         .map(|name| {
-            let mut versions: Vec<&ir::Prompt> =
-                project.prompts.iter().filter(|it| it.name == name).collect();
+            let mut versions: Vec<&ir::Prompt> = project
+                .prompts
+                .iter()
+                .filter(|it| it.name == name)
+                .collect();
             versions.sort_by(|a, b| compare_versions(&a.version, &b.version));
             (name, versions)
         })
@@ -705,7 +741,9 @@ fn prompt_outputs(project: &ir::Project) -> Vec<Output> {
         name: prompt.name.clone(),
         version: prompt.version.clone(),
     };
-    let first = grouped.first().and_then(|(_, versions)| versions.first().copied());
+    let first = grouped
+        .first()
+        .and_then(|(_, versions)| versions.first().copied());
     let with_variables = grouped
         .iter()
         .flat_map(|(_, versions)| versions.iter())
@@ -718,11 +756,15 @@ fn prompt_outputs(project: &ir::Project) -> Vec<Output> {
             origin,
         )
         .with("prompts", prompts),
-        Output::scaffold("tests/test_prompts.py", "prompts/test_prompts.py.j2", origin)
-            .with("variables", variables.render(0))
-            .with("versions", versions.render(0))
-            .with("first", first.map(reference))
-            .with("with_variables", with_variables),
+        Output::scaffold(
+            "tests/test_prompts.py",
+            "prompts/test_prompts.py.j2",
+            origin,
+        )
+        .with("variables", variables.render(0))
+        .with("versions", versions.render(0))
+        .with("first", first.map(reference))
+        .with("with_variables", with_variables),
     ]
 }
 
@@ -760,12 +802,12 @@ fn keyword_string(name: &str, text: &str, indent: usize) -> String {
     let mut pieces: Vec<String> = Vec::new();
     for segment in text.split_inclusive('\n') {
         let mut current = String::new();
-        for word in segment.split_inclusive(' ') {
+        for word in words_keeping_placeholders(segment) {
             let candidate = format!("{current}{word}");
             if !current.is_empty() && quoted_len(&candidate) > room {
                 pieces.push(std::mem::take(&mut current));
             }
-            current.push_str(word);
+            current.push_str(&word);
         }
         if !current.is_empty() {
             pieces.push(current);
@@ -777,6 +819,22 @@ fn keyword_string(name: &str, text: &str, indent: usize) -> String {
     }
     let _ = write!(out, "{}),", " ".repeat(indent));
     out
+}
+
+/// The words of `text`, each with its trailing space; a `{{ placeholder }}` stays one word.
+fn words_keeping_placeholders(text: &str) -> Vec<String> {
+    let mut words: Vec<String> = Vec::new();
+    let mut open = false;
+    for word in text.split_inclusive(' ') {
+        match words.last_mut() {
+            Some(last) if open => last.push_str(word),
+            _ => words.push(word.to_owned()),
+        }
+        if let Some(last) = words.last() {
+            open = last.matches("{{").count() > last.matches("}}").count();
+        }
+    }
+    words
 }
 
 /// Length of the contents of a Python string literal for `text`, without its quotes.
@@ -813,7 +871,11 @@ impl Py {
             Py::List(items) if items.is_empty() => "[]".to_owned(),
             Py::Dict(items) if items.is_empty() => "{}".to_owned(),
             Py::List(items) | Py::Tuple(items) => {
-                let (open, end) = if matches!(self, Py::List(_)) { ("[", "]") } else { ("(", ")") };
+                let (open, end) = if matches!(self, Py::List(_)) {
+                    ("[", "]")
+                } else {
+                    ("(", ")")
+                };
                 let mut out = format!("{open}\n");
                 for item in items {
                     let _ = writeln!(out, "{pad}{},", item.render(indent + 4));
@@ -850,7 +912,10 @@ mod tests {
             python_string("a"),
             Py::List(vec![Py::str("x"), Py::Raw("1".to_owned())]),
         )]);
-        assert_eq!(value.render(0), "{\n    \"a\": [\n        \"x\",\n        1,\n    ],\n}");
+        assert_eq!(
+            value.render(0),
+            "{\n    \"a\": [\n        \"x\",\n        1,\n    ],\n}"
+        );
         assert_eq!(Py::List(Vec::new()).render(4), "[]");
     }
 
@@ -859,8 +924,18 @@ mod tests {
         let text = "word ".repeat(40);
         let out = keyword_string("text", &text, 12);
         assert!(out.starts_with("text=(\n"));
-        assert!(out.lines().all(|line| 12 + line.chars().count() <= LINE_LENGTH));
+        // Continuation lines carry their own indentation.
+        assert!(
+            out.lines()
+                .skip(1)
+                .all(|line| line.chars().count() <= LINE_LENGTH)
+        );
+        assert!(out.lines().count() > 3);
         assert_eq!(keyword_string("text", "short", 12), "text=\"short\",");
+        assert_eq!(
+            words_keeping_placeholders("a {{ b }} c"),
+            ["a ", "{{ b }} ", "c"]
+        );
     }
 
     #[test]
@@ -868,7 +943,21 @@ mod tests {
         assert_eq!(docstring("Say \"hi\".", 4), "\"\"\"Say \\\"hi\\\".\"\"\"");
         let long = docstring(&"word ".repeat(40), 4);
         assert!(long.ends_with("\n    \"\"\""));
-        assert!(long.lines().all(|line| 4 + line.chars().count() <= LINE_LENGTH));
+        let mut lines = long.lines();
+        assert!(
+            lines
+                .next()
+                .is_some_and(|line| 4 + line.chars().count() <= LINE_LENGTH)
+        );
+        assert!(lines.all(|line| line.chars().count() <= LINE_LENGTH));
+    }
+
+    #[test]
+    fn strings_use_the_quotes_ruff_prefers() {
+        assert_eq!(python_string("a \"b\""), "'a \"b\"'");
+        assert_eq!(python_string("it's \"b\""), "'it\\'s \"b\"'");
+        assert_eq!(python_string("it's"), "\"it's\"");
+        assert_eq!(python_string("a\\\"b"), "'a\\\\\"b'");
     }
 
     #[test]
