@@ -231,7 +231,8 @@ fn gateway_prompts() -> Vec<Prompt> {
     ]
 }
 
-/// A single direct provider without a base URL default, no fallback, and no tool servers.
+/// A single direct provider without a default base URL, fallback on timeout only (there is no
+/// next provider), and no tool servers.
 fn solo() -> Project {
     let mut project = testing::blog();
     project.tool_servers = Vec::new();
@@ -241,7 +242,7 @@ fn solo() -> Project {
     project.llm = Some(Llm {
         backend: Backend::Direct,
         providers: vec![provider("local-llm", "llama3.2", "LOCAL_LLM_KEY", 1)],
-        fallback: Vec::new(),
+        fallback: vec![Fallback::Timeout],
         circuit_breaker: CircuitBreaker {
             failures: 1,
             cooldown: Millis(250),
