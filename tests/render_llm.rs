@@ -164,6 +164,12 @@ fn gateway_servers() -> Vec<ToolServer> {
                 ),
                 tool("ping", None, Vec::new(), Type::Bool),
                 tool(
+                    "main",
+                    Some("A tool named like the entry point."),
+                    Vec::new(),
+                    Type::Str,
+                ),
+                tool(
                     "normalize",
                     Some("Echo a maybe-missing value."),
                     vec![param("value", Type::Optional(Box::new(Type::Str)))],

@@ -34,6 +34,9 @@ pub(super) const TEMPLATES: &[(&str, &str)] = &[
     template!("prompts/test_prompts.py.j2"),
 ];
 
+/// Module-level names of a tool server file that a tool function must not rebind.
+const RESERVED_IN_SERVER: &[&str] = &["main", "mcp", "serve"];
+
 /// `[tool.ruff] line-length` of the generated project.
 const LINE_LENGTH: usize = 100;
 /// First port given to `http`/`sse` tool servers, in the order of `project.tool_servers`.
@@ -342,6 +345,8 @@ struct ServerCtx {
 #[derive(Serialize)]
 struct ToolCtx {
     name: String,
+    /// `@mcp.tool`, or `@mcp.tool(name="main")` when the function had to be renamed.
+    decorator: String,
     /// The whole `def` line(s), formatted as `ruff format` would.
     signature: String,
     /// The docstring, indented for the function body, quotes included.
@@ -498,11 +503,21 @@ fn tool_ctx(server: &str, tool: &ir::Tool) -> ToolCtx {
         .map(|it| format!("{}: {}", it.name, it.ty.python()))
         .collect();
     let returns = tool.returns.python();
-    let one_line = format!("def {}({}) -> {returns}:", tool.name, params.join(", "));
+    // A tool named like a module-level name of the server file gets a suffixed function and
+    // keeps its MCP name through the decorator.
+    let (function, decorator) = if RESERVED_IN_SERVER.contains(&tool.name.as_str()) {
+        (
+            format!("{}_tool", tool.name),
+            format!("@mcp.tool(name={})", python_string(&tool.name)),
+        )
+    } else {
+        (tool.name.clone(), "@mcp.tool".to_owned())
+    };
+    let one_line = format!("def {function}({}) -> {returns}:", params.join(", "));
     let signature = if one_line.chars().count() <= LINE_LENGTH || params.is_empty() {
         one_line
     } else {
-        let mut text = format!("def {}(\n", tool.name);
+        let mut text = format!("def {function}(\n");
         for param in &params {
             let _ = writeln!(text, "    {param},");
         }
@@ -515,6 +530,7 @@ fn tool_ctx(server: &str, tool: &ir::Tool) -> ToolCtx {
         .unwrap_or_else(|| format!("Tool `{}` of the `{server}` server.", tool.name));
     ToolCtx {
         name: tool.name.clone(),
+        decorator,
         signature,
         docstring: docstring(&doc, 4),
         body: default_body(tool),
