@@ -28,9 +28,17 @@ fn render_blog() -> FileSet {
     }
 }
 
+fn render_variety() -> FileSet {
+    match render::render(&testing::variety()) {
+        Ok(set) => set,
+        Err(err) => panic!("the variety fixture renders: {err}"),
+    }
+}
+
 #[test]
 fn rendering_is_deterministic() {
     assert_eq!(render_blog(), render_blog());
+    assert_eq!(render_variety(), render_variety());
 }
 
 #[test]
@@ -104,14 +112,25 @@ fn run(root: &Path, program: &Path, args: &[&str]) {
 
 /// The generated project passes its own gate. Needs the pinned venv (`RESTACK_VENV`, default
 /// `/work/venv`) and takes tens of seconds: run with `cargo test --test render -- --ignored`.
-/// `RESTACK_RENDER_OUT=DIR` keeps the project in DIR for inspection.
+/// `RESTACK_RENDER_OUT=DIR` keeps the projects in DIR/blog and DIR/variety for inspection.
 #[test]
 #[ignore = "needs the pinned Python venv; run with --ignored"]
 fn generated_project_passes_ruff_and_pytest() {
-    let keep = std::env::var_os("RESTACK_RENDER_OUT").map(PathBuf::from);
+    check_in_venv(&render_blog(), "blog");
+}
+
+/// The same gate for the variety fixture (the template branches the blog does not reach).
+#[test]
+#[ignore = "needs the pinned Python venv; run with --ignored"]
+fn variety_project_passes_ruff_and_pytest() {
+    check_in_venv(&render_variety(), "variety");
+}
+
+fn check_in_venv(set: &FileSet, name: &str) {
+    let keep = std::env::var_os("RESTACK_RENDER_OUT").map(|dir| PathBuf::from(dir).join(name));
     let temp = tempfile::tempdir().expect("temp dir");
     let root = keep.unwrap_or_else(|| temp.path().to_path_buf());
-    write_file_set(&render_blog(), &root);
+    write_file_set(set, &root);
     let bin = venv().join("bin");
     run(&root, &bin.join("ruff"), &["check", "--no-cache", "."]);
     run(

@@ -254,7 +254,7 @@ mod tests {
         check(
             "{{ ty | pytype }} {{ ty | pyzero }} {{ ty | uses_any }}",
             &ctx,
-            "list[Any] | None None true",
+            "list[Any] | None None True",
         );
         check(
             "{{ s | pyliteral }} {{ f | pyliteral }} {{ b | pyliteral }}",

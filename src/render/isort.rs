@@ -385,7 +385,7 @@ mod tests {
             "    from blog.models.a_very_long_module_name_indeed import AVeryLongClassName, \
              AnotherLongClassName, third_symbol\n",
             "    from blog.models.a_very_long_module_name_indeed import (\n        \
-             AVeryLongClassName,\n        AnotherLongClassName,\n        third_symbol,\n    )\n",
+             AnotherLongClassName,\n        AVeryLongClassName,\n        third_symbol,\n    )\n",
         );
     }
 

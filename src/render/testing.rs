@@ -359,3 +359,79 @@ fn origin(entity: &str) -> Origin {
         span: (start, end),
     }
 }
+
+/// A second project that exercises the template branches the blog example does not: another
+/// package and task queue, no `llm`, a function with `Any`/optional/dict fields, a function
+/// with no input and no output and a single attempt, a workflow with no input that calls a
+/// function and a child workflow, an agent without events whose only call is a workflow.
+pub fn variety() -> Project {
+    let mut project = blog();
+    project.name = "acme-app".to_owned();
+    project.package = "acme_app".to_owned();
+    project.python = ">=3.11,<3.14".to_owned();
+    project.task_queue = "acme".to_owned();
+    project.llm = None;
+    project.prompts.clear();
+    project.tool_servers.clear();
+    project.pipelines.clear();
+    project.agents[0].llm = false;
+    project.agents[0].tools.clear();
+    let defaults = project.defaults.clone();
+    project.functions.push(Function {
+        names: names("Ping", "Ping", "ping"),
+        doc: None,
+        input: Vec::new(),
+        output: Type::None,
+        policy: Policy {
+            retry: Retry {
+                attempts: 1,
+                ..defaults.retry.clone()
+            },
+            ..defaults.clone()
+        },
+        origin: origin("function \"Ping\""),
+    });
+    project.functions.push(Function {
+        names: names("Summarize", "Summarize", "summarize"),
+        doc: Some("Summarize a text with \"options\".".to_owned()),
+        input: vec![
+            field("text", Type::Str, None),
+            field("options", Type::Dict(Box::new(Type::Any)), None),
+            field(
+                "tags",
+                Type::Optional(Box::new(Type::List(Box::new(Type::Str)))),
+                Some(Literal::None),
+            ),
+            field("ratio", Type::Float, Some(Literal::Float(0.5))),
+            field("strict", Type::Bool, Some(Literal::Bool(true))),
+        ],
+        output: Type::Any,
+        policy: policy(500, 2),
+        origin: origin("function \"Summarize\""),
+    });
+    project.functions.sort_by(|a, b| a.names.declared.cmp(&b.names.declared));
+    project.workflows.push(Workflow {
+        names: names("Nightly", "Nightly", "nightly"),
+        doc: None,
+        input: Vec::new(),
+        output: Type::None,
+        calls: vec![
+            Callee::Function(names("Ping", "Ping", "ping")),
+            Callee::Workflow(names("EmailCampaign", "EmailCampaign", "email_campaign")),
+        ],
+        policy: defaults.clone(),
+        origin: origin("workflow \"Nightly\""),
+    });
+    project.agents.push(Agent {
+        names: names("Support", "Support", "support"),
+        doc: None,
+        state: Vec::new(),
+        events: Vec::new(),
+        calls: vec![Callee::Workflow(names("Nightly", "Nightly", "nightly"))],
+        llm: false,
+        tools: Vec::new(),
+        policy: defaults,
+        origin: origin("agent \"Support\""),
+    });
+    project
+}
