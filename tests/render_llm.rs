@@ -53,6 +53,7 @@ fn server(
 ) -> ToolServer {
     ToolServer {
         names: names(declared, module),
+        doc: None,
         transport,
         autostart,
         tools,
