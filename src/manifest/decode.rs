@@ -51,6 +51,18 @@ pub fn decode(src: &str) -> (Manifest, Diagnostics) {
         src,
         diags: Diagnostics::new(),
     };
+    if let Some(at) = too_deep(src) {
+        decoder.push(
+            Diagnostic::error(
+                Code::KdlSyntax,
+                at..at + 1,
+                format!("blocks are nested deeper than {MAX_DEPTH} levels"),
+            )
+            .label("too deep")
+            .help("a manifest needs only a few levels of `{ … }`; check for unclosed or stray braces"),
+        );
+        return (Manifest::default(), decoder.diags);
+    }
     let manifest = match KdlDocument::parse(src) {
         Ok(doc) => decoder.document(&doc),
         Err(err) => {
@@ -63,6 +75,50 @@ pub fn decode(src: &str) -> (Manifest, Diagnostics) {
     let mut manifest = manifest;
     manifest.complete = !decoder.diags.has_errors();
     (manifest, decoder.diags)
+}
+
+/// The deepest `{ … }` nesting accepted. The KDL parser recurses per level, so a hostile file
+/// could otherwise overflow the stack; real manifests use four levels at most.
+const MAX_DEPTH: usize = 64;
+
+/// The offset of the first `{` that opens a block deeper than [`MAX_DEPTH`], if any. Skips
+/// quoted strings and comments, so braces in prompt text do not count.
+fn too_deep(src: &str) -> Option<usize> {
+    let bytes = src.as_bytes();
+    let mut depth = 0usize;
+    let mut at = 0;
+    while at < bytes.len() {
+        match bytes[at] {
+            b'"' => {
+                at += 1;
+                while at < bytes.len() && bytes[at] != b'"' {
+                    at += if bytes[at] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'/' if bytes.get(at + 1) == Some(&b'/') => {
+                while at < bytes.len() && bytes[at] != b'\n' {
+                    at += 1;
+                }
+            }
+            b'/' if bytes.get(at + 1) == Some(&b'*') => {
+                at += 2;
+                while at + 1 < bytes.len() && !(bytes[at] == b'*' && bytes[at + 1] == b'/') {
+                    at += 1;
+                }
+                at += 1;
+            }
+            b'{' => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Some(at);
+                }
+            }
+            b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        at += 1;
+    }
+    None
 }
 
 struct Decoder<'a> {

@@ -154,10 +154,10 @@ impl Parser<'_> {
                 let key = self.union()?;
                 if key.value != Type::Str {
                     return Err(self.error(
-                        key.span,
+                        key.span.clone(),
                         format!(
                             "unsupported dict key type `{}`",
-                            &self.text[start..self.at].trim()
+                            &self.text[key.span.clone()]
                         ),
                         Some("dict keys are always `str`: `dict[str, T]`".to_owned()),
                     ));
