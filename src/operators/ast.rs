@@ -3,6 +3,7 @@
 //! Spans are byte offsets into the *decoded* operator string; the manifest layer shifts them to
 //! file offsets.
 
+use std::fmt;
 use std::ops::Range;
 
 use serde::Serialize;
@@ -55,4 +56,72 @@ pub struct Step {
     pub name: String,
     #[serde(skip)]
     pub span: Range<usize>,
+}
+
+impl Pipeline {
+    /// Every step, in source order.
+    pub fn steps(&self) -> Vec<&Step> {
+        let mut res = Vec::new();
+        collect_steps(self, &mut res);
+        res
+    }
+}
+
+fn collect_steps<'a>(pipeline: &'a Pipeline, res: &mut Vec<&'a Step>) {
+    for stage in &pipeline.stages {
+        match &stage.body {
+            StageBody::Loop { a, b } => res.extend([a, b]),
+            StageBody::Group { units } => {
+                for unit in units {
+                    match unit {
+                        Unit::Step(step) => res.push(step),
+                        Unit::Nested { pipeline } => collect_steps(pipeline, res),
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Stage {
+    /// The step a stage starts with (the loop's first step, or the first step of its first unit).
+    pub fn first_step(&self) -> Option<&Step> {
+        match &self.body {
+            StageBody::Loop { a, .. } => Some(a),
+            StageBody::Group { units } => units.iter().find_map(|unit| match unit {
+                Unit::Step(step) => Some(step),
+                Unit::Nested { pipeline } => pipeline.stages.iter().find_map(Stage::first_step),
+            }),
+        }
+    }
+}
+
+/// The canonical Unicode spelling, e.g. `IDEATE ⇄ RESEARCH → PLAN →? PUBLISH`. Parsing it gives
+/// back the same tree (spans aside).
+impl fmt::Display for Pipeline {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (idx, stage) in self.stages.iter().enumerate() {
+            if idx > 0 {
+                f.write_str(match stage.entry {
+                    Entry::Then => " → ",
+                    Entry::If => " →? ",
+                })?;
+            }
+            match &stage.body {
+                StageBody::Loop { a, b } => write!(f, "{} ⇄ {}", a.name, b.name)?,
+                StageBody::Group { units } => {
+                    for (unit_idx, unit) in units.iter().enumerate() {
+                        if unit_idx > 0 {
+                            f.write_str(" ⊕ ")?;
+                        }
+                        match unit {
+                            Unit::Step(step) => f.write_str(&step.name)?,
+                            Unit::Nested { pipeline } => write!(f, "({pipeline})")?,
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
 }
