@@ -49,9 +49,23 @@ fn validate(bytes: &[u8]) -> Outcome {
 
 fn assert_reports(bytes: &[u8], code: &str) {
     let out = validate(bytes);
-    assert!(!out.stderr.contains("panicked"), "restack panicked:\n{}", out.stderr);
-    assert_eq!(out.status, 1, "expected exit 1, got {}:\n{}", out.status, tail(&out.stderr));
-    assert!(out.stderr.contains(code), "expected `{code}` in:\n{}", tail(&out.stderr));
+    assert!(
+        !out.stderr.contains("panicked"),
+        "restack panicked:\n{}",
+        out.stderr
+    );
+    assert_eq!(
+        out.status,
+        1,
+        "expected exit 1, got {}:\n{}",
+        out.status,
+        tail(&out.stderr)
+    );
+    assert!(
+        out.stderr.contains(code),
+        "expected `{code}` in:\n{}",
+        tail(&out.stderr)
+    );
 }
 
 fn tail(text: &str) -> &str {
@@ -71,7 +85,10 @@ fn not_utf8() {
 #[test]
 fn empty() {
     assert_reports(b"", "empty-manifest");
-    assert_reports(b"  \n// only a comment\n/* and a block */\n", "empty-manifest");
+    assert_reports(
+        b"  \n// only a comment\n/* and a block */\n",
+        "empty-manifest",
+    );
 }
 
 #[test]

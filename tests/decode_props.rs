@@ -69,18 +69,33 @@ fn apply(text: &mut String, edit: &Edit) {
 fn check(bytes: &[u8]) {
     let first = analyze("restack.kdl", bytes);
     let again = analyze("restack.kdl", bytes);
-    assert_eq!(first.diagnostics, again.diagnostics, "analyze is deterministic");
+    assert_eq!(
+        first.diagnostics, again.diagnostics,
+        "analyze is deterministic"
+    );
     assert_eq!(first.project.is_some(), !first.diagnostics.has_errors());
     for diagnostic in &first.diagnostics {
-        assert!(diagnostic.span.start <= diagnostic.span.end, "span {:?} is reversed", diagnostic.span);
-        assert!(diagnostic.span.end <= bytes.len().max(1), "span {:?} is past the end", diagnostic.span);
+        assert!(
+            diagnostic.span.start <= diagnostic.span.end,
+            "span {:?} is reversed",
+            diagnostic.span
+        );
+        assert!(
+            diagnostic.span.end <= bytes.len().max(1),
+            "span {:?} is past the end",
+            diagnostic.span
+        );
     }
 }
 
 #[test]
 fn the_example_is_valid() {
     let analysis = analyze("restack.kdl", EXAMPLE.as_bytes());
-    assert!(analysis.diagnostics.is_empty(), "{:?}", analysis.diagnostics);
+    assert!(
+        analysis.diagnostics.is_empty(),
+        "{:?}",
+        analysis.diagnostics
+    );
     assert!(analysis.project.is_some());
 }
 

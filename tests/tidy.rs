@@ -23,7 +23,13 @@ fn every_code_has_an_err_case() {
     let missing: Vec<&str> = Code::ALL
         .iter()
         .map(|code| code.name())
-        .filter(|name| !root().join("tests/cases/err").join(name).join("restack.kdl").is_file())
+        .filter(|name| {
+            !root()
+                .join("tests/cases/err")
+                .join(name)
+                .join("restack.kdl")
+                .is_file()
+        })
         .collect();
     assert!(
         missing.is_empty(),
@@ -43,7 +49,11 @@ fn every_err_case_is_a_code() {
             stray.push(name.into_owned());
         }
     }
-    assert!(stray.is_empty(), "err/ cases not named after a code: {}", stray.join(", "));
+    assert!(
+        stray.is_empty(),
+        "err/ cases not named after a code: {}",
+        stray.join(", ")
+    );
 }
 
 #[test]
@@ -56,7 +66,11 @@ fn every_source_file_opens_with_a_module_doc() {
         })
         .map(|path| path.display().to_string())
         .collect();
-    assert!(missing.is_empty(), "files without a leading `//!` line: {}", missing.join(", "));
+    assert!(
+        missing.is_empty(),
+        "files without a leading `//!` line: {}",
+        missing.join(", ")
+    );
 }
 
 #[test]
@@ -78,5 +92,9 @@ fn no_debugging_leftovers() {
             }
         }
     }
-    assert!(found.is_empty(), "debugging leftovers:\n{}", found.join("\n"));
+    assert!(
+        found.is_empty(),
+        "debugging leftovers:\n{}",
+        found.join("\n")
+    );
 }

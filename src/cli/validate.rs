@@ -51,7 +51,12 @@ pub(crate) fn validate(global: &GlobalArgs, printer: &Printer) -> ExitStatus {
     };
     let shown = diagnostics.len().min(MAX_SHOWN);
     if shown > 0 {
-        printer.err(&diag::render(&name, &analysis.text, &diagnostics[..shown], options));
+        printer.err(&diag::render(
+            &name,
+            &analysis.text,
+            &diagnostics[..shown],
+            options,
+        ));
     }
     if diagnostics.len() > shown {
         printer.err(&format!(

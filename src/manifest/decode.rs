@@ -59,7 +59,9 @@ pub fn decode(src: &str) -> (Manifest, Diagnostics) {
                 format!("blocks are nested deeper than {MAX_DEPTH} levels"),
             )
             .label("too deep")
-            .help("a manifest needs only a few levels of `{ … }`; check for unclosed or stray braces"),
+            .help(
+                "a manifest needs only a few levels of `{ … }`; check for unclosed or stray braces",
+            ),
         );
         return (Manifest::default(), decoder.diags);
     }

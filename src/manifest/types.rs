@@ -221,7 +221,7 @@ mod tests {
         check("list[str", "error 8..8 expected `]` in type, found the end");
         check(
             "dict[int, str]",
-            "error 5..8 unsupported dict key type `dict[int`",
+            "error 5..8 unsupported dict key type `int`",
         );
         check("int | str", "error 0..9 unsupported union `int | str`");
         check("", "error 0..0 expected a type name");
