@@ -6,13 +6,17 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Generous, because the binary is a debug build on a shared machine.
-const TIMEOUT: Duration = Duration::from_secs(300);
+const TIMEOUT: Duration = Duration::from_mins(5);
 
 struct Outcome {
     status: i32,
     stderr: String,
 }
 
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the fixture is written into a fresh temporary directory, not a project"
+)]
 fn validate(bytes: &[u8]) -> Outcome {
     let root = tempfile::tempdir().expect("temporary directory");
     std::fs::write(root.path().join("restack.kdl"), bytes).expect("write the manifest");
@@ -130,4 +134,65 @@ fn huge_many_nodes() {
         text.push_str(line);
     }
     assert_reports(text.as_bytes(), "unknown-node");
+}
+
+#[test]
+fn missing_manifest_is_exit_2() {
+    let root = tempfile::tempdir().expect("temporary directory");
+    let output = Command::new(env!("CARGO_BIN_EXE_restack"))
+        .args(["-m", "nowhere.kdl", "validate"])
+        .current_dir(root.path())
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run restack");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("cannot read") && stderr.contains("nowhere.kdl"),
+        "{stderr}"
+    );
+
+    let output = Command::new(env!("CARGO_BIN_EXE_restack"))
+        .arg("validate")
+        .current_dir(root.path())
+        .output()
+        .expect("run restack");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("no `restack.kdl` found"), "{stderr}");
+}
+
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the fixture is written into a fresh temporary directory, not a project"
+)]
+#[test]
+fn manifest_is_found_upward_and_with_dash_c() {
+    let root = tempfile::tempdir().expect("temporary directory");
+    std::fs::write(root.path().join("restack.kdl"), "project \"x\"\n").expect("write the manifest");
+    let nested = root.path().join("src/deep");
+    std::fs::create_dir_all(&nested).expect("create a subdirectory");
+    let from_below = Command::new(env!("CARGO_BIN_EXE_restack"))
+        .arg("validate")
+        .current_dir(&nested)
+        .output()
+        .expect("run restack");
+    assert_eq!(
+        from_below.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&from_below.stderr)
+    );
+    let with_dash_c = Command::new(env!("CARGO_BIN_EXE_restack"))
+        .arg("-C")
+        .arg(root.path())
+        .arg("validate")
+        .output()
+        .expect("run restack");
+    assert_eq!(
+        with_dash_c.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&with_dash_c.stderr)
+    );
 }

@@ -127,7 +127,7 @@ fn run_case(case: &Path, manifest: &Path) -> Outcome {
     let status = output.status.code().unwrap_or(-1);
     let tree: String = files(root.path())
         .iter()
-        .map(|it| format!("{}\n", it.display()))
+        .flat_map(|it| [it.display().to_string(), "\n".to_owned()])
         .collect();
     let text = format!(
         "args: {}\nexit: {status}\n--- stdout\n{stdout}--- stderr\n{stderr}--- tree\n{tree}",

@@ -388,6 +388,10 @@ impl<'a> Lowerer<'a> {
 
     // ---- the project ----
 
+    #[expect(
+        clippy::too_many_lines,
+        reason = "builds every part of the project in one place, in IR order"
+    )]
     fn project(&mut self) -> Option<Project> {
         let manifest = self.manifest;
         let defaults = self.defaults();
@@ -501,9 +505,10 @@ impl<'a> Lowerer<'a> {
     }
 
     fn agent(&mut self, agent: &ast::Agent, defaults: &Policy) -> Agent {
-        if let Some(llm) = &agent.llm {
-            if self.manifest.llm.is_none() {
-                self.diags.push(
+        if let Some(llm) = &agent.llm
+            && self.manifest.llm.is_none()
+        {
+            self.diags.push(
                     Diagnostic::error(
                         Code::MissingLlm,
                         llm.span.clone(),
@@ -512,7 +517,6 @@ impl<'a> Lowerer<'a> {
                     .label("needs a top-level `llm { … }` block")
                     .help("add `llm { provider \"openai\" model=\"gpt-4o-mini\" key-env=\"OPENAI_API_KEY\" }`"),
                 );
-            }
         }
         Agent {
             names: names_of(&agent.name.value),
@@ -543,6 +547,10 @@ impl<'a> Lowerer<'a> {
         }
     }
 
+    #[expect(
+        clippy::too_many_lines,
+        reason = "the pipeline checks share the walked steps and bindings"
+    )]
     fn pipeline(&mut self, pipeline: &ast::Pipeline, defaults: &Policy) -> Option<Pipeline> {
         let operators = pipeline.operators.as_ref()?;
         let mut walked = Vec::new();
