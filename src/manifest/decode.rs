@@ -148,8 +148,8 @@ impl Decoder<'_> {
         let mut span = self.span(it.span);
         // kdl 6.7.1 reports some bad property values with a span starting at offset 0 (fixed
         // upstream, unreleased): anchor such spans on the whitespace-delimited token at their end.
-        if span.start == 0 && self.src[..span.end].contains(char::is_whitespace) {
-            let end = floor_char_boundary(self.src, span.end);
+        let end = floor_char_boundary(self.src, span.end);
+        if span.start == 0 && self.src[..end].contains(char::is_whitespace) {
             let start = self.src[..end]
                 .rfind(char::is_whitespace)
                 .map_or(0, |it| it + 1);
