@@ -883,7 +883,10 @@ impl<'a> Lowerer<'a> {
                         .map_or(60_000, |it| it.value),
                 ),
             },
-            origin: origin("llm", "default", &llm.span),
+            origin: Origin {
+                entity: "llm".to_owned(),
+                span: (llm.span.start, llm.span.end),
+            },
         }
     }
 
