@@ -24,11 +24,12 @@ pub struct Analysis {
 pub fn analyze(name: &str, bytes: &[u8]) -> Analysis {
     let text = String::from_utf8_lossy(bytes).into_owned();
     if let Err(err) = std::str::from_utf8(bytes) {
+        // The bytes before the first bad one are valid, so `start` is the same offset in the
+        // lossy copy, where the bad sequence became one U+FFFD.
         let start = err.valid_up_to();
-        let len = err.error_len().unwrap_or(bytes.len() - start).max(1);
         let diagnostic = Diagnostic::error(
             Code::NotUtf8,
-            start..start + len,
+            start..start + char::REPLACEMENT_CHARACTER.len_utf8(),
             format!("`{name}` is not valid UTF-8 at byte {start}"),
         )
         .label("not UTF-8")
