@@ -5,7 +5,8 @@
 //! must exist with the same contents afterwards). The run happens in a fresh temporary directory.
 //! The snapshot holds the arguments, the exit code, stdout, stderr and a listing of the resulting
 //! tree. `ok/` cases must exit 0 without an error diagnostic; `err/<code>/` cases must exit 1 and
-//! report `<code>`. Update snapshots with `INSTA_UPDATE=always cargo test --test cases`.
+//! report `<code>`; `warn/<code>/` cases must exit 0 and print the warning `<code>`. Update
+//! snapshots with `INSTA_UPDATE=always cargo test --test cases`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -37,7 +38,17 @@ fn cases() {
                     None
                 }
             }
-            other => Some(format!("is under {other}/, not ok/ or err/")),
+            "warn" => {
+                let code = parts.next().unwrap_or_default();
+                if out.status != 0 {
+                    Some("must exit 0".to_owned())
+                } else if !out.text.contains(&format!("warning[{code}]")) {
+                    Some(format!("does not warn `{code}`"))
+                } else {
+                    None
+                }
+            }
+            other => Some(format!("is under {other}/, not ok/, err/ or warn/")),
         };
         let problem = problem.or_else(|| compare_after(&case.join("after"), &out.root));
         if let Some(problem) = problem {

@@ -409,7 +409,9 @@ pub fn variety() -> Project {
         policy: policy(500, 2),
         origin: origin("function \"Summarize\""),
     });
-    project.functions.sort_by(|a, b| a.names.declared.cmp(&b.names.declared));
+    project
+        .functions
+        .sort_by(|a, b| a.names.declared.cmp(&b.names.declared));
     project.workflows.push(Workflow {
         names: names("Nightly", "Nightly", "nightly"),
         doc: None,
