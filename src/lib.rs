@@ -15,7 +15,9 @@
 pub mod analyze;
 pub mod apply;
 pub mod cli;
+pub mod config;
 pub mod diag;
+pub mod doctor;
 pub mod ir;
 pub mod manifest;
 pub mod operators;
