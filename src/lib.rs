@@ -23,3 +23,4 @@ pub mod manifest;
 pub mod operators;
 pub mod plan;
 pub mod render;
+pub mod workspace;

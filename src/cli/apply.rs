@@ -33,7 +33,11 @@ pub(crate) fn apply(
             diff,
         };
         printer.out(&plan::display::human(&plan, &display));
-        let applied = apply::apply(&root, &plan, &ApplyOptions::new(manifest)).map_err(|err| {
+        let options = ApplyOptions {
+            lock_timeout: global.config.lock_timeout,
+            ..ApplyOptions::new(manifest)
+        };
+        let applied = apply::apply(&root, &plan, &options).map_err(|err| {
             printer.error(&err.to_string());
             ExitStatus::Error
         })?;
