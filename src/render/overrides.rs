@@ -101,7 +101,10 @@ impl Overrides {
                 problems.push(OverrideProblem {
                     file: self.file(err.name().unwrap_or(name)),
                     line: err.line(),
-                    message: err.detail().unwrap_or("invalid template").to_owned(),
+                    message: match err.detail() {
+                        Some(detail) => format!("{}: {detail}", err.kind()),
+                        None => err.kind().to_string(),
+                    },
                     severity: ProblemSeverity::Error,
                 });
             }
