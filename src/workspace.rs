@@ -85,7 +85,12 @@ pub fn check_one(manifest_path: &Path) -> Outcome {
     let files = match render::render_with(&project, &overrides) {
         Ok(files) => files,
         Err(err) => {
-            let message = err.to_string().lines().next().unwrap_or_default().to_owned();
+            let message = err
+                .to_string()
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .to_owned();
             return if overrides.contains(err.template()) {
                 Outcome::Invalid(message)
             } else {

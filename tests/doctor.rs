@@ -29,11 +29,15 @@ fn write(path: &Path, text: &str) {
 /// A new blog project whose engine address is `address`, applied.
 fn project(address: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
-    let manifest = include_str!("../restack.kdl.example")
-        .replace("localhost:7233", address);
+    let manifest = include_str!("../restack.kdl.example").replace("localhost:7233", address);
     write(&dir.path().join("restack.kdl"), &manifest);
     let out = restack(dir.path(), &["apply"], "");
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     dir
 }
 
@@ -64,7 +68,11 @@ fn closed_engine_port_is_a_finding_with_a_fix() {
     let findings = findings(&out);
     let engine = finding(&findings, "engine");
     assert_eq!(engine["status"], "fail");
-    assert!(engine["message"].as_str().is_some_and(|it| it.contains(&address)));
+    assert!(
+        engine["message"]
+            .as_str()
+            .is_some_and(|it| it.contains(&address))
+    );
     assert!(engine["fix"].as_str().is_some_and(|it| !it.is_empty()));
     let text = restack(dir.path(), &["doctor"], "");
     let stdout = String::from_utf8_lossy(&text.stdout);
@@ -118,7 +126,11 @@ fn key_names_are_reported_never_values() {
     let findings = findings(&out);
     let keys = finding(&findings, "llm-keys");
     assert_eq!(keys["status"], "warn", "{keys}");
-    assert!(keys["message"].as_str().is_some_and(|it| it.contains("ANTHROPIC_API_KEY")));
+    assert!(
+        keys["message"]
+            .as_str()
+            .is_some_and(|it| it.contains("ANTHROPIC_API_KEY"))
+    );
 }
 
 #[test]
@@ -130,7 +142,11 @@ fn drift_and_no_manifest_are_findings() {
     let drifted = findings(&restack(dir.path(), &["doctor", "--json"], ""));
     let state = finding(&drifted, "state");
     assert_eq!(state["status"], "fail");
-    assert!(state["message"].as_str().is_some_and(|it| it.contains("1 blocked")));
+    assert!(
+        state["message"]
+            .as_str()
+            .is_some_and(|it| it.contains("1 blocked"))
+    );
 
     let empty = tempfile::tempdir().expect("tempdir");
     let out = restack(empty.path(), &["doctor", "--json"], "");

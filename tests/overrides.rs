@@ -32,12 +32,21 @@ const SERVICE: &str = include_str!("../templates/core/service.py.j2");
 fn project() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = restack(dir.path(), &["new", "."], &[]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     dir
 }
 
 fn customized(marker: &str) -> String {
-    SERVICE.replacen("The Restack service", &format!("The Restack service ({marker})"), 1)
+    SERVICE.replacen(
+        "The Restack service",
+        &format!("The Restack service ({marker})"),
+        1,
+    )
 }
 
 #[test]
@@ -51,7 +60,10 @@ fn an_override_changes_the_plan_and_is_applied() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0));
     assert!(stdout.contains("~ update  src/blog/service.py"), "{stdout}");
-    assert!(stdout.contains("+\"\"\"The Restack service (ours)"), "{stdout}");
+    assert!(
+        stdout.contains("+\"\"\"The Restack service (ours)"),
+        "{stdout}"
+    );
     assert_eq!(restack(dir.path(), &["apply"], &[]).status.code(), Some(0));
     assert_eq!(restack(dir.path(), &["check"], &[]).status.code(), Some(0));
     let service = std::fs::read_to_string(dir.path().join("src/blog/service.py")).expect("read");
@@ -62,7 +74,10 @@ fn an_override_changes_the_plan_and_is_applied() {
 fn a_broken_override_names_its_file_and_line() {
     let dir = project();
     let broken = SERVICE.replacen("{% filter isort %}", "{% filter isort %\n", 1);
-    write(&dir.path().join("restack-templates/core/service.py.j2"), &broken);
+    write(
+        &dir.path().join("restack-templates/core/service.py.j2"),
+        &broken,
+    );
     let out = restack(dir.path(), &["plan"], &[]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
@@ -72,7 +87,9 @@ fn a_broken_override_names_its_file_and_line() {
         .expect("the template has an isort block")
         + 1;
     assert!(
-        stderr.contains(&format!("restack-templates/core/service.py.j2:{line}: syntax error")),
+        stderr.contains(&format!(
+            "restack-templates/core/service.py.j2:{line}: syntax error"
+        )),
         "{stderr}"
     );
     assert!(stderr.contains("nothing was planned"), "{stderr}");
@@ -83,7 +100,10 @@ fn a_broken_override_names_its_file_and_line() {
 fn an_override_that_renders_invalid_python_is_a_finding() {
     let dir = project();
     let broken = SERVICE.replacen("async def run_service", "async def run_service(:\ndef x", 1);
-    write(&dir.path().join("restack-templates/core/service.py.j2"), &broken);
+    write(
+        &dir.path().join("restack-templates/core/service.py.j2"),
+        &broken,
+    );
     let out = restack(dir.path(), &["check"], &[]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
@@ -96,11 +116,17 @@ fn an_override_that_renders_invalid_python_is_a_finding() {
 #[test]
 fn an_unknown_override_is_a_warning_with_a_suggestion() {
     let dir = project();
-    write(&dir.path().join("restack-templates/core/servise.py.j2"), "x\n");
+    write(
+        &dir.path().join("restack-templates/core/servise.py.j2"),
+        "x\n",
+    );
     let out = restack(dir.path(), &["plan"], &[]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
-    assert!(stderr.contains("did you mean `core/service.py.j2`?"), "{stderr}");
+    assert!(
+        stderr.contains("did you mean `core/service.py.j2`?"),
+        "{stderr}"
+    );
     let doctor = restack(dir.path(), &["doctor", "--json"], &[("PATH", "")]);
     let text = String::from_utf8_lossy(&doctor.stdout);
     assert!(text.contains("servise.py.j2"), "{text}");
@@ -124,7 +150,10 @@ fn configuration_precedence_cli_env_project_user() {
     };
     // Nothing configured: the default folder (absent): no change.
     assert_eq!(marker(&restack(dir.path(), &["plan", "--diff"], &[])), None);
-    write(&dir.path().join("xdg/restack/config.toml"), "templates = \"user-tpl\"\n");
+    write(
+        &dir.path().join("xdg/restack/config.toml"),
+        "templates = \"user-tpl\"\n",
+    );
     assert_eq!(
         marker(&restack(dir.path(), &["plan", "--diff"], &[])).as_deref(),
         Some("user-tpl")
@@ -149,12 +178,22 @@ fn configuration_precedence_cli_env_project_user() {
         &[("RESTACK_COLOR", "always")],
     );
     assert!(!out.stdout.contains(&0x1b), "--color never wins");
-    let out = restack(dir.path(), &["plan", "--diff"], &[("RESTACK_COLOR", "always")]);
+    let out = restack(
+        dir.path(),
+        &["plan", "--diff"],
+        &[("RESTACK_COLOR", "always")],
+    );
     assert!(out.stdout.contains(&0x1b), "RESTACK_COLOR=always colours");
     // A bad value names its file and line and is a finding.
-    write(&dir.path().join(".restack/config.toml"), "\nlock_timeout = soon\n");
+    write(
+        &dir.path().join(".restack/config.toml"),
+        "\nlock_timeout = soon\n",
+    );
     let out = restack(dir.path(), &["plan"], &[]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr.contains(".restack/config.toml:2: `lock_timeout` must be a duration"), "{stderr}");
+    assert!(
+        stderr.contains(".restack/config.toml:2: `lock_timeout` must be a duration"),
+        "{stderr}"
+    );
 }

@@ -21,7 +21,12 @@ fn write(path: &Path, text: &str) {
 
 fn new_project(root: &Path, name: &str) {
     let out = restack(root, &["new", name]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -37,7 +42,10 @@ fn a_drifted_project_fails_the_workspace_and_is_named() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains("✓ clean/restack.kdl in-sync\n"), "{stdout}");
-    assert!(stdout.contains("✗ services/drifted/restack.kdl drift: "), "{stdout}");
+    assert!(
+        stdout.contains("✗ services/drifted/restack.kdl drift: "),
+        "{stdout}"
+    );
     assert!(
         stdout.contains("2 project(s): 1 in sync, 1 drifted, 0 invalid, 0 failed"),
         "{stdout}"
@@ -50,7 +58,10 @@ fn a_drifted_project_fails_the_workspace_and_is_named() {
     let value: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(value["version"], 1);
     assert_eq!(value["summary"]["drift"], 1);
-    assert_eq!(value["projects"][1]["manifest"], "services/drifted/restack.kdl");
+    assert_eq!(
+        value["projects"][1]["manifest"],
+        "services/drifted/restack.kdl"
+    );
 }
 
 #[test]
@@ -87,9 +98,18 @@ fn discovery_is_sorted_and_checks_run_in_parallel() {
     let found = restack::workspace::discover(root.path()).expect("walks");
     let names: Vec<_> = found
         .iter()
-        .map(|it| it.strip_prefix(root.path()).expect("below root").display().to_string())
+        .map(|it| {
+            it.strip_prefix(root.path())
+                .expect("below root")
+                .display()
+                .to_string()
+        })
         .collect();
     assert_eq!(names, ["a/restack.kdl", "b/restack.kdl", "c/restack.kdl"]);
     let outcomes = restack::workspace::check_all(&found, 2);
-    assert!(outcomes.iter().all(|it| *it == restack::workspace::Outcome::InSync));
+    assert!(
+        outcomes
+            .iter()
+            .all(|it| *it == restack::workspace::Outcome::InSync)
+    );
 }

@@ -62,7 +62,12 @@ pub fn configure(global: &mut GlobalArgs) -> Result<(), ExitStatus> {
     }
     let root = std::env::current_dir()
         .ok()
-        .map(|cwd| global.directory.as_ref().map_or_else(|| cwd.clone(), |dir| cwd.join(dir)))
+        .map(|cwd| {
+            global
+                .directory
+                .as_ref()
+                .map_or_else(|| cwd.clone(), |dir| cwd.join(dir))
+        })
         .and_then(|dir| crate::manifest::locate(global.manifest.as_deref(), &dir).ok())
         .and_then(|path| path.parent().map(std::path::Path::to_path_buf));
     match config::load(cli, root.as_deref()) {
@@ -121,7 +126,9 @@ pub fn run(args: &Args) -> ExitStatus {
             workspace: None,
         } => check::check(&args.global, &printer, *json, *diff),
         Command::Doctor { json } => doctor::doctor(&args.global, &printer, *json),
-        Command::Run { action, args: rest } => run::run(&args.global, &printer, action.as_ref(), rest),
+        Command::Run { action, args: rest } => {
+            run::run(&args.global, &printer, action.as_ref(), rest)
+        }
         Command::Graph { name, format } => graph::graph(&args.global, &printer, name, *format),
     }
 }

@@ -153,7 +153,9 @@ fn schedule_command(
         "scripts/schedule_workflow.py"
     };
     if !root.join(script).is_file() {
-        printer.error(&format!("`{script}` does not exist; run `restack apply` first"));
+        printer.error(&format!(
+            "`{script}` does not exist; run `restack apply` first"
+        ));
         return Err(ExitStatus::Failure);
     }
     let mut command = python(global, printer, root)?;
@@ -209,16 +211,13 @@ fn supervise(printer: &Printer, mut command: Command) -> ExitStatus {
     if status.success() || interrupts.load(Ordering::SeqCst) > 0 {
         return ExitStatus::Success;
     }
-    match status.code() {
-        Some(code) => {
-            if !printer.quiet {
-                printer.err(&format!("exited with status {code}\n"));
-            }
-            ExitStatus::Failure
+    if let Some(code) = status.code() {
+        if !printer.quiet {
+            printer.err(&format!("exited with status {code}\n"));
         }
-        None => {
-            printer.error("the child was killed by a signal");
-            ExitStatus::Error
-        }
+        ExitStatus::Failure
+    } else {
+        printer.error("the child was killed by a signal");
+        ExitStatus::Error
     }
 }

@@ -8,11 +8,11 @@ use crate::analyze::{Analysis, analyze};
 use crate::cli::GlobalArgs;
 use crate::cli::exit_status::ExitStatus;
 use crate::cli::printer::Printer;
+use crate::config;
 use crate::diag::{self, RenderOptions, Severity};
 use crate::ir;
 use crate::manifest;
 use crate::plan::{self, Hash, Plan, PlanOptions, State};
-use crate::config;
 use crate::render::{self, FileSet, Overrides, ProblemSeverity, RenderError};
 
 /// A manifest that was found, read and analyzed.
@@ -124,7 +124,10 @@ pub(crate) fn overrides(
                 printer.error(&format!("{}{line}: {}", problem.file, problem.message));
             }
             ProblemSeverity::Warning if !printer.quiet => {
-                printer.err(&format!("warning: {}{line}: {}\n", problem.file, problem.message));
+                printer.err(&format!(
+                    "warning: {}{line}: {}\n",
+                    problem.file, problem.message
+                ));
             }
             ProblemSeverity::Warning => {}
         }
@@ -139,12 +142,23 @@ pub(crate) fn overrides(
 /// A render error caused by an override, naming the override's file and line.
 fn override_error(overrides: &Overrides, err: &RenderError) -> String {
     match err {
-        RenderError::Template { template, line, message, .. } => {
+        RenderError::Template {
+            template,
+            line,
+            message,
+            ..
+        } => {
             let line = line.map(|it| format!(":{it}")).unwrap_or_default();
             let first = message.lines().next().unwrap_or_default();
             format!("{}{line}: {first}", overrides.file(template))
         }
-        RenderError::InvalidPython { path, template, line, column, message } => format!(
+        RenderError::InvalidPython {
+            path,
+            template,
+            line,
+            column,
+            message,
+        } => format!(
             "{}: renders invalid Python in `{path}` at {line}:{column}: {message}",
             overrides.file(template)
         ),

@@ -1,6 +1,7 @@
 //! `restack check --workspace [ROOT]`: every project below ROOT, checked in parallel
 //! (`crate::workspace`), one line per project and a total. Computes nothing of its own.
 
+use std::fmt::Write as _;
 use std::path::Path;
 
 use serde::Serialize;
@@ -72,7 +73,11 @@ pub(crate) fn check(global: &GlobalArgs, printer: &Printer, root: &Path, json: b
                     "drift",
                     Some(format!(
                         "{} to create, {} to update, {} to merge, {} to delete, {} blocked",
-                        summary.create, summary.update, summary.merge, summary.delete, summary.blocked
+                        summary.create,
+                        summary.update,
+                        summary.merge,
+                        summary.delete,
+                        summary.blocked
                     )),
                 )
             }
@@ -113,19 +118,21 @@ pub(crate) fn check(global: &GlobalArgs, printer: &Printer, root: &Path, json: b
             .as_deref()
             .map(|it| format!(": {it}"))
             .unwrap_or_default();
-        out.push_str(&format!(
-            "{mark} {} {}{detail}\n",
+        let _ = writeln!(
+            out,
+            "{mark} {} {}{detail}",
             project.manifest, project.status
-        ));
+        );
     }
-    out.push_str(&format!(
-        "{} project(s): {} in sync, {} drifted, {} invalid, {} failed\n",
+    let _ = writeln!(
+        out,
+        "{} project(s): {} in sync, {} drifted, {} invalid, {} failed",
         manifests.len(),
         counts.in_sync,
         counts.drift,
         counts.invalid,
         counts.failed
-    ));
+    );
     printer.out(&out);
     if manifests.is_empty() {
         printer.error(&format!("no restack.kdl below `{}`", root.display()));

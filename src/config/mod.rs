@@ -105,8 +105,7 @@ impl Layer {
     /// Sets `key` (builder style, for the command-line layer and tests).
     #[must_use]
     pub fn with(mut self, key: &str, value: &str) -> Layer {
-        self.values
-            .insert(key.to_owned(), (value.to_owned(), 0));
+        self.values.insert(key.to_owned(), (value.to_owned(), 0));
         self
     }
 }
@@ -326,8 +325,7 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
         let (unit, millis) = [("ms", 1), ("s", 1_000), ("m", 60_000), ("h", 3_600_000)]
             .into_iter()
             .find(|(unit, _)| {
-                rest.starts_with(unit)
-                    && !(*unit == "m" && rest.starts_with("ms"))
+                rest.starts_with(unit) && !(*unit == "m" && rest.starts_with("ms"))
             })?;
         rest = &rest[unit.len()..];
         total = total.checked_add(number.checked_mul(millis)?)?;
@@ -429,7 +427,8 @@ mod tests {
         );
         let err = parse_file("[restack]\n", Source::Cli).expect_err("tables rejected");
         assert_eq!(err.line, 1);
-        let err = resolve(&[Layer::new(Source::Env).with("templates", "../x")]).expect_err("escape");
+        let err =
+            resolve(&[Layer::new(Source::Env).with("templates", "../x")]).expect_err("escape");
         assert!(err.message.contains("inside the project"), "{err}");
     }
 
@@ -449,7 +448,7 @@ mod tests {
     fn durations() {
         assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
         assert_eq!(parse_duration("1m30s"), Some(Duration::from_secs(90)));
-        assert_eq!(parse_duration("2h"), Some(Duration::from_secs(7200)));
+        assert_eq!(parse_duration("2h"), Some(Duration::from_hours(2)));
         assert_eq!(parse_duration("10"), None);
         assert_eq!(parse_duration("s"), None);
         assert_eq!(parse_duration(""), None);

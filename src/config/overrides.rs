@@ -57,9 +57,8 @@ pub fn load(root: &Path, dir: &Path) -> Result<Overrides, OverrideLoadError> {
             path: file.clone(),
             source,
         })?;
-        let text = String::from_utf8(bytes).map_err(|_| OverrideLoadError::NotUtf8 {
-            path: file.clone(),
-        })?;
+        let text = String::from_utf8(bytes)
+            .map_err(|_| OverrideLoadError::NotUtf8 { path: file.clone() })?;
         templates.insert(name, text);
     }
     Ok(Overrides::new(shown, templates))

@@ -130,19 +130,33 @@ pub struct PythonInfo {
 /// The manifest, as far as it could be read.
 #[derive(Debug, Clone)]
 pub enum ManifestFacts {
-    NotFound { dir: PathBuf },
-    Unreadable { message: String },
-    Invalid { name: String, errors: usize },
-    Valid { name: String, project: Box<ir::Project> },
+    NotFound {
+        dir: PathBuf,
+    },
+    Unreadable {
+        message: String,
+    },
+    Invalid {
+        name: String,
+        errors: usize,
+    },
+    Valid {
+        name: String,
+        project: Box<ir::Project>,
+    },
 }
 
 /// The project's state against its rendering.
 #[derive(Debug, Clone)]
 pub enum Sync {
     /// Rendering failed (a bad override or a restack bug).
-    RenderFailed { message: String },
+    RenderFailed {
+        message: String,
+    },
     /// State or disk could not be read.
-    Unreadable { message: String },
+    Unreadable {
+        message: String,
+    },
     Planned(Box<Plan>),
 }
 
@@ -159,9 +173,13 @@ pub enum KeySource {
 pub enum GitFacts {
     NoGit,
     NotARepo,
-    Failed { message: String },
+    Failed {
+        message: String,
+    },
     /// `git status --porcelain` lines of generated paths (empty = clean).
-    Status { lines: Vec<String> },
+    Status {
+        lines: Vec<String>,
+    },
 }
 
 /// Everything doctor looks at, gathered by [`probe::gather`].
@@ -305,7 +323,11 @@ fn check_python(facts: &Facts) -> Finding {
         }
         None => return Finding::skip(CHECK, "the interpreter was not asked"),
     };
-    let label = format!("Python {} at `{}`", info.version, interpreter.path.display());
+    let label = format!(
+        "Python {} at `{}`",
+        info.version,
+        interpreter.path.display()
+    );
     let Some(requirement) = requirement else {
         return Finding::ok(CHECK, label);
     };
@@ -325,7 +347,11 @@ fn check_python(facts: &Facts) -> Finding {
         ),
         None => Finding::warn(
             CHECK,
-            format!("cannot read the version `{}` of {}", info.version, python_label(facts)),
+            format!(
+                "cannot read the version `{}` of {}",
+                info.version,
+                python_label(facts)
+            ),
             "check the interpreter with `python --version`",
         ),
     }
@@ -334,12 +360,18 @@ fn check_python(facts: &Facts) -> Finding {
 fn check_venv(facts: &Facts) -> Finding {
     const CHECK: &str = "venv";
     if let Some(venv) = &facts.venv {
-        return Finding::ok(CHECK, format!("virtual environment at `{}`", venv.display()));
+        return Finding::ok(
+            CHECK,
+            format!("virtual environment at `{}`", venv.display()),
+        );
     }
     if let Some(Ok(info)) = &facts.python
         && info.in_venv
     {
-        return Finding::ok(CHECK, format!("{} runs in a virtual environment", python_label(facts)));
+        return Finding::ok(
+            CHECK,
+            format!("{} runs in a virtual environment", python_label(facts)),
+        );
     }
     Finding::fail(
         CHECK,
@@ -348,11 +380,21 @@ fn check_venv(facts: &Facts) -> Finding {
     )
 }
 
-/// The installed version of `name`: `None` when Python could not be asked.
-fn installed<'a>(facts: &'a Facts, name: &str) -> Option<Option<&'a str>> {
+/// What the interpreter says about one package.
+enum Installed<'a> {
+    /// No working interpreter to ask.
+    Unknown,
+    Missing,
+    Version(&'a str),
+}
+
+fn installed<'a>(facts: &'a Facts, name: &str) -> Installed<'a> {
     match &facts.python {
-        Some(Ok(info)) => Some(info.packages.get(name).and_then(|it| it.as_deref())),
-        _ => None,
+        Some(Ok(info)) => match info.packages.get(name).and_then(|it| it.as_deref()) {
+            Some(version) => Installed::Version(version),
+            None => Installed::Missing,
+        },
+        _ => Installed::Unknown,
     }
 }
 
@@ -371,15 +413,18 @@ fn check_package(facts: &Facts, name: &str) -> Finding {
     };
     let pin = facts.pins.get(name).map(String::as_str);
     let requirement = format!("{name}{}", pin.unwrap_or_default());
-    let Some(version) = installed(facts, name) else {
-        return Finding::skip(check, format!("{name}: no working Python to ask"));
-    };
-    let Some(version) = version else {
-        return Finding::fail(
-            check,
-            format!("{name} is not installed in {}", python_label(facts)),
-            "install the project: `.venv/bin/pip install -e '.[dev]'`",
-        );
+    let version = match installed(facts, name) {
+        Installed::Unknown => {
+            return Finding::skip(check, format!("{name}: no working Python to ask"));
+        }
+        Installed::Missing => {
+            return Finding::fail(
+                check,
+                format!("{name} is not installed in {}", python_label(facts)),
+                "install the project: `.venv/bin/pip install -e '.[dev]'`",
+            );
+        }
+        Installed::Version(version) => version,
     };
     let Some(pin) = pin.filter(|it| !it.is_empty()) else {
         return Finding::ok(check, format!("{name} {version} installed (no pin)"));
@@ -455,8 +500,7 @@ fn check_conflicts(facts: &Facts) -> Finding {
     }
     if !facts.pins.is_empty() {
         let fastmcp = facts.pins.get("fastmcp");
-        if facts.pins.contains_key("restack-ai") && fastmcp.is_some() && admits(fastmcp, "2.13.0")
-        {
+        if facts.pins.contains_key("restack-ai") && fastmcp.is_some() && admits(fastmcp, "2.13.0") {
             problems.push((
                 format!(
                     "the pin `fastmcp{}` admits fastmcp 2.13+, which conflicts with restack-ai (websockets)",
@@ -474,7 +518,10 @@ fn check_conflicts(facts: &Facts) -> Finding {
         }
     }
     if problems.is_empty() {
-        return Finding::ok(CHECK, "no known conflicts among restack-ai, fastmcp, mcp, pydantic and websockets");
+        return Finding::ok(
+            CHECK,
+            "no known conflicts among restack-ai, fastmcp, mcp, pydantic and websockets",
+        );
     }
     let (messages, fixes): (Vec<_>, Vec<_>) = problems.into_iter().unzip();
     Finding::fail(CHECK, messages.join("; "), fixes.join("; "))
@@ -555,7 +602,10 @@ fn check_tools(facts: &Facts) -> Finding {
         ),
         _ => Finding::fail(
             CHECK,
-            format!("{TOOLS_CONFIG} does not match the declared tool servers ({})", servers.join(", ")),
+            format!(
+                "{TOOLS_CONFIG} does not match the declared tool servers ({})",
+                servers.join(", ")
+            ),
             "`restack apply`",
         ),
     }
@@ -574,7 +624,10 @@ fn check_keys(facts: &Facts) -> Finding {
         .collect();
     let names: Vec<_> = facts.keys.iter().map(|(name, _)| name.as_str()).collect();
     if missing.is_empty() {
-        return Finding::ok(CHECK, format!("LLM key variables set: {}", names.join(", ")));
+        return Finding::ok(
+            CHECK,
+            format!("LLM key variables set: {}", names.join(", ")),
+        );
     }
     let fix = format!(
         "export {} (or add it to `.env`, see `.env.example`)",

@@ -88,12 +88,10 @@ pub fn gather(options: &ProbeOptions) -> Facts {
     }
     match (&root, &project, &facts.interpreter, &facts.python) {
         (Some(root), Some(project), Some(interpreter), Some(Ok(_))) => {
-            let service = root
-                .join("src")
-                .join(&project.package)
-                .join("service.py");
+            let service = root.join("src").join(&project.package).join("service.py");
             if service.is_file() {
-                facts.service_import = Some(import_service(&interpreter.path, root, &project.package));
+                facts.service_import =
+                    Some(import_service(&interpreter.path, root, &project.package));
             } else {
                 facts.service_skipped = Some(format!(
                     "`src/{}/service.py` does not exist yet (run `restack apply`)",
@@ -189,7 +187,12 @@ fn plan_project(
         Ok(files) => files,
         Err(err) => {
             facts.sync = Some(Sync::RenderFailed {
-                message: err.to_string().lines().next().unwrap_or_default().to_owned(),
+                message: err
+                    .to_string()
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned(),
             });
             return;
         }
@@ -266,7 +269,11 @@ pub fn discover(
         root.map(|it| (venv_python(&it.join(".venv")), Found::ProjectVenv)),
         virtual_env.map(|it| (venv_python(it), Found::VirtualEnv)),
     ];
-    if let Some((path, found)) = candidates.into_iter().flatten().find(|(it, _)| it.is_file()) {
+    if let Some((path, found)) = candidates
+        .into_iter()
+        .flatten()
+        .find(|(it, _)| it.is_file())
+    {
         return Some(Interpreter { path, found });
     }
     ["python3", "python"]
@@ -564,6 +571,10 @@ mod tests {
     }
 
     #[test]
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "test fixture files, not an apply"
+    )]
     fn discovery_order() {
         let dir = tempfile::tempdir().expect("tempdir");
         let project = dir.path().join("p");
@@ -582,9 +593,17 @@ mod tests {
         std::fs::write(project.join(".venv/bin/python"), "").expect("write");
         let found = discover(Some(&project), None, Some(&venv), Some(&path)).expect("project");
         assert_eq!(found.found, Found::ProjectVenv);
-        let found = discover(Some(&project), Some(Path::new("python3")), None, Some(&path))
-            .expect("configured");
-        assert_eq!((found.found, found.path), (Found::Config, bin.join("python3")));
+        let found = discover(
+            Some(&project),
+            Some(Path::new("python3")),
+            None,
+            Some(&path),
+        )
+        .expect("configured");
+        assert_eq!(
+            (found.found, found.path),
+            (Found::Config, bin.join("python3"))
+        );
         assert_eq!(discover(None, None, None, Some(OsStr::new(""))), None);
     }
 

@@ -1,6 +1,8 @@
 //! Doctor findings as text for humans and as versioned JSON (docs/json-format.md). Formats
 //! strings only; printing is the CLI's.
 
+use std::fmt::Write as _;
+
 use serde::Serialize;
 
 use crate::doctor::{Finding, Status};
@@ -24,20 +26,21 @@ pub fn human(findings: &[Finding], color: bool) -> String {
         } else {
             mark.to_owned()
         };
-        out.push_str(&format!("{mark} {}: {}", finding.check, finding.message));
+        let _ = write!(out, "{mark} {}: {}", finding.check, finding.message);
         if let Some(fix) = &finding.fix {
-            out.push_str(&format!(" — fix: {fix}"));
+            let _ = write!(out, " — fix: {fix}");
         }
         out.push('\n');
     }
     let count = |status| findings.iter().filter(|it| it.status == status).count();
-    out.push_str(&format!(
-        "\n{} ok, {} warning(s), {} problem(s), {} skipped\n",
+    let _ = writeln!(
+        out,
+        "\n{} ok, {} warning(s), {} problem(s), {} skipped",
         count(Status::Ok),
         count(Status::Warn),
         count(Status::Fail),
         count(Status::Skip)
-    ));
+    );
     out
 }
 

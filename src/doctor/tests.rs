@@ -74,7 +74,10 @@ fn finding<'a>(findings: &'a [Finding], check: &str) -> &'a Finding {
 fn a_healthy_environment_has_no_failures() {
     let findings = diagnose(&healthy());
     assert!(!failed(&findings), "{findings:#?}");
-    assert_eq!(finding(&findings, "engine").message, "engine reachable at localhost:7233");
+    assert_eq!(
+        finding(&findings, "engine").message,
+        "engine reachable at localhost:7233"
+    );
     assert_eq!(finding(&findings, "python").status, Status::Ok);
     assert_eq!(finding(&findings, "fastmcp").status, Status::Ok);
     assert_eq!(finding(&findings, "conflicts").status, Status::Ok);
@@ -88,12 +91,20 @@ fn a_healthy_environment_has_no_failures() {
 #[test]
 fn unreachable_engine_fails_with_a_fix() {
     let mut facts = healthy();
-    facts.engine = Some(("localhost:1".to_owned(), Err("connection refused".to_owned())));
+    facts.engine = Some((
+        "localhost:1".to_owned(),
+        Err("connection refused".to_owned()),
+    ));
     let findings = diagnose(&facts);
     let engine = finding(&findings, "engine");
     assert_eq!(engine.status, Status::Fail);
     assert!(engine.message.contains("localhost:1"), "{engine:?}");
-    assert!(engine.fix.as_deref().is_some_and(|it| it.contains("--port 1")));
+    assert!(
+        engine
+            .fix
+            .as_deref()
+            .is_some_and(|it| it.contains("--port 1"))
+    );
     assert!(failed(&findings));
 }
 
@@ -133,7 +144,12 @@ fn pins_and_installed_versions() {
     let restack = finding(&findings, "restack-ai");
     assert_eq!(restack.status, Status::Fail);
     assert!(restack.message.contains("0.0.120") && restack.message.contains("==0.0.121"));
-    assert!(restack.fix.as_deref().is_some_and(|it| it.contains("restack-ai==0.0.121")));
+    assert!(
+        restack
+            .fix
+            .as_deref()
+            .is_some_and(|it| it.contains("restack-ai==0.0.121"))
+    );
     assert_eq!(finding(&findings, "fastmcp").status, Status::Fail);
 }
 
@@ -154,19 +170,33 @@ fn known_conflicts() {
         .find(|it| it.check == "conflicts")
         .expect("conflicts finding");
     assert_eq!(conflicts.status, Status::Fail);
-    assert!(conflicts.message.contains("websockets>=15.0.1"), "{conflicts:?}");
-    assert!(conflicts.message.contains("eval_type_backport"), "{conflicts:?}");
+    assert!(
+        conflicts.message.contains("websockets>=15.0.1"),
+        "{conflicts:?}"
+    );
+    assert!(
+        conflicts.message.contains("eval_type_backport"),
+        "{conflicts:?}"
+    );
 
     let mut facts = healthy();
     facts.pins.insert("fastmcp".to_owned(), ">=2.12".to_owned());
-    facts.pins.insert("pydantic".to_owned(), ">=2.11".to_owned());
+    facts
+        .pins
+        .insert("pydantic".to_owned(), ">=2.11".to_owned());
     let conflicts = diagnose(&facts)
         .into_iter()
         .find(|it| it.check == "conflicts")
         .expect("conflicts finding");
     assert_eq!(conflicts.status, Status::Fail);
-    assert!(conflicts.message.contains("admits fastmcp 2.13+"), "{conflicts:?}");
-    assert!(conflicts.message.contains("pydantic pin admits 2.14+"), "{conflicts:?}");
+    assert!(
+        conflicts.message.contains("admits fastmcp 2.13+"),
+        "{conflicts:?}"
+    );
+    assert!(
+        conflicts.message.contains("pydantic pin admits 2.14+"),
+        "{conflicts:?}"
+    );
 }
 
 #[test]
@@ -208,16 +238,27 @@ fn override_problems_are_listed() {
     let findings = diagnose(&facts);
     let overrides = finding(&findings, "overrides");
     assert_eq!(overrides.status, Status::Fail);
-    assert!(overrides.message.starts_with("restack-templates/core/service.py.j2:3:"));
+    assert!(
+        overrides
+            .message
+            .starts_with("restack-templates/core/service.py.j2:3:")
+    );
 }
 
 #[test]
 fn reports() {
     let findings = diagnose(&healthy());
     let text = human(&findings, false);
-    assert!(text.contains("✓ engine: engine reachable at localhost:7233\n"), "{text}");
+    assert!(
+        text.contains("✓ engine: engine reachable at localhost:7233\n"),
+        "{text}"
+    );
     let value: serde_json::Value = serde_json::from_str(&json(&findings)).expect("json");
     assert_eq!(value["version"], JSON_VERSION);
     assert_eq!(value["ok"], true);
-    assert!(value["findings"].as_array().is_some_and(|it| !it.is_empty()));
+    assert!(
+        value["findings"]
+            .as_array()
+            .is_some_and(|it| !it.is_empty())
+    );
 }

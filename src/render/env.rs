@@ -9,9 +9,7 @@ use minijinja::value::{Serde, ValueKind};
 use minijinja::{Environment, Error, ErrorKind, UndefinedBehavior, Value, syntax::SyntaxConfig};
 
 use crate::ir;
-use crate::render::{
-    Output, Overrides, PolicyConstant, Registration, RenderError, check, isort,
-};
+use crate::render::{Output, Overrides, PolicyConstant, Registration, RenderError, check, isort};
 
 /// The environment every output renders in. Templates load lazily: an override of that name
 /// first, else the embedded template.
