@@ -44,7 +44,7 @@ fn project(address: &str) -> tempfile::TempDir {
 fn findings(out: &Output) -> Vec<serde_json::Value> {
     let value: serde_json::Value =
         serde_json::from_slice(&out.stdout).expect("doctor --json prints JSON");
-    assert_eq!(value["version"], 1);
+    assert_eq!(value["format_version"], 1);
     value["findings"].as_array().expect("findings").clone()
 }
 
@@ -154,4 +154,99 @@ fn drift_and_no_manifest_are_findings() {
     let findings = findings(&out);
     assert_eq!(finding(&findings, "manifest")["status"], "fail");
     assert_eq!(finding(&findings, "engine")["status"], "skip");
+}
+
+/// A stand-in interpreter: prints its arguments and `PYTHONPATH`, exits with `$FAKE_STATUS`.
+#[cfg(unix)]
+fn fake_python(dir: &Path) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt as _;
+    let path = dir.join("fake-python");
+    write(
+        &path,
+        "#!/bin/sh\necho \"args: $*\"\necho \"pythonpath: $PYTHONPATH\"\nexit \"${FAKE_STATUS:-0}\"\n",
+    );
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    path
+}
+
+#[cfg(unix)]
+fn run(dir: &Path, python: &Path, args: &[&str], status: &str) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_restack"))
+        .args(args)
+        .current_dir(dir)
+        .env("XDG_CONFIG_HOME", dir)
+        .env("RESTACK_PYTHON", python)
+        .env("FAKE_STATUS", status)
+        .env_remove("PYTHONPATH")
+        .output()
+        .expect("restack runs")
+}
+
+#[cfg(unix)]
+#[test]
+fn run_starts_the_service_with_the_configured_python_and_maps_its_status() {
+    let dir = project("127.0.0.1:1");
+    let python = fake_python(dir.path());
+    let out = run(
+        dir.path(),
+        &python,
+        &["run", "--", "--log-level", "DEBUG"],
+        "0",
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("args: -m blog.service --log-level DEBUG"),
+        "{stdout}"
+    );
+    let src = dir.path().join("src");
+    assert!(
+        stdout.contains(&format!("pythonpath: {}", src.display())),
+        "{stdout}"
+    );
+    let out = run(dir.path(), &python, &["run"], "3");
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[cfg(unix)]
+#[test]
+fn run_schedule_uses_the_generated_scripts() {
+    let dir = project("127.0.0.1:1");
+    let python = fake_python(dir.path());
+    let out = run(
+        dir.path(),
+        &python,
+        &[
+            "run",
+            "schedule",
+            "EmailCampaign",
+            "--input",
+            "{\"emails\": []}",
+            "--wait",
+        ],
+        "0",
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains(
+            "args: scripts/schedule_workflow.py EmailCampaign --input {\"emails\": []} --wait"
+        ),
+        "{stdout}"
+    );
+    let out = run(dir.path(), &python, &["run", "schedule", "Onboarding"], "0");
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains("args: scripts/schedule_agent.py Onboarding --input {}")
+    );
+    let out = run(dir.path(), &python, &["run", "schedule", "Onboardin"], "0");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("did you mean `Onboarding`?"));
+    let out = run(
+        dir.path(),
+        &python,
+        &["run", "schedule", "EmailCampaign", "--input", "[1]"],
+        "0",
+    );
+    assert_eq!(out.status.code(), Some(1));
 }

@@ -56,7 +56,7 @@ fn a_drifted_project_fails_the_workspace_and_is_named() {
 
     let out = restack(root.path(), &["check", "--workspace", ".", "--json"]);
     let value: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-    assert_eq!(value["version"], 1);
+    assert_eq!(value["format_version"], 1);
     assert_eq!(value["summary"]["drift"], 1);
     assert_eq!(
         value["projects"][1]["manifest"],

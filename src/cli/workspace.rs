@@ -17,7 +17,7 @@ const JSON_VERSION: u32 = 1;
 
 #[derive(Serialize)]
 struct Document {
-    version: u32,
+    format_version: u32,
     projects: Vec<Project>,
     summary: Counts,
 }
@@ -98,7 +98,7 @@ pub(crate) fn check(global: &GlobalArgs, printer: &Printer, root: &Path, json: b
     }
     if json {
         let document = Document {
-            version: JSON_VERSION,
+            format_version: JSON_VERSION,
             projects,
             summary: counts,
         };

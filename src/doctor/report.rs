@@ -46,7 +46,7 @@ pub fn human(findings: &[Finding], color: bool) -> String {
 
 #[derive(Serialize)]
 struct Document<'a> {
-    version: u32,
+    format_version: u32,
     ok: bool,
     summary: Counts,
     findings: &'a [Finding],
@@ -64,7 +64,7 @@ struct Counts {
 pub fn json(findings: &[Finding]) -> String {
     let count = |status| findings.iter().filter(|it| it.status == status).count();
     let document = Document {
-        version: JSON_VERSION,
+        format_version: JSON_VERSION,
         ok: !super::failed(findings),
         summary: Counts {
             ok: count(Status::Ok),

@@ -254,7 +254,7 @@ fn reports() {
         "{text}"
     );
     let value: serde_json::Value = serde_json::from_str(&json(&findings)).expect("json");
-    assert_eq!(value["version"], JSON_VERSION);
+    assert_eq!(value["format_version"], JSON_VERSION);
     assert_eq!(value["ok"], true);
     assert!(
         value["findings"]
