@@ -112,3 +112,72 @@ impl Overrides {
         problems
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::{render, render_with, testing};
+
+    fn overrides(entries: &[(&str, &str)]) -> Overrides {
+        Overrides::new(
+            "restack-templates",
+            entries
+                .iter()
+                .map(|(name, source)| ((*name).to_owned(), (*source).to_owned()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn an_override_replaces_the_embedded_template() {
+        let project = testing::blog();
+        let source = super::super::template_source("core/gitignore.j2").expect("embedded");
+        let custom = overrides(&[("core/gitignore.j2", &format!("{source}*.custom\n"))]);
+        assert!(custom.check().is_empty());
+        let plain = render(&project).expect("renders");
+        let changed = render_with(&project, &custom).expect("renders");
+        let file = |set: &crate::render::FileSet| set.files[".gitignore"].contents.clone();
+        assert!(!file(&plain).contains("*.custom"));
+        assert!(file(&changed).ends_with("*.custom\n"));
+        let others = |set: &crate::render::FileSet| {
+            set.files
+                .iter()
+                .filter(|(path, _)| *path != ".gitignore")
+                .map(|(path, file)| (path.clone(), file.contents.clone()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(others(&plain), others(&changed));
+    }
+
+    #[test]
+    fn check_reports_syntax_errors_and_unknown_names() {
+        let bad = overrides(&[
+            ("core/client.py.j2", "ok\n{% if %}\n"),
+            ("core/clinet.py.j2", "x\n"),
+        ]);
+        let problems = bad.check();
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        let error = &problems[0];
+        assert_eq!(error.severity, ProblemSeverity::Error);
+        assert_eq!(error.file, "restack-templates/core/client.py.j2");
+        assert_eq!(error.line, Some(2));
+        assert!(error.message.starts_with("syntax error"), "{error:?}");
+        let warning = &problems[1];
+        assert_eq!(warning.severity, ProblemSeverity::Warning);
+        assert!(
+            warning
+                .message
+                .contains("did you mean `core/client.py.j2`?"),
+            "{warning:?}"
+        );
+    }
+
+    #[test]
+    fn a_failing_override_is_named_in_the_render_error() {
+        let project = testing::blog();
+        let bad = overrides(&[("core/gitignore.j2", "{{ nope.missing }}\n")]);
+        let err = render_with(&project, &bad).expect_err("undefined value");
+        assert_eq!(err.template(), "core/gitignore.j2");
+        assert!(bad.contains(err.template()));
+    }
+}
