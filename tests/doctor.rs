@@ -77,7 +77,7 @@ fn closed_engine_port_is_a_finding_with_a_fix() {
     let text = restack(dir.path(), &["doctor"], "");
     let stdout = String::from_utf8_lossy(&text.stdout);
     assert!(
-        stdout.contains(&format!("✗ engine: engine not reachable at {address}")),
+        stdout.contains(&format!("✗ engine not reachable at {address}")),
         "{stdout}"
     );
     assert!(stdout.contains(" — fix: "), "{stdout}");

@@ -321,7 +321,12 @@ fn check_python(facts: &Facts) -> Finding {
                 "recreate the venv (`rm -rf .venv && python3 -m venv .venv`), or set `RESTACK_PYTHON` to a working interpreter",
             );
         }
-        None => return Finding::skip(CHECK, "the interpreter was not asked"),
+        None => {
+            return Finding::skip(
+                CHECK,
+                "Python version not checked: the interpreter was not asked",
+            );
+        }
     };
     let label = format!(
         "Python {} at `{}`",
@@ -530,7 +535,10 @@ fn check_conflicts(facts: &Facts) -> Finding {
 fn check_engine(facts: &Facts) -> Finding {
     const CHECK: &str = "engine";
     let Some((address, outcome)) = &facts.engine else {
-        return Finding::skip(CHECK, "no valid manifest, so no engine address");
+        return Finding::skip(
+            CHECK,
+            "engine not checked: no valid manifest, so no address",
+        );
     };
     match outcome {
         Ok(()) => Finding::ok(CHECK, format!("engine reachable at {address}")),
@@ -557,8 +565,11 @@ fn check_service(facts: &Facts) -> Finding {
                 "see the traceback: `PYTHONPATH=src .venv/bin/python -c 'import {package}.service'`; install the project (`.venv/bin/pip install -e '.[dev]'`) if a dependency is missing"
             ),
         ),
-        (None, Some(reason)) => Finding::skip(CHECK, reason.clone()),
-        (None, None) => Finding::skip(CHECK, "not attempted"),
+        (None, Some(reason)) => Finding::skip(
+            CHECK,
+            format!("`import {package}.service` not checked: {reason}"),
+        ),
+        (None, None) => Finding::skip(CHECK, format!("`import {package}.service` not checked")),
     }
 }
 
@@ -568,13 +579,16 @@ pub const TOOLS_CONFIG: &str = "config/tools.yaml";
 fn check_tools(facts: &Facts) -> Finding {
     const CHECK: &str = "tools-config";
     let Some(project) = project(facts) else {
-        return Finding::skip(CHECK, "no valid manifest");
+        return Finding::skip(CHECK, "tools config not checked: no valid manifest");
     };
     if project.tool_servers.is_empty() {
         return Finding::ok(CHECK, "no tool servers declared");
     }
     let Some(Sync::Planned(plan)) = &facts.sync else {
-        return Finding::skip(CHECK, "the project could not be planned");
+        return Finding::skip(
+            CHECK,
+            "tools config not checked: the project could not be planned",
+        );
     };
     let Some(change) = plan.changes.iter().find(|it| it.path == TOOLS_CONFIG) else {
         return Finding::skip(
@@ -613,6 +627,9 @@ fn check_tools(facts: &Facts) -> Finding {
 
 fn check_keys(facts: &Facts) -> Finding {
     const CHECK: &str = "llm-keys";
+    if project(facts).is_none() {
+        return Finding::skip(CHECK, "LLM keys not checked: no valid manifest");
+    }
     if facts.keys.is_empty() {
         return Finding::ok(CHECK, "no LLM key variables declared");
     }
@@ -648,8 +665,11 @@ fn check_keys(facts: &Facts) -> Finding {
 fn check_git(facts: &Facts) -> Finding {
     const CHECK: &str = "git";
     match &facts.git {
-        GitFacts::NoGit => Finding::skip(CHECK, "git is not installed"),
-        GitFacts::NotARepo => Finding::skip(CHECK, "the project is not in a git repository"),
+        GitFacts::NoGit => Finding::skip(CHECK, "git status not checked: git is not installed"),
+        GitFacts::NotARepo => Finding::skip(
+            CHECK,
+            "git status not checked: the project is not in a git repository",
+        ),
         GitFacts::Failed { message } => Finding::warn(
             CHECK,
             format!("`git status` failed: {message}"),
@@ -679,7 +699,7 @@ fn check_git(facts: &Facts) -> Finding {
 fn check_state(facts: &Facts) -> Finding {
     const CHECK: &str = "state";
     match &facts.sync {
-        None => Finding::skip(CHECK, "no valid manifest"),
+        None => Finding::skip(CHECK, "state not checked: no valid manifest"),
         Some(Sync::RenderFailed { message }) => Finding::fail(
             CHECK,
             format!("rendering failed: {message}"),

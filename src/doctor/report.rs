@@ -11,7 +11,8 @@ use crate::doctor::{Finding, Status};
 pub const JSON_VERSION: u32 = 1;
 
 /// One line per finding: `✓ engine reachable at localhost:7233`,
-/// `✗ engine not reachable … — fix: …`; `!` for warnings, `-` for skipped checks.
+/// `✗ engine not reachable … — fix: …`; `!` for warnings, `-` for skipped checks. The check ids
+/// are in the JSON only: every message names what it is about.
 pub fn human(findings: &[Finding], color: bool) -> String {
     let mut out = String::new();
     for finding in findings {
@@ -26,7 +27,7 @@ pub fn human(findings: &[Finding], color: bool) -> String {
         } else {
             mark.to_owned()
         };
-        let _ = write!(out, "{mark} {}: {}", finding.check, finding.message);
+        let _ = write!(out, "{mark} {}", finding.message);
         if let Some(fix) = &finding.fix {
             let _ = write!(out, " — fix: {fix}");
         }

@@ -250,7 +250,7 @@ fn reports() {
     let findings = diagnose(&healthy());
     let text = human(&findings, false);
     assert!(
-        text.contains("✓ engine: engine reachable at localhost:7233\n"),
+        text.contains("✓ engine reachable at localhost:7233\n"),
         "{text}"
     );
     let value: serde_json::Value = serde_json::from_str(&json(&findings)).expect("json");
