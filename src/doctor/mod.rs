@@ -197,6 +197,8 @@ pub struct Facts {
     pub venv: Option<PathBuf>,
     /// The engine address and the connection outcome; `None` without a valid manifest.
     pub engine: Option<(String, Result<(), String>)>,
+    /// The same for the engine API (`api-address`), which service endpoints register with.
+    pub engine_api: Option<(String, Result<(), String>)>,
     /// `import <package>.service`: `None` when not attempted (see `service_skipped`).
     pub service_import: Option<Result<(), String>>,
     pub service_skipped: Option<String>,
@@ -214,6 +216,7 @@ pub fn diagnose(facts: &Facts) -> Vec<Finding> {
     findings.extend(check_packages(facts));
     findings.push(check_conflicts(facts));
     findings.push(check_engine(facts));
+    findings.push(check_engine_api(facts));
     findings.push(check_service(facts));
     findings.push(check_tools(facts));
     findings.push(check_keys(facts));
@@ -548,6 +551,32 @@ fn check_engine(facts: &Facts) -> Finding {
             format!(
                 "start it (`docker run -d -p 5233:5233 -p 6233:6233 -p 7233:7233 ghcr.io/restackio/restack:main`, or a Temporal dev server: `temporal server start-dev --port {}`), or correct `engine address=` in restack.kdl",
                 address.rsplit(':').next().unwrap_or("7233")
+            ),
+        ),
+    }
+}
+
+/// The engine API is needed only when the service registers endpoints (the default); a bare
+/// Temporal server has none, so this is a warning.
+fn check_engine_api(facts: &Facts) -> Finding {
+    const CHECK: &str = "engine-api";
+    let Some((address, outcome)) = &facts.engine_api else {
+        return Finding::skip(
+            CHECK,
+            "engine API not checked: no valid manifest, so no address",
+        );
+    };
+    let package = project(facts).map_or("<package>", |it| it.package.as_str());
+    match outcome {
+        Ok(()) => Finding::ok(CHECK, format!("engine API reachable at {address}")),
+        Err(message) => Finding::warn(
+            CHECK,
+            format!(
+                "engine API not reachable at {address} ({message}); the service registers its endpoints there"
+            ),
+            format!(
+                "start the Restack engine, correct `api-address=` in restack.kdl, or run against a bare Temporal server with `service.endpoints: false` in config/settings.yaml (or `{}_SERVICE_ENDPOINTS=false`)",
+                package.to_uppercase()
             ),
         ),
     }

@@ -51,6 +51,7 @@ pub fn gather(options: &ProbeOptions) -> Facts {
         python: None,
         venv: None,
         engine: None,
+        engine_api: None,
         service_import: None,
         service_skipped: None,
         keys: Vec::new(),
@@ -84,6 +85,9 @@ pub fn gather(options: &ProbeOptions) -> Facts {
         let address = project.engine.address.clone();
         let outcome = connect(&address, options.config.engine_timeout);
         facts.engine = Some((address, outcome));
+        let api = project.engine.api_address.clone();
+        let outcome = connect(&api, options.config.engine_timeout);
+        facts.engine_api = Some((api, outcome));
         facts.keys = llm_keys(project, root.as_deref());
     }
     match (&root, &project, &facts.interpreter, &facts.python) {

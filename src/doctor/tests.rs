@@ -52,6 +52,7 @@ fn healthy() -> Facts {
         ))),
         venv: Some(PathBuf::from("/p/.venv")),
         engine: Some(("localhost:7233".to_owned(), Ok(()))),
+        engine_api: Some(("localhost:6233".to_owned(), Ok(()))),
         service_import: Some(Ok(())),
         service_skipped: None,
         keys: vec![
@@ -106,6 +107,24 @@ fn unreachable_engine_fails_with_a_fix() {
             .is_some_and(|it| it.contains("--port 1"))
     );
     assert!(failed(&findings));
+}
+
+#[test]
+fn unreachable_engine_api_is_a_warning() {
+    let mut facts = healthy();
+    facts.engine_api = Some((
+        "localhost:6233".to_owned(),
+        Err("connection refused".to_owned()),
+    ));
+    let findings = diagnose(&facts);
+    let api = finding(&findings, "engine-api");
+    assert_eq!(api.status, Status::Warn);
+    assert!(
+        api.fix
+            .as_deref()
+            .is_some_and(|it| it.contains("BLOG_SERVICE_ENDPOINTS=false"))
+    );
+    assert!(!failed(&findings));
 }
 
 #[test]
