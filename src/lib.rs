@@ -15,9 +15,12 @@
 pub mod analyze;
 pub mod apply;
 pub mod cli;
+pub mod config;
 pub mod diag;
+pub mod doctor;
 pub mod ir;
 pub mod manifest;
 pub mod operators;
 pub mod plan;
 pub mod render;
+pub mod workspace;

@@ -20,6 +20,10 @@ pub(crate) fn apply(
     force: bool,
     diff: bool,
 ) -> ExitStatus {
+    let options = |manifest| ApplyOptions {
+        lock_timeout: global.config.lock_timeout,
+        ..ApplyOptions::new(manifest)
+    };
     let run = || -> Result<ExitStatus, ExitStatus> {
         let failed = |err: apply::ApplyError| {
             printer.error(&err.to_string());
@@ -30,16 +34,14 @@ pub(crate) fn apply(
         // `apply::apply_locked` (and refused as stale then, which is its contract).
         let (root, manifest, plan, lock) = if let Some(file) = saved {
             let (root, manifest, plan) = load_saved(global, printer, file)?;
-            let lock = apply::lock::acquire(&root, ApplyOptions::new(manifest).lock_timeout)
-                .map_err(failed)?;
+            let lock =
+                apply::lock::acquire(&root, options(manifest).lock_timeout).map_err(failed)?;
             (root, manifest, plan, lock)
         } else {
             let compiled = session::compile(global, printer)?;
-            let lock = apply::lock::acquire(
-                &compiled.root,
-                ApplyOptions::new(compiled.manifest).lock_timeout,
-            )
-            .map_err(failed)?;
+            let lock =
+                apply::lock::acquire(&compiled.root, options(compiled.manifest).lock_timeout)
+                    .map_err(failed)?;
             let plan = session::plan(&compiled, force, printer)?;
             (compiled.root, compiled.manifest, plan, lock)
         };
@@ -48,8 +50,8 @@ pub(crate) fn apply(
             diff,
         };
         printer.out(&plan::display::human(&plan, &display));
-        let applied = apply::apply_locked(&root, &plan, &ApplyOptions::new(manifest), &lock)
-            .map_err(failed)?;
+        let applied =
+            apply::apply_locked(&root, &plan, &options(manifest), &lock).map_err(failed)?;
         report(printer, &applied);
         Ok(if applied.blocked.is_empty() {
             ExitStatus::Success

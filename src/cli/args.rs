@@ -25,15 +25,20 @@ pub struct GlobalArgs {
     /// Run as if started in DIR.
     #[arg(short = 'C', global = true, value_name = "DIR")]
     pub directory: Option<PathBuf>,
-    /// When to use colour (`NO_COLOR` is honoured under `auto`).
-    #[arg(long, global = true, value_enum, default_value_t = Color::Auto)]
-    pub color: Color,
+    /// When to use colour (`NO_COLOR` is honoured under `auto`) [default: auto, or
+    /// `RESTACK_COLOR`, or `color` in a config file].
+    #[arg(long, global = true, value_enum)]
+    pub color: Option<Color>,
     /// Print less.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
     /// Print more.
     #[arg(short, long, global = true)]
     pub verbose: bool,
+    /// restack's own configuration, resolved from the command line, `RESTACK_*` variables and
+    /// config files before the command runs (docs/configuration.md).
+    #[arg(skip)]
+    pub config: crate::config::Config,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -89,6 +94,33 @@ pub enum Command {
         /// Show a unified diff under each drifted file.
         #[arg(long)]
         diff: bool,
+        /// Check every restack.kdl below ROOT (default: the working directory), in parallel,
+        /// skipping what `.gitignore` ignores: one line per project and a total.
+        #[arg(
+            long,
+            value_name = "ROOT",
+            num_args = 0..=1,
+            default_missing_value = ".",
+            conflicts_with = "diff"
+        )]
+        workspace: Option<PathBuf>,
+    },
+    /// Environment and project health: Python, venv, pins, engine, service import, keys, git,
+    /// state. Each problem comes with a fix.
+    Doctor {
+        /// Print the findings as versioned JSON (docs/json-format.md).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Start the generated service with the project's Python (`python -m <package>.service`),
+    /// or schedule a workflow or agent (`restack run schedule NAME`).
+    #[command(args_conflicts_with_subcommands = true)]
+    Run {
+        #[command(subcommand)]
+        action: Option<RunAction>,
+        /// Arguments passed on to the service (after `--`), e.g. `-- --log-format json`.
+        #[arg(last = true, value_name = "ARGS")]
+        args: Vec<String>,
     },
     /// Print a pipeline's graph.
     Graph {
@@ -101,6 +133,22 @@ pub enum Command {
     Explain {
         /// The code, e.g. `unknown-node`.
         code: String,
+    },
+}
+
+/// What `restack run` does besides starting the service.
+#[derive(Debug, Subcommand)]
+pub enum RunAction {
+    /// Schedule a workflow, pipeline or agent through the generated `scripts/schedule_*.py`.
+    Schedule {
+        /// The workflow, pipeline or agent, as declared (`EmailCampaign`).
+        name: String,
+        /// The input (initial state for an agent), a JSON object.
+        #[arg(long, value_name = "JSON", default_value = "{}")]
+        input: String,
+        /// Wait for a workflow's result and print it.
+        #[arg(long)]
+        wait: bool,
     },
 }
 

@@ -6,24 +6,29 @@
 mod apply;
 mod args;
 mod check;
+mod doctor;
 mod exit_status;
 mod graph;
 mod new;
 mod plan;
 pub mod printer;
+mod run;
 mod session;
 mod validate;
+mod workspace;
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
-pub use args::{Args, Command, GlobalArgs};
+use crate::config::{self, Layer, Source};
+
+pub use args::{Args, Command, GlobalArgs, RunAction};
 pub use exit_status::ExitStatus;
 
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
-    let args = match Args::try_parse() {
+    let mut args = match Args::try_parse() {
         Ok(args) => args,
         Err(err) => {
             // clap prints help/version to stdout and usage errors to stderr itself.
@@ -36,7 +41,64 @@ pub fn main() -> ExitCode {
             return status.into();
         }
     };
+    if let Err(status) = configure(&mut args.global) {
+        return status.into();
+    }
     run(&args).into()
+}
+
+/// Resolves restack's configuration (command line > `RESTACK_*` > `.restack/config.toml` >
+/// user config file > defaults) into `global.config` and `global.color`. An invalid value is a
+/// finding (exit 1); unknown keys are warnings.
+pub fn configure(global: &mut GlobalArgs) -> Result<(), ExitStatus> {
+    let mut cli = Layer::new(Source::Cli);
+    if let Some(color) = global.color {
+        let name = match color {
+            args::Color::Auto => "auto",
+            args::Color::Always => "always",
+            args::Color::Never => "never",
+        };
+        cli = cli.with("color", name);
+    }
+    let root = std::env::current_dir()
+        .ok()
+        .map(|cwd| {
+            global
+                .directory
+                .as_ref()
+                .map_or_else(|| cwd.clone(), |dir| cwd.join(dir))
+        })
+        .and_then(|dir| crate::manifest::locate(global.manifest.as_deref(), &dir).ok())
+        .and_then(|path| path.parent().map(std::path::Path::to_path_buf));
+    match config::load(cli, root.as_deref()) {
+        Ok((config, warnings)) => {
+            global.color = Some(match config.color {
+                config::Color::Auto => args::Color::Auto,
+                config::Color::Always => args::Color::Always,
+                config::Color::Never => args::Color::Never,
+            });
+            global.config = config;
+            let printer = printer::Printer::new(global);
+            if !printer.quiet {
+                for warning in warnings {
+                    let line = if warning.line == 0 {
+                        String::new()
+                    } else {
+                        format!(":{}", warning.line)
+                    };
+                    printer.err(&format!(
+                        "warning: {}{line}: {}\n",
+                        warning.source_name, warning.message
+                    ));
+                }
+            }
+            Ok(())
+        }
+        Err(err) => {
+            printer::Printer::new(global).error(&format!("invalid configuration: {err}"));
+            Err(ExitStatus::Failure)
+        }
+    }
 }
 
 /// Runs one parsed command line.
@@ -53,7 +115,20 @@ pub fn run(args: &Args) -> ExitStatus {
         Command::Apply { file, force, diff } => {
             apply::apply(&args.global, &printer, file.as_deref(), *force, *diff)
         }
-        Command::Check { json, diff } => check::check(&args.global, &printer, *json, *diff),
+        Command::Check {
+            json,
+            workspace: Some(root),
+            ..
+        } => workspace::check(&args.global, &printer, root, *json),
+        Command::Check {
+            json,
+            diff,
+            workspace: None,
+        } => check::check(&args.global, &printer, *json, *diff),
+        Command::Doctor { json } => doctor::doctor(&args.global, &printer, *json),
+        Command::Run { action, args: rest } => {
+            run::run(&args.global, &printer, action.as_ref(), rest)
+        }
         Command::Graph { name, format } => graph::graph(&args.global, &printer, name, *format),
     }
 }

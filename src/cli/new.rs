@@ -48,6 +48,7 @@ pub(crate) fn new(
         color: global.color,
         quiet: global.quiet,
         verbose: global.verbose,
+        config: global.config.clone(),
     };
     apply_cmd::apply(&global, printer, None, false, false)
 }

@@ -14,7 +14,7 @@ pub struct Printer {
 
 impl Printer {
     pub fn new(global: &GlobalArgs) -> Printer {
-        let color = match global.color {
+        let color = match global.color.unwrap_or(Color::Auto) {
             Color::Always => true,
             Color::Never => false,
             Color::Auto => {

@@ -8,11 +8,12 @@ use crate::analyze::{Analysis, analyze};
 use crate::cli::GlobalArgs;
 use crate::cli::exit_status::ExitStatus;
 use crate::cli::printer::Printer;
+use crate::config;
 use crate::diag::{self, RenderOptions, Severity};
 use crate::ir;
 use crate::manifest;
 use crate::plan::{self, Hash, Plan, PlanOptions, State};
-use crate::render::{self, FileSet};
+use crate::render::{self, FileSet, Overrides, ProblemSeverity, RenderError};
 
 /// A manifest that was found, read and analyzed.
 pub(crate) struct Loaded {
@@ -76,9 +77,22 @@ pub(crate) fn compile(global: &GlobalArgs, printer: &Printer) -> Result<Compiled
         printer.err(&format!("{}: invalid; nothing was planned\n", loaded.name));
         return Err(ExitStatus::Failure);
     };
-    let files = render::render(&project).map_err(|err| {
+    let overrides = overrides(global, printer, &loaded.root)?;
+    let files = render::render_with(&project, &overrides).map_err(|err| {
+        if overrides.contains(err.template()) {
+            printer.error(&override_error(&overrides, &err));
+            return ExitStatus::Failure;
+        }
         printer.error(&format!("{err}"));
-        printer.err("this is a bug in restack (or in a template override); please report it\n");
+        if overrides.is_empty() {
+            printer.err("this is a bug in restack; please report it\n");
+        } else {
+            let names: Vec<_> = overrides.names().map(|it| overrides.file(it)).collect();
+            printer.err(&format!(
+                "this is a bug in restack, or caused by a template override ({}); please report it if not\n",
+                names.join(", ")
+            ));
+        }
         ExitStatus::Error
     })?;
     Ok(Compiled {
@@ -87,6 +101,68 @@ pub(crate) fn compile(global: &GlobalArgs, printer: &Printer) -> Result<Compiled
         project,
         files,
     })
+}
+
+/// Loads the project's template overrides (`restack-templates/` by default) and checks them like
+/// built-ins, printing every problem: an override that does not compile is `Failure` (it is user
+/// input), an unknown name a warning; an unreadable folder is `Error`.
+pub(crate) fn overrides(
+    global: &GlobalArgs,
+    printer: &Printer,
+    root: &Path,
+) -> Result<Overrides, ExitStatus> {
+    let overrides = config::overrides::load(root, &global.config.templates).map_err(|err| {
+        printer.error(&err.to_string());
+        ExitStatus::Error
+    })?;
+    let mut failed = false;
+    for problem in overrides.check() {
+        let line = problem.line.map(|it| format!(":{it}")).unwrap_or_default();
+        match problem.severity {
+            ProblemSeverity::Error => {
+                failed = true;
+                printer.error(&format!("{}{line}: {}", problem.file, problem.message));
+            }
+            ProblemSeverity::Warning if !printer.quiet => {
+                printer.err(&format!(
+                    "warning: {}{line}: {}\n",
+                    problem.file, problem.message
+                ));
+            }
+            ProblemSeverity::Warning => {}
+        }
+    }
+    if failed {
+        printer.err("a template override is invalid; nothing was planned\n");
+        return Err(ExitStatus::Failure);
+    }
+    Ok(overrides)
+}
+
+/// A render error caused by an override, naming the override's file and line.
+fn override_error(overrides: &Overrides, err: &RenderError) -> String {
+    match err {
+        RenderError::Template {
+            template,
+            line,
+            message,
+            ..
+        } => {
+            let line = line.map(|it| format!(":{it}")).unwrap_or_default();
+            let first = message.lines().next().unwrap_or_default();
+            format!("{}{line}: {first}", overrides.file(template))
+        }
+        RenderError::InvalidPython {
+            path,
+            template,
+            line,
+            column,
+            message,
+        } => format!(
+            "{}: renders invalid Python in `{path}` at {line}:{column}: {message}",
+            overrides.file(template)
+        ),
+    }
 }
 
 /// Plans the compiled project against the disk and the recorded state, and prints warnings about

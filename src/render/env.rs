@@ -2,16 +2,18 @@
 //! filters templates use to spell Python. Knows nothing about which files exist.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use heck::{ToSnakeCase, ToUpperCamelCase};
 use minijinja::value::{Serde, ValueKind};
 use minijinja::{Environment, Error, ErrorKind, UndefinedBehavior, Value, syntax::SyntaxConfig};
 
 use crate::ir;
-use crate::render::{Output, PolicyConstant, Registration, RenderError, check, isort};
+use crate::render::{Output, Overrides, PolicyConstant, Registration, RenderError, check, isort};
 
-/// The environment every output renders in.
-pub(super) fn environment() -> Environment<'static> {
+/// The environment every output renders in. Templates load lazily: an override of that name
+/// first, else the embedded template.
+pub(super) fn environment(overrides: &Overrides) -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_debug(true);
@@ -24,7 +26,13 @@ pub(super) fn environment() -> Environment<'static> {
     if let Ok(syntax) = syntax {
         env.set_syntax(syntax);
     }
-    env.set_loader(|name| Ok(super::template_source(name)));
+    let overridden = Arc::clone(&overrides.templates);
+    env.set_loader(move |name| {
+        Ok(overridden
+            .get(name)
+            .cloned()
+            .or_else(|| super::template_source(name).map(str::to_owned)))
+    });
     env.add_filter("timedelta", timedelta);
     env.add_filter("pystr", |value: &str| ir::python_string(value));
     env.add_filter("pytype", pytype);
@@ -86,7 +94,8 @@ pub(super) fn render_output(
         .and_then(|template| template.render(context))
         .map_err(|err| RenderError::Template {
             path: output.path.clone(),
-            template: output.template.to_owned(),
+            // The template the error is in (an included macro file, say), else the output's.
+            template: err.name().unwrap_or(output.template).to_owned(),
             line: err.line(),
             message: format!("{err}{}", err.display_debug_info()),
         })
@@ -224,7 +233,7 @@ mod tests {
     use super::*;
 
     fn check(template: &str, ctx: &Value, expect: &str) {
-        let env = environment();
+        let env = environment(&Overrides::default());
         let out = env
             .render_str(template, ctx.clone())
             .expect("template renders");

@@ -36,3 +36,13 @@ pub enum RenderError {
         message: String,
     },
 }
+
+impl RenderError {
+    /// The template that failed: the one the error is in, or the one whose output is invalid.
+    pub fn template(&self) -> &str {
+        match self {
+            RenderError::Template { template, .. }
+            | RenderError::InvalidPython { template, .. } => template,
+        }
+    }
+}

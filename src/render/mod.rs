@@ -22,6 +22,7 @@ mod header;
 mod isort;
 mod llm;
 mod output;
+mod overrides;
 mod pipelines;
 mod registry;
 mod scaffold_check;
@@ -31,6 +32,7 @@ pub mod testing;
 pub use error::RenderError;
 pub use file_set::{File, FileSet, Kind};
 pub use output::Output;
+pub use overrides::{OverrideProblem, Overrides, ProblemSeverity};
 pub use registry::{PolicyConstant, Registration, Role};
 pub use scaffold_check::{ScaffoldWarning, check_scaffolds};
 
@@ -42,7 +44,15 @@ use crate::ir;
 /// `project.python`) before anything is returned; a template that produced invalid Python is an
 /// internal error ([`RenderError::InvalidPython`]).
 pub fn render(project: &ir::Project) -> Result<FileSet, RenderError> {
-    let env = env::environment();
+    render_with(project, &Overrides::default())
+}
+
+/// [`render`] with user template overrides replacing embedded templates of the same name. Run
+/// [`Overrides::check`] first to report bad overrides with their file and line; an error that
+/// still happens here names the template (see [`RenderError::template`]), so a caller can tell a
+/// failing override (the user's) from a failing built-in (restack's).
+pub fn render_with(project: &ir::Project, overrides: &Overrides) -> Result<FileSet, RenderError> {
+    let env = env::environment(overrides);
     let registrations = registrations(project);
     let policies = policies(project);
     let base = env::base_context(project, &registrations, &policies);
@@ -104,6 +114,16 @@ pub fn policies(project: &ir::Project) -> Vec<PolicyConstant> {
         "two policy constants share a name"
     );
     all
+}
+
+/// The names of every embedded template, from every area, in table order.
+pub fn template_names() -> Vec<&'static str> {
+    core::TEMPLATES
+        .iter()
+        .chain(pipelines::TEMPLATES)
+        .chain(llm::TEMPLATES)
+        .map(|(name, _)| *name)
+        .collect()
 }
 
 /// The embedded template with this name, from any area.
