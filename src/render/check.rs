@@ -28,7 +28,11 @@ pub(super) fn target_version(requirement: &str) -> PythonVersion {
 
 /// Fails with [`RenderError::InvalidPython`] on the first syntax error, or on syntax the target
 /// version does not support.
-pub(super) fn python(output: &Output, contents: &str, target: PythonVersion) -> Result<(), RenderError> {
+pub(super) fn python(
+    output: &Output,
+    contents: &str,
+    target: PythonVersion,
+) -> Result<(), RenderError> {
     let options = ParseOptions::from(Mode::Module).with_target_version(target);
     let parsed = parse_unchecked(contents, options);
     let first = parsed
@@ -89,8 +93,12 @@ mod tests {
 
     #[test]
     fn invalid_python_names_template_and_position() {
-        let err = python(&output(), "x = 1\nclass A\n    pass\n", PythonVersion::PY310)
-            .expect_err("missing colon");
+        let err = python(
+            &output(),
+            "x = 1\nclass A\n    pass\n",
+            PythonVersion::PY310,
+        )
+        .expect_err("missing colon");
         match err {
             RenderError::InvalidPython {
                 path,

@@ -2,6 +2,7 @@
 //! filters templates use to spell Python. Knows nothing about which files exist.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
 use heck::{ToSnakeCase, ToUpperCamelCase};
 use minijinja::value::{Serde, ValueKind};
@@ -34,12 +35,15 @@ pub(super) fn environment() -> Environment<'static> {
     env.add_filter("isort", |state: &minijinja::State, block: &str| {
         let package = state.lookup("package");
         let package = package.as_ref().and_then(Value::as_str).unwrap_or_default();
-        isort::isort(block, package).map_err(|message| Error::new(ErrorKind::InvalidOperation, message))
+        isort::isort(block, package)
+            .map_err(|message| Error::new(ErrorKind::InvalidOperation, message))
     });
     env.add_function("pydef", pydef);
     env.add_filter("snake", |value: &str| value.to_snake_case());
     env.add_filter("pascal", |value: &str| value.to_upper_camel_case());
-    env.add_filter("upper_snake", |value: &str| value.to_snake_case().to_uppercase());
+    env.add_filter("upper_snake", |value: &str| {
+        value.to_snake_case().to_uppercase()
+    });
     env
 }
 
@@ -92,6 +96,10 @@ pub(super) fn render_output(
 /// A `def` header laid out as `ruff format` lays it out at 100 columns: on one line if it fits,
 /// else the parameters on one indented line, else one parameter per line with a trailing comma.
 /// `head` is e.g. `async def run`, `params` the parameters, `returns` the annotation.
+#[expect(
+    clippy::needless_pass_by_value,
+    reason = "minijinja hands function arguments over by value"
+)]
 fn pydef(indent: usize, head: &str, params: Vec<String>, returns: &str) -> String {
     const WIDTH: usize = 100;
     let pad = " ".repeat(indent);
@@ -106,9 +114,9 @@ fn pydef(indent: usize, head: &str, params: Vec<String>, returns: &str) -> Strin
     }
     let mut out = format!("{pad}{head}(\n");
     for param in &params {
-        out.push_str(&format!("{pad}    {param},\n"));
+        let _ = writeln!(out, "{pad}    {param},");
     }
-    out.push_str(&format!("{pad}) -> {returns}:"));
+    let _ = write!(out, "{pad}) -> {returns}:");
     out
 }
 
@@ -127,7 +135,7 @@ fn timedelta(millis: u64) -> String {
     }
     let (size, unit) = UNITS
         .iter()
-        .find(|(size, _)| millis % size == 0)
+        .find(|(size, _)| millis.is_multiple_of(*size))
         .copied()
         .unwrap_or((1, "milliseconds"));
     format!("timedelta({unit}={})", millis / size)

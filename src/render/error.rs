@@ -19,7 +19,9 @@ pub enum RenderError {
         message: String,
     },
     /// A template produced Python that does not parse for the project's target version.
-    #[error("template `{template}` produced invalid Python in `{path}` at {line}:{column}: {message}")]
+    #[error(
+        "template `{template}` produced invalid Python in `{path}` at {line}:{column}: {message}"
+    )]
     #[diagnostic(
         code(restack::render::invalid_python),
         help("this is a bug in restack's templates (or a template override); please report it")

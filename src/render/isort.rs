@@ -297,7 +297,11 @@ pub(super) fn isort(block: &str, first_party: &str) -> Result<String, String> {
         for (module, names) in from {
             let mut names: Vec<&String> = names.iter().collect();
             names.sort_by(|a, b| member_order(a, b));
-            let joined = names.iter().map(|it| it.as_str()).collect::<Vec<_>>().join(", ");
+            let joined = names
+                .iter()
+                .map(|it| it.as_str())
+                .collect::<Vec<_>>()
+                .join(", ");
             let line = format!("{indent}from {module} import {joined}");
             if line.chars().count() <= LINE_LENGTH {
                 lines.push(line);

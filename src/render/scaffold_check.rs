@@ -84,7 +84,12 @@ enum Expect<'a> {
     Class(&'a str, &'a [ir::Event]),
 }
 
-fn check_module(path: &str, text: &str, body: &[Stmt], expect: &Expect<'_>) -> Vec<ScaffoldWarning> {
+fn check_module(
+    path: &str,
+    text: &str,
+    body: &[Stmt],
+    expect: &Expect<'_>,
+) -> Vec<ScaffoldWarning> {
     let warn = |line: usize, code: Code, message: String| ScaffoldWarning {
         path: path.to_owned(),
         line,
@@ -93,9 +98,9 @@ fn check_module(path: &str, text: &str, body: &[Stmt], expect: &Expect<'_>) -> V
     };
     match expect {
         Expect::Function(name) => {
-            let present = body.iter().any(|stmt| {
-                matches!(stmt, Stmt::FunctionDef(def) if def.name.as_str() == *name)
-            });
+            let present = body
+                .iter()
+                .any(|stmt| matches!(stmt, Stmt::FunctionDef(def) if def.name.as_str() == *name));
             if present {
                 Vec::new()
             } else {
@@ -170,24 +175,44 @@ mod tests {
     fn rendered_scaffolds_have_no_warnings() {
         let project = testing::blog();
         let set = crate::render::render(&project).expect("renders");
-        let warnings =
-            check_scaffolds(&project, |path| set.files.get(path).map(|it| it.contents.clone()));
+        let warnings = check_scaffolds(&project, |path| {
+            set.files.get(path).map(|it| it.contents.clone())
+        });
         assert_eq!(warnings, Vec::new());
     }
 
     #[test]
     fn missing_handler_and_missing_class() {
-        let agent = "import x\n\n\nclass Onboarding:\n    async def user_signed_up(self):\n        pass\n";
+        let agent =
+            "import x\n\n\nclass Onboarding:\n    async def user_signed_up(self):\n        pass\n";
         assert_eq!(
             check(&[
                 ("src/blog/agents/onboarding.py", agent),
-                ("src/blog/workflows/email_campaign.py", "class Other:\n    pass\n"),
-                ("src/blog/functions/send_email.py", "def send_mail():\n    pass\n"),
+                (
+                    "src/blog/workflows/email_campaign.py",
+                    "class Other:\n    pass\n"
+                ),
+                (
+                    "src/blog/functions/send_email.py",
+                    "def send_mail():\n    pass\n"
+                ),
             ]),
             vec![
-                ("src/blog/functions/send_email.py".to_owned(), 1, Code::ScaffoldMismatch),
-                ("src/blog/workflows/email_campaign.py".to_owned(), 1, Code::ScaffoldMismatch),
-                ("src/blog/agents/onboarding.py".to_owned(), 4, Code::MissingHandler),
+                (
+                    "src/blog/functions/send_email.py".to_owned(),
+                    1,
+                    Code::ScaffoldMismatch
+                ),
+                (
+                    "src/blog/workflows/email_campaign.py".to_owned(),
+                    1,
+                    Code::ScaffoldMismatch
+                ),
+                (
+                    "src/blog/agents/onboarding.py".to_owned(),
+                    4,
+                    Code::MissingHandler
+                ),
             ]
         );
     }
@@ -196,7 +221,11 @@ mod tests {
     fn unparsable_scaffold_is_reported_once() {
         assert_eq!(
             check(&[("src/blog/functions/send_email.py", "def send_email(:\n")]),
-            vec![("src/blog/functions/send_email.py".to_owned(), 1, Code::ScaffoldMismatch)]
+            vec![(
+                "src/blog/functions/send_email.py".to_owned(),
+                1,
+                Code::ScaffoldMismatch
+            )]
         );
     }
 }

@@ -2,9 +2,9 @@
 //! without the manifest decoder. Test support only: nothing in restack's own flow calls it.
 
 use crate::ir::{
-    Agent, Backend, Callee, CircuitBreaker, Engine, Event, Fallback, Field, Function, Literal,
-    Llm, Millis, Names, Origin, Pipeline, Policy, Project, Prompt, Provider, Retry, Step,
-    StepTarget, Style, Tool, ToolServer, Transport, Type, Workflow,
+    Agent, Backend, Callee, CircuitBreaker, Engine, Event, Fallback, Field, Function, Literal, Llm,
+    Millis, Names, Origin, Pipeline, Policy, Project, Prompt, Provider, Retry, Step, StepTarget,
+    Style, Tool, ToolServer, Transport, Type, Workflow,
 };
 use crate::operators::{self, Entry, Stage, StageBody, Unit};
 
@@ -83,9 +83,14 @@ prompt "summarize" version="1.0.0" {
 }
 "#;
 
-const OPERATORS: &str = "IDEATE ⇄ RESEARCH → PLAN → OUTLINE → DRAFT ⇄ REVIEW → POLISH → PUBLISH → PROMOTE →? REPURPOSE";
+const OPERATORS: &str =
+    "IDEATE ⇄ RESEARCH → PLAN → OUTLINE → DRAFT ⇄ REVIEW → POLISH → PUBLISH → PROMOTE →? REPURPOSE";
 
 /// The resolved IR of [`BLOG_MANIFEST`], built by hand.
+#[expect(
+    clippy::too_many_lines,
+    reason = "one literal of the whole example project"
+)]
 pub fn blog() -> Project {
     let defaults = policy(300_000, 3);
     Project {
@@ -116,7 +121,11 @@ pub fn blog() -> Project {
             doc: None,
             input: vec![field("emails", Type::List(Box::new(Type::Str)), None)],
             output: Type::Int,
-            calls: vec![Callee::Function(names("SendEmail", "SendEmail", "send_email"))],
+            calls: vec![Callee::Function(names(
+                "SendEmail",
+                "SendEmail",
+                "send_email",
+            ))],
             policy: defaults.clone(),
             origin: origin("workflow \"EmailCampaign\""),
         }],
@@ -182,7 +191,11 @@ pub fn blog() -> Project {
                     priority: 2,
                 },
             ],
-            fallback: vec![Fallback::Timeout, Fallback::ServerError, Fallback::RateLimit],
+            fallback: vec![
+                Fallback::Timeout,
+                Fallback::ServerError,
+                Fallback::RateLimit,
+            ],
             circuit_breaker: CircuitBreaker {
                 failures: 5,
                 cooldown: Millis(60_000),
@@ -218,7 +231,11 @@ fn blog_pipeline(defaults: &Policy) -> Pipeline {
         .map(|token| {
             let step_names = step_names(token);
             let target = if *token == "IDEATE" {
-                StepTarget::Scaffold(names("BrainstormIdeas", "BrainstormIdeas", "brainstorm_ideas"))
+                StepTarget::Scaffold(names(
+                    "BrainstormIdeas",
+                    "BrainstormIdeas",
+                    "brainstorm_ideas",
+                ))
             } else {
                 StepTarget::Scaffold(step_names.clone())
             };
@@ -352,10 +369,10 @@ fn origin(entity: &str) -> Origin {
 /// function and a child workflow, an agent without events whose only call is a workflow.
 pub fn variety() -> Project {
     let mut project = blog();
-    project.name = "acme-app".to_owned();
-    project.package = "acme_app".to_owned();
-    project.python = ">=3.11,<3.14".to_owned();
-    project.task_queue = "acme".to_owned();
+    "acme-app".clone_into(&mut project.name);
+    "acme_app".clone_into(&mut project.package);
+    ">=3.11,<3.14".clone_into(&mut project.python);
+    "acme".clone_into(&mut project.task_queue);
     project.llm = None;
     project.prompts.clear();
     project.tool_servers.clear();
@@ -395,7 +412,9 @@ pub fn variety() -> Project {
         policy: policy(500, 2),
         origin: origin("function \"Summarize\""),
     });
-    project.functions.sort_by(|a, b| a.names.declared.cmp(&b.names.declared));
+    project
+        .functions
+        .sort_by(|a, b| a.names.declared.cmp(&b.names.declared));
     project.workflows.push(Workflow {
         names: names("Nightly", "Nightly", "nightly"),
         doc: None,
