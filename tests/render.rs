@@ -144,3 +144,38 @@ fn check_in_venv(set: &FileSet, name: &str) {
         &["-m", "pytest", "-q", "-p", "no:cacheprovider"],
     );
 }
+
+#[test]
+fn overrides_replace_templates_and_are_checked() {
+    let project = testing::blog();
+    let names = render::template_names();
+    assert!(names.contains(&"core/function.py.j2"));
+    let mut overrides = std::collections::BTreeMap::new();
+    overrides.insert(
+        "core/function.py.j2".to_owned(),
+        "async def {{ function.names.module }}(x):\n    return 1\n".to_owned(),
+    );
+    let set = render::render_with_overrides(&project, &overrides).expect("override renders");
+    assert!(
+        set.files["src/blog/functions/send_email.py"]
+            .contents
+            .ends_with("async def send_email(x):\n    return 1\n")
+    );
+    overrides.insert(
+        "core/function.py.j2".to_owned(),
+        "def broken(:\n".to_owned(),
+    );
+    match render::render_with_overrides(&project, &overrides) {
+        Err(render::RenderError::InvalidPython {
+            path,
+            template,
+            line,
+            ..
+        }) => {
+            assert_eq!(path, "src/blog/functions/send_email.py");
+            assert_eq!(template, "core/function.py.j2");
+            assert_eq!(line, 2, "line 1 is the header");
+        }
+        other => panic!("expected InvalidPython, got {other:?}"),
+    }
+}

@@ -11,8 +11,9 @@ use minijinja::{Environment, Error, ErrorKind, UndefinedBehavior, Value, syntax:
 use crate::ir;
 use crate::render::{Output, PolicyConstant, Registration, RenderError, check, isort};
 
-/// The environment every output renders in.
-pub(super) fn environment() -> Environment<'static> {
+/// The environment every output renders in; `overrides` (template name → source) take
+/// precedence over the embedded templates.
+pub(super) fn environment(overrides: BTreeMap<String, String>) -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_debug(true);
@@ -25,7 +26,12 @@ pub(super) fn environment() -> Environment<'static> {
     if let Ok(syntax) = syntax {
         env.set_syntax(syntax);
     }
-    env.set_loader(|name| Ok(super::template_source(name)));
+    env.set_loader(move |name| {
+        Ok(overrides
+            .get(name)
+            .cloned()
+            .or_else(|| super::template_source(name).map(str::to_owned)))
+    });
     env.add_filter("timedelta", timedelta);
     env.add_filter("pystr", |value: &str| ir::python_string(value));
     env.add_filter("pytype", pytype);
@@ -229,7 +235,7 @@ mod tests {
     use super::*;
 
     fn check(template: &str, ctx: &Value, expect: &str) {
-        let env = environment();
+        let env = environment(BTreeMap::new());
         let out = env
             .render_str(template, ctx.clone())
             .expect("template renders");

@@ -34,6 +34,8 @@ pub use output::Output;
 pub use registry::{PolicyConstant, Registration, Role};
 pub use scaffold_check::{ScaffoldWarning, check_scaffolds};
 
+use std::collections::BTreeMap;
+
 use crate::ir;
 
 /// Renders the whole generated project into memory.
@@ -42,7 +44,17 @@ use crate::ir;
 /// `project.python`) before anything is returned; a template that produced invalid Python is an
 /// internal error ([`RenderError::InvalidPython`]).
 pub fn render(project: &ir::Project) -> Result<FileSet, RenderError> {
-    let env = env::environment();
+    render_with_overrides(project, &BTreeMap::new())
+}
+
+/// [`render`] with user template overrides: `overrides` maps an embedded template's name (e.g.
+/// `core/function.py.j2`) to the source that replaces it. Names that match no embedded template
+/// are ignored here; overrides go through the same Python check as built-ins.
+pub fn render_with_overrides(
+    project: &ir::Project,
+    overrides: &BTreeMap<String, String>,
+) -> Result<FileSet, RenderError> {
+    let env = env::environment(overrides.clone());
     let registrations = registrations(project);
     let policies = policies(project);
     let base = env::base_context(project, &registrations, &policies);
@@ -104,6 +116,16 @@ pub fn policies(project: &ir::Project) -> Vec<PolicyConstant> {
         "two policy constants share a name"
     );
     all
+}
+
+/// Names of every embedded template, from every area (to validate override folders).
+pub fn template_names() -> Vec<&'static str> {
+    core::TEMPLATES
+        .iter()
+        .chain(pipelines::TEMPLATES)
+        .chain(llm::TEMPLATES)
+        .map(|(name, _)| *name)
+        .collect()
 }
 
 /// The embedded template with this name, from any area.
