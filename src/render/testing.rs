@@ -396,7 +396,11 @@ pub fn variety() -> Project {
     });
     project.functions.push(Function {
         names: names("Summarize", "Summarize", "summarize"),
-        doc: Some("Summarize a text with \"options\".".to_owned()),
+        doc: Some(
+            "Summarize a text with \"options\", a backslash \\ and a doc long enough to wrap \
+             over the hundred columns of the generated project, ending in a \"quote\""
+                .to_owned(),
+        ),
         input: vec![
             field("text", Type::Str, None),
             field("options", Type::Dict(Box::new(Type::Any)), None),
