@@ -3,7 +3,7 @@
 //! and prompts are other areas' outputs; this module must not render them.
 
 use crate::ir::{self, Callee};
-use crate::render::{Output, PolicyConstant, Registration, Role};
+use crate::render::{Kind, Output, PolicyConstant, Registration, Role};
 
 /// `(name, include_str!(templates/name))`.
 macro_rules! template {
@@ -47,188 +47,234 @@ pub(super) const TEMPLATES: &[(&str, &str)] = &[
     template!("core/macros.j2"),
 ];
 
+/// Project-wide files: `(path, template, kind)`; `{src}` stands for `src/<package>`.
+const PROJECT_FILES: &[(&str, &str, Kind)] = &[
+    ("pyproject.toml", "core/pyproject.toml.j2", Kind::Managed),
+    ("README.md", "core/README.md.j2", Kind::Scaffold),
+    (".gitignore", "core/gitignore.j2", Kind::Managed),
+    (".env.example", "core/env.example.j2", Kind::Managed),
+    (
+        "config/settings.yaml",
+        "core/settings.yaml.j2",
+        Kind::Managed,
+    ),
+    (
+        "{src}/__init__.py",
+        "core/package_init.py.j2",
+        Kind::Managed,
+    ),
+    ("{src}/client.py", "core/client.py.j2", Kind::Managed),
+    ("{src}/service.py", "core/service.py.j2", Kind::Managed),
+    ("{src}/registry.py", "core/registry.py.j2", Kind::Managed),
+    (
+        "{src}/models/__init__.py",
+        "core/models/init.py.j2",
+        Kind::Managed,
+    ),
+    (
+        "{src}/common/retries.py",
+        "core/common/retries.py.j2",
+        Kind::Managed,
+    ),
+    (
+        "{src}/common/settings.py",
+        "core/common/settings.py.j2",
+        Kind::Managed,
+    ),
+    (
+        "{src}/common/logging.py",
+        "core/common/logging.py.j2",
+        Kind::Managed,
+    ),
+    (
+        "scripts/schedule_workflow.py",
+        "core/scripts/schedule_workflow.py.j2",
+        Kind::Managed,
+    ),
+    (
+        "scripts/schedule_agent.py",
+        "core/scripts/schedule_agent.py.j2",
+        Kind::Managed,
+    ),
+    (
+        "scripts/send_event.py",
+        "core/scripts/send_event.py.j2",
+        Kind::Managed,
+    ),
+    (
+        "tests/conftest.py",
+        "core/tests/conftest.py.j2",
+        Kind::Managed,
+    ),
+    (
+        "tests/test_service.py",
+        "core/tests/test_service.py.j2",
+        Kind::Managed,
+    ),
+    (
+        "tests/test_scripts.py",
+        "core/tests/test_scripts.py.j2",
+        Kind::Managed,
+    ),
+];
+
+/// Sub-packages of `src/<package>` and their docstrings.
+const SUBPACKAGES: &[(&str, &str)] = &[
+    (
+        "common",
+        "Managed helpers shared by every generated module.",
+    ),
+    (
+        "functions",
+        "Functions: business logic run as Restack steps.",
+    ),
+    (
+        "workflows",
+        "Workflows: durable orchestration of functions and child workflows.",
+    ),
+    (
+        "agents",
+        "Agents: long-running, event-driven workflows with state.",
+    ),
+];
+
 /// The files this area renders.
 pub(super) fn outputs(project: &ir::Project) -> Vec<Output> {
     let origin = &project.origin;
     let src = format!("src/{}", project.package);
-    let mut out = vec![
-        Output::managed("pyproject.toml", "core/pyproject.toml.j2", origin),
-        Output::scaffold("README.md", "core/README.md.j2", origin),
-        Output::managed(".gitignore", "core/gitignore.j2", origin),
-        Output::managed(".env.example", "core/env.example.j2", origin),
-        Output::managed("config/settings.yaml", "core/settings.yaml.j2", origin),
+    let mut out: Vec<Output> = PROJECT_FILES
+        .iter()
+        .map(|(path, template, kind)| {
+            let path = path.replace("{src}", &src);
+            let output = match kind {
+                Kind::Managed => Output::managed(path, template, origin),
+                Kind::Scaffold => Output::scaffold(path, template, origin),
+            };
+            if *template == "core/scripts/send_event.py.j2" {
+                output.with("events", event_names(project))
+            } else {
+                output
+            }
+        })
+        .collect();
+    out.extend(SUBPACKAGES.iter().map(|(dir, doc)| {
         Output::managed(
-            format!("{src}/__init__.py"),
-            "core/package_init.py.j2",
-            origin,
-        ),
-        Output::managed(format!("{src}/client.py"), "core/client.py.j2", origin),
-        Output::managed(format!("{src}/service.py"), "core/service.py.j2", origin),
-        Output::managed(format!("{src}/registry.py"), "core/registry.py.j2", origin),
-        Output::managed(
-            format!("{src}/models/__init__.py"),
-            "core/models/init.py.j2",
-            origin,
-        ),
-        Output::managed(
-            format!("{src}/common/retries.py"),
-            "core/common/retries.py.j2",
-            origin,
-        ),
-        Output::managed(
-            format!("{src}/common/settings.py"),
-            "core/common/settings.py.j2",
-            origin,
-        ),
-        Output::managed(
-            format!("{src}/common/logging.py"),
-            "core/common/logging.py.j2",
-            origin,
-        ),
-        Output::managed(
-            "scripts/schedule_workflow.py",
-            "core/scripts/schedule_workflow.py.j2",
-            origin,
-        ),
-        Output::managed(
-            "scripts/schedule_agent.py",
-            "core/scripts/schedule_agent.py.j2",
-            origin,
-        ),
-        Output::managed(
-            "scripts/send_event.py",
-            "core/scripts/send_event.py.j2",
+            format!("{src}/{dir}/__init__.py"),
+            "core/subpackage_init.py.j2",
             origin,
         )
-        .with("events", event_names(project)),
-        Output::managed("tests/conftest.py", "core/tests/conftest.py.j2", origin),
-        Output::managed(
-            "tests/test_service.py",
-            "core/tests/test_service.py.j2",
-            origin,
-        ),
-        Output::managed(
-            "tests/test_scripts.py",
-            "core/tests/test_scripts.py.j2",
-            origin,
-        ),
-    ];
-    for (dir, doc) in [
-        (
-            "common",
-            "Managed helpers shared by every generated module.",
-        ),
-        (
-            "functions",
-            "Functions: business logic run as Restack steps.",
-        ),
-        (
-            "workflows",
-            "Workflows: durable orchestration of functions and child workflows.",
-        ),
-        (
-            "agents",
-            "Agents: long-running, event-driven workflows with state.",
-        ),
-    ] {
-        out.push(
-            Output::managed(
-                format!("{src}/{dir}/__init__.py"),
-                "core/subpackage_init.py.j2",
-                origin,
-            )
-            .with("doc", doc),
-        );
-    }
+        .with("doc", doc)
+    }));
     for function in &project.functions {
-        let module = &function.names.module;
-        let origin = &function.origin;
-        out.push(
-            Output::managed(
-                format!("{src}/models/{module}.py"),
-                "core/models/entity.py.j2",
-                origin,
-            )
-            .with("entity", models_of_function(function)),
-        );
-        out.push(
-            Output::scaffold(
-                format!("{src}/functions/{module}.py"),
-                "core/function.py.j2",
-                origin,
-            )
-            .with("function", function),
-        );
-        out.push(
-            Output::scaffold(
-                format!("tests/test_function_{module}.py"),
-                "core/tests/test_function.py.j2",
-                origin,
-            )
-            .with("function", function),
-        );
+        out.extend(function_outputs(&src, function));
     }
     for workflow in &project.workflows {
-        let module = &workflow.names.module;
-        let origin = &workflow.origin;
-        let callees = callees(project, &workflow.calls);
-        out.push(
-            Output::managed(
-                format!("{src}/models/{module}.py"),
-                "core/models/entity.py.j2",
-                origin,
-            )
-            .with("entity", models_of_workflow(workflow)),
-        );
-        out.push(
-            Output::scaffold(
-                format!("{src}/workflows/{module}.py"),
-                "core/workflow.py.j2",
-                origin,
-            )
-            .with("workflow", workflow)
-            .with("callees", &callees),
-        );
-        out.push(
-            Output::scaffold(
-                format!("tests/test_workflow_{module}.py"),
-                "core/tests/test_workflow.py.j2",
-                origin,
-            )
-            .with("workflow", workflow)
-            .with("callees", &callees),
-        );
+        out.extend(workflow_outputs(project, &src, workflow));
     }
     for agent in &project.agents {
-        let module = &agent.names.module;
-        let origin = &agent.origin;
-        let callees = callees(project, &agent.calls);
-        out.push(
-            Output::managed(
-                format!("{src}/models/{module}.py"),
-                "core/models/entity.py.j2",
-                origin,
-            )
-            .with("entity", models_of_agent(agent)),
-        );
-        out.push(
-            Output::scaffold(
-                format!("{src}/agents/{module}.py"),
-                "core/agent.py.j2",
-                origin,
-            )
-            .with("agent", agent)
-            .with("callees", &callees),
-        );
-        out.push(
-            Output::scaffold(
-                format!("tests/test_agent_{module}.py"),
-                "core/tests/test_agent.py.j2",
-                origin,
-            )
-            .with("agent", agent),
-        );
+        out.extend(agent_outputs(project, &src, agent));
     }
+    out
+}
+
+/// The model, scaffold and test of one function.
+fn function_outputs(src: &str, function: &ir::Function) -> Vec<Output> {
+    let mut out = Vec::new();
+    let module = &function.names.module;
+    let origin = &function.origin;
+    out.push(
+        Output::managed(
+            format!("{src}/models/{module}.py"),
+            "core/models/entity.py.j2",
+            origin,
+        )
+        .with("entity", models_of_function(function)),
+    );
+    out.push(
+        Output::scaffold(
+            format!("{src}/functions/{module}.py"),
+            "core/function.py.j2",
+            origin,
+        )
+        .with("function", function),
+    );
+    out.push(
+        Output::scaffold(
+            format!("tests/test_function_{module}.py"),
+            "core/tests/test_function.py.j2",
+            origin,
+        )
+        .with("function", function),
+    );
+    out
+}
+
+/// The model, scaffold and test of one workflow.
+fn workflow_outputs(project: &ir::Project, src: &str, workflow: &ir::Workflow) -> Vec<Output> {
+    let mut out = Vec::new();
+    let module = &workflow.names.module;
+    let origin = &workflow.origin;
+    let callees = callees(project, &workflow.calls);
+    out.push(
+        Output::managed(
+            format!("{src}/models/{module}.py"),
+            "core/models/entity.py.j2",
+            origin,
+        )
+        .with("entity", models_of_workflow(workflow)),
+    );
+    out.push(
+        Output::scaffold(
+            format!("{src}/workflows/{module}.py"),
+            "core/workflow.py.j2",
+            origin,
+        )
+        .with("workflow", workflow)
+        .with("callees", &callees),
+    );
+    out.push(
+        Output::scaffold(
+            format!("tests/test_workflow_{module}.py"),
+            "core/tests/test_workflow.py.j2",
+            origin,
+        )
+        .with("workflow", workflow)
+        .with("callees", &callees),
+    );
+    out
+}
+
+/// The models, scaffold and test of one agent.
+fn agent_outputs(project: &ir::Project, src: &str, agent: &ir::Agent) -> Vec<Output> {
+    let mut out = Vec::new();
+    let module = &agent.names.module;
+    let origin = &agent.origin;
+    let callees = callees(project, &agent.calls);
+    out.push(
+        Output::managed(
+            format!("{src}/models/{module}.py"),
+            "core/models/entity.py.j2",
+            origin,
+        )
+        .with("entity", models_of_agent(agent)),
+    );
+    out.push(
+        Output::scaffold(
+            format!("{src}/agents/{module}.py"),
+            "core/agent.py.j2",
+            origin,
+        )
+        .with("agent", agent)
+        .with("callees", &callees),
+    );
+    out.push(
+        Output::scaffold(
+            format!("tests/test_agent_{module}.py"),
+            "core/tests/test_agent.py.j2",
+            origin,
+        )
+        .with("agent", agent),
+    );
     out
 }
 

@@ -2,6 +2,7 @@
 //! filters templates use to spell Python. Knows nothing about which files exist.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 use heck::{ToSnakeCase, ToUpperCamelCase};
@@ -46,6 +47,7 @@ pub(super) fn environment(overrides: &Overrides) -> Environment<'static> {
             .map_err(|message| Error::new(ErrorKind::InvalidOperation, message))
     });
     env.add_function("pydef", pydef);
+    env.add_function("docstring", docstring);
     env.add_filter("snake", |value: &str| value.to_snake_case());
     env.add_filter("pascal", |value: &str| value.to_upper_camel_case());
     env.add_filter("upper_snake", |value: &str| {
@@ -104,6 +106,10 @@ pub(super) fn render_output(
 /// A `def` header laid out as `ruff format` lays it out at 100 columns: on one line if it fits,
 /// else the parameters on one indented line, else one parameter per line with a trailing comma.
 /// `head` is e.g. `async def run`, `params` the parameters, `returns` the annotation.
+#[expect(
+    clippy::needless_pass_by_value,
+    reason = "minijinja hands function arguments over by value"
+)]
 fn pydef(indent: usize, head: &str, params: Vec<String>, returns: &str) -> String {
     const WIDTH: usize = 100;
     let pad = " ".repeat(indent);
@@ -118,10 +124,46 @@ fn pydef(indent: usize, head: &str, params: Vec<String>, returns: &str) -> Strin
     }
     let mut out = format!("{pad}{head}(\n");
     for param in &params {
-        out.push_str(&format!("{pad}    {param},\n"));
+        let _ = writeln!(out, "{pad}    {param},");
     }
-    out.push_str(&format!("{pad}) -> {returns}:"));
+    let _ = write!(out, "{pad}) -> {returns}:");
     out
+}
+
+/// A docstring literal for `text` at `indent` columns: whitespace collapsed, backslashes and
+/// quotes that would end it escaped, on one line if it fits in 100 columns, else wrapped at word
+/// boundaries with the closing quotes on their own line (as `ruff format` keeps it).
+fn docstring(text: &str, indent: usize) -> String {
+    const WIDTH: usize = 100;
+    let words: Vec<String> = text
+        .split_whitespace()
+        .map(|word| word.replace('\\', "\\\\").replace("\"\"\"", "\\\"\"\""))
+        .collect();
+    let mut body = words.join(" ");
+    if body.ends_with('"') {
+        body.pop();
+        body.push_str("\\\"");
+    }
+    if indent + 6 + body.chars().count() <= WIDTH {
+        return format!("\"\"\"{body}\"\"\"");
+    }
+    let pad = " ".repeat(indent);
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::from("\"\"\"");
+    for word in body.split(' ') {
+        let first_word = line == "\"\"\"" && lines.is_empty();
+        let width = if lines.is_empty() { indent } else { 0 } + line.chars().count();
+        if !first_word && !line.is_empty() && width + 1 + word.chars().count() > WIDTH {
+            lines.push(std::mem::take(&mut line));
+            line.clone_from(&pad);
+        } else if !first_word && line != pad {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    lines.push(line);
+    lines.push(format!("{pad}\"\"\""));
+    lines.join("\n")
 }
 
 const UNITS: [(u64, &str); 5] = [
@@ -139,7 +181,7 @@ fn timedelta(millis: u64) -> String {
     }
     let (size, unit) = UNITS
         .iter()
-        .find(|(size, _)| millis % size == 0)
+        .find(|(size, _)| millis.is_multiple_of(*size))
         .copied()
         .unwrap_or((1, "milliseconds"));
     format!("timedelta({unit}={})", millis / size)
@@ -238,6 +280,22 @@ mod tests {
             .render_str(template, ctx.clone())
             .expect("template renders");
         assert_eq!(out, expect);
+    }
+
+    #[test]
+    fn docstrings_escape_and_wrap() {
+        assert_eq!(docstring("Say \"hi\"", 4), "\"\"\"Say \"hi\\\"\"\"\"");
+        assert_eq!(docstring("a\\b  c\n d", 0), "\"\"\"a\\\\b c d\"\"\"");
+        let long = "word ".repeat(30);
+        let out = docstring(&long, 4);
+        assert!(out.lines().all(|line| line.chars().count() <= 100), "{out}");
+        assert!(out.starts_with("\"\"\"word word"));
+        assert!(out.ends_with("\n    \"\"\""));
+        assert!(
+            out.lines()
+                .nth(1)
+                .is_some_and(|line| line.starts_with("    word"))
+        );
     }
 
     #[test]

@@ -16,7 +16,10 @@ pub(super) fn with_header(path: &str, kind: Kind, body: &str) -> String {
         Kind::Managed => MANAGED,
         Kind::Scaffold => SCAFFOLD,
     };
-    let line = if path.ends_with(".md") {
+    let markdown = std::path::Path::new(path)
+        .extension()
+        .is_some_and(|ext| ext.eq_ignore_ascii_case("md"));
+    let line = if markdown {
         format!("<!-- {text} -->")
     } else {
         format!("# {text}")

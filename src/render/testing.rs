@@ -87,6 +87,10 @@ const OPERATORS: &str =
     "IDEATE ⇄ RESEARCH → PLAN → OUTLINE → DRAFT ⇄ REVIEW → POLISH → PUBLISH → PROMOTE →? REPURPOSE";
 
 /// The resolved IR of [`BLOG_MANIFEST`], built by hand.
+#[expect(
+    clippy::too_many_lines,
+    reason = "one literal of the whole example project"
+)]
 pub fn blog() -> Project {
     let defaults = policy(300_000, 3);
     Project {
@@ -366,10 +370,10 @@ fn origin(entity: &str) -> Origin {
 /// function and a child workflow, an agent without events whose only call is a workflow.
 pub fn variety() -> Project {
     let mut project = blog();
-    project.name = "acme-app".to_owned();
-    project.package = "acme_app".to_owned();
-    project.python = ">=3.11,<3.14".to_owned();
-    project.task_queue = "acme".to_owned();
+    "acme-app".clone_into(&mut project.name);
+    "acme_app".clone_into(&mut project.package);
+    ">=3.11,<3.14".clone_into(&mut project.python);
+    "acme".clone_into(&mut project.task_queue);
     project.llm = None;
     project.prompts.clear();
     project.tool_servers.clear();
@@ -393,7 +397,11 @@ pub fn variety() -> Project {
     });
     project.functions.push(Function {
         names: names("Summarize", "Summarize", "summarize"),
-        doc: Some("Summarize a text with \"options\".".to_owned()),
+        doc: Some(
+            "Summarize a text with \"options\", a backslash \\ and a doc long enough to wrap \
+             over the hundred columns of the generated project, ending in a \"quote\""
+                .to_owned(),
+        ),
         input: vec![
             field("text", Type::Str, None),
             field("options", Type::Dict(Box::new(Type::Any)), None),
