@@ -8,6 +8,9 @@ Precedence, highest first:
 3. `config/settings.yaml` (or the file named by `DESK_CONFIG`);
 4. the defaults of `Settings`.
 
+`settings_from_args` (the service and the scripts) first loads `.env` from the project root into
+the environment, without overriding variables that are already set.
+
 Secrets (`RESTACK_ENGINE_API_KEY`) are read from the environment only.
 """
 
@@ -19,9 +22,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from dotenv import load_dotenv
 
 CONFIG_ENV = "DESK_CONFIG"
-DEFAULT_CONFIG = Path(__file__).resolve().parents[3] / "config" / "settings.yaml"
+ROOT = Path(__file__).resolve().parents[3]
+DEFAULT_CONFIG = ROOT / "config" / "settings.yaml"
+ENV_FILE = ROOT / ".env"
 
 
 @dataclass(frozen=True)
@@ -100,5 +106,6 @@ def add_settings_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
-    """Settings with the command line on top."""
+    """Settings with the command line on top (after loading `.env`)."""
+    load_dotenv(ENV_FILE, override=False)
     return load_settings({name: getattr(args, name, None) for name in SOURCES})

@@ -1,9 +1,8 @@
 # Scaffolded by restack from restack.kdl: this file is yours to edit.
-"""Agent `Helper`.
+"""Agent `Helper`."""
 
-Events are handled by the methods named after them; `end` stops the agent. The state is served
-as `state` (`get_agent_state(agent_id, "state")`).
-"""
+# Events are handled by the methods named after them; `end` stops the agent. The state is
+# served as `state` (`get_agent_state(agent_id, "state")`).
 
 from restack_ai.agent import agent, import_functions
 
