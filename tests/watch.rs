@@ -59,7 +59,13 @@ impl Watch {
     fn start(dir: &Path, args: &[&str], envs: &[(&str, &Path)]) -> Watch {
         let mut command = Command::new(env!("CARGO_BIN_EXE_restack"));
         command
-            .args(["--color", "never", "watch", "--debounce", &DEBOUNCE_MS.to_string()])
+            .args([
+                "--color",
+                "never",
+                "watch",
+                "--debounce",
+                &DEBOUNCE_MS.to_string(),
+            ])
             .args(args)
             .current_dir(dir)
             .env("NO_COLOR", "1")
@@ -74,7 +80,10 @@ impl Watch {
         let stdout = child.stdout.take().expect("stdout is piped");
         let stderr = child.stderr.take().expect("stderr is piped");
         for (stream, reader) in [
-            (Stream::Out, Box::new(stdout) as Box<dyn std::io::Read + Send>),
+            (
+                Stream::Out,
+                Box::new(stdout) as Box<dyn std::io::Read + Send>,
+            ),
             (Stream::Err, Box::new(stderr)),
         ] {
             let sender = sender.clone();
@@ -93,7 +102,8 @@ impl Watch {
             seen: Vec::new(),
         };
         watch.wait_for("the watching line", |stream, line| {
-            stream == Stream::Out && (line.starts_with("watching ") || line.contains("\"watching\""))
+            stream == Stream::Out
+                && (line.starts_with("watching ") || line.contains("\"watching\""))
         });
         watch
     }
@@ -111,7 +121,10 @@ impl Watch {
                     }
                 }
                 Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {
-                    panic!("no {what} within {PATIENCE:?}; output so far:\n{}", self.dump())
+                    panic!(
+                        "no {what} within {PATIENCE:?}; output so far:\n{}",
+                        self.dump()
+                    )
                 }
             }
         }
@@ -341,7 +354,10 @@ fn entities_are_created_invalid_saves_delete_nothing_and_valid_saves_recover() {
     // Adding an entity creates its files.
     save_rename_over(&manifest, &format!("{MANIFEST}{BYE}"));
     let line = watch.reconcile_line();
-    assert!(line.starts_with("reconciled in ") && line.contains("created"), "{line}");
+    assert!(
+        line.starts_with("reconciled in ") && line.contains("created"),
+        "{line}"
+    );
     assert!(bye.is_file(), "the new function's scaffold exists");
 
     // Its own writes never trigger a reconcile.
@@ -356,7 +372,11 @@ fn entities_are_created_invalid_saves_delete_nothing_and_valid_saves_recover() {
         stream == Stream::Err && line.contains("restack.kdl:")
     });
     watch.assert_quiet("an invalid save");
-    assert_eq!(tree(root), files, "an invalid manifest deletes and writes nothing");
+    assert_eq!(
+        tree(root),
+        files,
+        "an invalid manifest deletes and writes nothing"
+    );
 
     // A later valid save recovers: the entity it drops is deleted, the one it adds is created.
     let hello = BYE.replace("Bye", "Hello").replace("goodbye", "hello");
@@ -367,7 +387,10 @@ fn entities_are_created_invalid_saves_delete_nothing_and_valid_saves_recover() {
         "{line}"
     );
     assert!(root.join("src/demo/functions/hello.py").is_file());
-    assert!(!bye.exists(), "an untouched scaffold of a removed entity is deleted");
+    assert!(
+        !bye.exists(),
+        "an untouched scaffold of a removed entity is deleted"
+    );
     watch.assert_quiet("the recovering reconcile");
 
     let (status, _) = watch.interrupt();

@@ -93,7 +93,8 @@ pub enum Command {
     /// Reconcile on every save of the manifest or a template override, until Ctrl-C.
     Watch {
         /// How long the file system must be quiet before a save is handled, in milliseconds.
-        #[arg(long, value_name = "MS", default_value_t = 50)]
+        #[arg(long, value_name = "MS", default_value_t = 50,
+              value_parser = clap::value_parser!(u64).range(1..=60_000))]
         debounce: u64,
         /// Also run the generated service, restarting it after each reconcile that wrote files.
         #[arg(long)]

@@ -222,6 +222,13 @@ fn json_event(report: &Report<'_>) -> Value {
                     "merged": applied.merged,
                     "deleted": applied.deleted,
                     "blocked": blocked,
+                    "timings_ms": {
+                        "analyze": millis(reconciled.timings.analyze),
+                        "render": millis(reconciled.timings.render),
+                        "scan": millis(reconciled.timings.scan),
+                        "plan": millis(reconciled.timings.plan),
+                        "apply": millis(reconciled.timings.apply),
+                    },
                 })
             }
             Outcome::Invalid { analysis, elapsed } => json!({

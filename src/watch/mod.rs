@@ -6,8 +6,8 @@
 //!
 //! 1. Stop signals (SIGINT, SIGTERM) are turned into a message first, so a signal never
 //!    interrupts a write: the current reconcile finishes, then the loop ends.
-//! 2. A first reconcile runs on start, then the watcher is set up and [`Report::Watching`] says
-//!    that saves are being seen from now on.
+//! 2. The watcher is set up, a first reconcile runs, and [`Report::Watching`] says that saves
+//!    are being seen (a save during the first reconcile is seen too).
 //! 3. Directories are watched, never files (editors replace files on save): the manifest's
 //!    directory and every directory holding a managed file, non-recursively, plus the overrides
 //!    folder ([`OVERRIDES_DIR`]) recursively. Events are debounced by `notify-debouncer-full`.
@@ -44,7 +44,7 @@ use notify_debouncer_full::{DebounceEventResult, new_debouncer};
 use walkdir::WalkDir;
 
 pub use classify::{Paths, Trigger, classify};
-pub use reconcile::{Outcome, Reconciled};
+pub use reconcile::{Outcome, Reconciled, Timings};
 pub use service::resolve_python;
 
 use crate::plan::{Hash, State};
@@ -169,14 +169,17 @@ pub fn watch(options: &Options, report: &mut dyn FnMut(Report<'_>)) -> Result<()
     if let Ok(state) = State::load(&looping.root) {
         looping.record(&state);
     }
-    looping.reconcile(true, report);
 
+    // Watch first, then reconcile: a save during the first reconcile is not missed, and the
+    // events of its own writes arrive after it recorded their hashes.
     let events = sender.clone();
     let mut debouncer = new_debouncer(options.debounce, None, move |result| {
         let _ = events.send(Message::Events(result));
     })
     .map_err(WatchError::Watcher)?;
     let mut watched = Watched::default();
+    watched.sync(&mut debouncer, &looping.wanted_dirs(), false)?;
+    looping.reconcile(true, report);
     watched.sync(&mut debouncer, &looping.wanted_dirs(), false)?;
     report(Report::Watching {
         manifest: &manifest,

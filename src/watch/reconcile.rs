@@ -36,6 +36,23 @@ pub struct Reconciled {
     pub warnings: Vec<ScaffoldWarning>,
     /// From reading the manifest to the state written.
     pub elapsed: Duration,
+    /// Where the time went.
+    pub timings: Timings,
+}
+
+/// The duration of each stage of one reconcile.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Timings {
+    /// Reading the manifest's bytes (before `reconcile` was called) and analyzing them.
+    pub analyze: Duration,
+    /// Rendering the whole project in memory (including the Python syntax check).
+    pub render: Duration,
+    /// Loading the state and reading every rendered or recorded path from disk.
+    pub scan: Duration,
+    /// Checking scaffolds against the manifest and planning.
+    pub plan: Duration,
+    /// Applying (lock, re-hash, journal, atomic writes, state).
+    pub apply: Duration,
 }
 
 impl Reconciled {
@@ -52,13 +69,16 @@ impl Reconciled {
 /// applies. A plan made stale by a concurrent edit between the scan and the apply is planned once
 /// more before giving up.
 pub(crate) fn reconcile(root: &Path, name: &str, bytes: &[u8], started: Instant) -> Outcome {
+    let mut timings = Timings::default();
     let analysis = analyze(name, bytes);
+    timings.analyze = started.elapsed();
     let Some(project) = analysis.project.clone() else {
         return Outcome::Invalid {
             analysis: Box::new(analysis),
             elapsed: started.elapsed(),
         };
     };
+    let rendering = Instant::now();
     let files = match render::render(&project) {
         Ok(files) => files,
         Err(err) => {
@@ -69,11 +89,12 @@ pub(crate) fn reconcile(root: &Path, name: &str, bytes: &[u8], started: Instant)
             };
         }
     };
+    timings.render = rendering.elapsed();
     let manifest = Hash::of(bytes);
     let mut attempts = 0;
     loop {
         attempts += 1;
-        let result = plan_and_apply(root, &project, &files, manifest);
+        let result = plan_and_apply(root, &project, &files, manifest, &mut timings);
         match result {
             Ok((plan, applied, warnings)) => {
                 return Outcome::Applied(Box::new(Reconciled {
@@ -82,6 +103,7 @@ pub(crate) fn reconcile(root: &Path, name: &str, bytes: &[u8], started: Instant)
                     applied,
                     warnings,
                     elapsed: started.elapsed(),
+                    timings,
                 }));
             }
             Err(Failure::Apply(ApplyError::Stale(_))) if attempts < 2 => {}
@@ -109,9 +131,13 @@ fn plan_and_apply(
     project: &ir::Project,
     files: &render::FileSet,
     manifest: Hash,
+    timings: &mut Timings,
 ) -> Result<(Plan, Applied, Vec<ScaffoldWarning>), Failure> {
+    let planning = Instant::now();
     let state = State::load(root)?;
     let snapshot = plan::scan(root, files, &state)?;
+    timings.scan = planning.elapsed();
+    let planning = Instant::now();
     let warnings = render::check_scaffolds(project, |path| {
         snapshot
             .files
@@ -124,6 +150,9 @@ fn plan_and_apply(
         force: false,
     };
     let plan = plan::plan(files, &snapshot, &state, &options);
+    timings.plan = planning.elapsed();
+    let applying = Instant::now();
     let applied = apply::apply(root, &plan, &ApplyOptions::new(manifest))?;
+    timings.apply = applying.elapsed();
     Ok((plan, applied, warnings))
 }
