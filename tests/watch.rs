@@ -1,6 +1,11 @@
 //! `restack watch` end to end: the real binary, real file-system events, temp dirs. Waits are
 //! bounded; nothing asserts on timing, only on what was printed and written.
+#![expect(
+    clippy::disallowed_methods,
+    reason = "the tests play editors and users, whose writes are not restack's atomic writes"
+)]
 
+use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -8,7 +13,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 /// The longest any single expected line may take (a debug build on a busy 2-core machine).
-const PATIENCE: Duration = Duration::from_secs(60);
+const PATIENCE: Duration = Duration::from_mins(1);
 /// The debounce the tests run with.
 const DEBOUNCE_MS: u64 = 50;
 /// How long to listen for lines that must not come: several debounce periods.
@@ -32,6 +37,9 @@ function "Bye" {
     output "str"
 }
 "#;
+
+/// An editor's way of saving a file.
+type Save = fn(&Path, &str);
 
 /// Which stream a line came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -175,10 +183,11 @@ impl Watch {
     }
 
     fn dump(&self) -> String {
-        self.seen
-            .iter()
-            .map(|(stream, line)| format!("{stream:?}: {line}\n"))
-            .collect()
+        let mut out = String::new();
+        for (stream, line) in &self.seen {
+            let _ = writeln!(out, "{stream:?}: {line}");
+        }
+        out
     }
 
     /// Sends SIGINT, waits (bounded) for the exit, and returns every line printed.
@@ -312,7 +321,7 @@ fn every_save_style_triggers_exactly_one_reconcile() {
     let dir = project();
     let manifest = dir.path().join("restack.kdl");
     let mut watch = Watch::start(dir.path(), &[], &[]);
-    let styles: [(&str, fn(&Path, &str)); 4] = [
+    let styles: [(&str, Save); 4] = [
         ("rename-over", save_rename_over),
         ("in-place", save_in_place),
         ("truncate-and-write", save_truncate_and_write),
