@@ -138,6 +138,24 @@ impl Watch {
         }
     }
 
+    /// Like `wait_for`, but a matching line already seen since `mark` (an index into `seen`)
+    /// counts too: stdout and stderr are read by two threads, so their lines may arrive in
+    /// either order.
+    fn wait_for_since(
+        &mut self,
+        mark: usize,
+        what: &str,
+        wanted: impl Fn(Stream, &str) -> bool,
+    ) -> String {
+        if let Some((_, line)) = self.seen[mark..]
+            .iter()
+            .find(|(stream, line)| wanted(*stream, line))
+        {
+            return line.clone();
+        }
+        self.wait_for(what, wanted)
+    }
+
     /// Waits for the next reconcile line.
     fn reconcile_line(&mut self) -> String {
         self.wait_for("reconcile line", |stream, line| {
@@ -374,10 +392,11 @@ fn entities_are_created_invalid_saves_delete_nothing_and_valid_saves_recover() {
     let files = tree(root);
 
     // An invalid save: diagnostics, nothing deleted or written.
+    let mark = watch.seen.len();
     save_rename_over(&manifest, &format!("{MANIFEST}function \"Bye\" {{\n"));
     let line = watch.reconcile_line();
     assert!(line.starts_with("invalid manifest: "), "{line}");
-    watch.wait_for("a diagnostic on stderr", |stream, line| {
+    watch.wait_for_since(mark, "a diagnostic on stderr", |stream, line| {
         stream == Stream::Err && line.contains("restack.kdl:")
     });
     watch.assert_quiet("an invalid save");
@@ -401,6 +420,25 @@ fn entities_are_created_invalid_saves_delete_nothing_and_valid_saves_recover() {
         "an untouched scaffold of a removed entity is deleted"
     );
     watch.assert_quiet("the recovering reconcile");
+
+    // A deleted manifest deletes nothing; bringing it back reconciles.
+    let files = tree(root);
+    std::fs::remove_file(&manifest).expect("manifest deleted");
+    watch.wait_for("the missing-manifest line", |stream, line| {
+        stream == Stream::Out && line.starts_with("restack.kdl is missing")
+    });
+    watch.assert_quiet("a deleted manifest");
+    let mut without_manifest = files.clone();
+    without_manifest.retain(|it| it != "restack.kdl");
+    assert_eq!(
+        tree(root),
+        without_manifest,
+        "a deleted manifest deletes nothing else"
+    );
+    save_rename_over(&manifest, &format!("{MANIFEST}{hello}"));
+    let line = watch.reconcile_line();
+    assert!(line.starts_with("no changes ("), "{line}");
+    assert_eq!(tree(root), files);
 
     let (status, _) = watch.interrupt();
     assert!(status.success(), "SIGINT exits 0, got {status:?}");

@@ -83,6 +83,10 @@ fn human(printer: &Printer, report: &Report<'_>) {
             )
         }
         Report::Outcome { outcome, .. } => outcome_line(printer, outcome),
+        Report::ManifestMissing { manifest } => format!(
+            "{} is missing; keeping the last good project until it is back",
+            name_of(manifest)
+        ),
         Report::HandEdit { path } => format!("! blocked (modified) {path}"),
         Report::Missing { path } => format!("! missing {path} (restoring it)"),
         Report::WatchError { message } => format!("watch error: {message}"),
@@ -242,6 +246,9 @@ fn json_event(report: &Report<'_>) -> Value {
             }),
             Outcome::Failed { message } => json!({"event": "failed", "message": message}),
         },
+        Report::ManifestMissing { manifest } => {
+            json!({"event": "manifest_missing", "manifest": name_of(manifest)})
+        }
         Report::HandEdit { path } => {
             json!({"event": "blocked", "reason": "modified", "path": path})
         }

@@ -88,6 +88,8 @@ pub enum Report<'a> {
         name: &'a str,
         outcome: &'a Outcome,
     },
+    /// The manifest was deleted: the last good project stays; saving it again reconciles.
+    ManifestMissing { manifest: &'a Path },
     /// A managed file was edited by hand: left alone, blocked until restored or `apply --force`.
     HandEdit { path: &'a str },
     /// A managed file was deleted by hand: a reconcile restores it.
@@ -158,6 +160,7 @@ pub fn watch(options: &Options, report: &mut dyn FnMut(Report<'_>)) -> Result<()
         },
         root,
         name,
+        debounce: options.debounce,
         last_input: None,
         recorded: BTreeMap::new(),
         reported: BTreeMap::new(),
@@ -202,6 +205,7 @@ struct Loop {
     paths: Paths,
     root: PathBuf,
     name: String,
+    debounce: Duration,
     /// The input key of the last reconcile that ran to a verdict (applied or invalid).
     last_input: Option<Hash>,
     /// Every file restack recorded: kind and the hash it last wrote.
@@ -281,20 +285,26 @@ impl Loop {
     /// Reconciles when the input key changed (or when `force`). Returns whether it ran.
     fn reconcile(&mut self, force: bool, report: &mut dyn FnMut(Report<'_>)) -> bool {
         let started = Instant::now();
-        let bytes = match std::fs::read(&self.paths.manifest) {
+        let bytes = match self.read_manifest() {
             Ok(bytes) => bytes,
-            Err(err) => {
-                // Mid-save (a rename not yet done) or deleted: keep the last good state; the
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                // Deleted (not mid-save: that was waited for). Keep the last good project; the
                 // save that brings it back is an event too.
-                if err.kind() != std::io::ErrorKind::NotFound || self.last_input.is_some() {
-                    let outcome = Outcome::Failed {
-                        message: format!("cannot read `{}`: {err}", self.paths.manifest.display()),
-                    };
-                    report(Report::Outcome {
-                        name: &self.name,
-                        outcome: &outcome,
+                if self.last_input.take().is_some() {
+                    report(Report::ManifestMissing {
+                        manifest: &self.paths.manifest,
                     });
                 }
+                return false;
+            }
+            Err(err) => {
+                let outcome = Outcome::Failed {
+                    message: format!("cannot read `{}`: {err}", self.paths.manifest.display()),
+                };
+                report(Report::Outcome {
+                    name: &self.name,
+                    outcome: &outcome,
+                });
                 self.last_input = None;
                 return false;
             }
@@ -322,6 +332,23 @@ impl Loop {
             Outcome::Failed { .. } => self.last_input = None,
         }
         true
+    }
+
+    /// Reads the manifest. An editor that renames the old file away before writing the new one
+    /// can leave it missing for a moment, so a missing manifest is read again for up to one
+    /// debounce period before it counts as deleted.
+    fn read_manifest(&self) -> std::io::Result<Vec<u8>> {
+        let deadline = Instant::now() + self.debounce;
+        loop {
+            match std::fs::read(&self.paths.manifest) {
+                Err(err)
+                    if err.kind() == std::io::ErrorKind::NotFound && Instant::now() < deadline =>
+                {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                result => return result,
+            }
+        }
     }
 
     /// Remembers what restack recorded, for hand-edit checks and the directories to watch.
