@@ -471,6 +471,43 @@ fn hand_edits_of_managed_files_are_reported_and_never_overwritten() {
         "the hand edit is kept"
     );
 
+    // Managed files deleted by hand, one or a whole folder, are reported and restored.
+    let models = root.join("src/demo/models");
+    let model_files = tree(&models);
+    assert!(
+        !model_files.is_empty(),
+        "the models folder holds managed files"
+    );
+    std::fs::remove_file(models.join(&model_files[0])).expect("delete one");
+    let line = watch.reconcile_line();
+    assert!(line.contains("1 created"), "{line}");
+    assert!(
+        watch
+            .seen
+            .iter()
+            .any(|(_, line)| line.starts_with("! missing src/demo/models/")),
+        "{}",
+        watch.dump()
+    );
+    assert_eq!(tree(&models), model_files);
+    std::fs::remove_dir_all(&models).expect("delete the folder");
+    let line = watch.reconcile_line();
+    assert!(
+        line.contains(&format!("{} created", model_files.len())),
+        "{line}"
+    );
+    assert_eq!(tree(&models), model_files);
+    watch.assert_quiet("restoring deleted files");
+
+    // The restored folder is watched again.
+    let model = models.join(&model_files[0]);
+    let text = std::fs::read_to_string(&model).expect("read");
+    std::fs::write(&model, format!("{text}# edited\n")).expect("hand edit");
+    let expected = format!("! blocked (modified) src/demo/models/{}", model_files[0]);
+    watch.wait_for("the hand-edit report", |stream, line| {
+        stream == Stream::Out && line == expected
+    });
+
     let (status, _) = watch.interrupt();
     assert!(status.success(), "SIGINT exits 0, got {status:?}");
 }

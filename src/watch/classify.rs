@@ -8,7 +8,9 @@
 //! - `Access(_)` is dropped, except `Access(Close(Write))` (the end of an in-place write).
 //! - An event is about the manifest when any of its paths is the manifest (a rename names both
 //!   ends), about the overrides when a path is inside the overrides folder (or is the folder), and
-//!   about a generated file when a path is a managed file restack recorded.
+//!   about a generated file when a path is a managed file restack recorded, and about a folder of
+//!   generated files when a folder holding managed files is removed or renamed (the debouncer
+//!   reports one event for the folder, none for the files in it).
 //! - Everything else (temp files, editor backups, `.restack/`, scaffolds, unrelated files) is
 //!   ignored.
 //!
@@ -19,7 +21,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use notify::EventKind;
-use notify::event::{AccessKind, AccessMode};
+use notify::event::{AccessKind, AccessMode, ModifyKind};
 
 /// The paths `watch` cares about, all absolute and in the form the watcher reports them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -41,6 +43,8 @@ pub enum Trigger {
     Overrides,
     /// A managed file (project-relative path) may have been edited or deleted by hand.
     Generated(String),
+    /// A folder holding managed files (absolute path) was removed or renamed.
+    Folder(PathBuf),
     /// The watcher lost events: re-check everything.
     Rescan,
 }
@@ -62,16 +66,35 @@ pub fn classify(event: &notify::Event, paths: &Paths) -> Option<Trigger> {
     if touches(&|it| it.starts_with(&paths.overrides)) {
         return Some(Trigger::Overrides);
     }
-    event
-        .paths
-        .iter()
-        .find_map(|it| paths.managed.get(it))
-        .map(|rel| Trigger::Generated(rel.clone()))
+    if let Some(rel) = event.paths.iter().find_map(|it| paths.managed.get(it)) {
+        return Some(Trigger::Generated(rel.clone()));
+    }
+    if matches!(
+        event.kind,
+        EventKind::Remove(_) | EventKind::Modify(ModifyKind::Name(_))
+    ) {
+        return event
+            .paths
+            .iter()
+            .find(|it| holds_managed(it, paths))
+            .map(|it| Trigger::Folder(it.clone()));
+    }
+    None
+}
+
+/// True when `dir` is a strict ancestor of a managed file. Descendants sort right after their
+/// ancestor in a `BTreeMap<PathBuf, _>` (paths compare by component), so one look suffices.
+fn holds_managed(dir: &Path, paths: &Paths) -> bool {
+    paths
+        .managed
+        .range(dir.to_path_buf()..)
+        .find(|(path, _)| path.as_path() != dir)
+        .is_some_and(|(path, _)| path.starts_with(dir))
 }
 
 #[cfg(test)]
 mod tests {
-    use notify::event::{CreateKind, DataChange, Flag, ModifyKind, RemoveKind, RenameMode};
+    use notify::event::{CreateKind, DataChange, Flag, RemoveKind, RenameMode};
 
     use super::*;
 
@@ -231,6 +254,33 @@ mod tests {
             &["src/blog/.tmpXyZ", "src/blog/service.py"],
             "Some(Generated(\"src/blog/service.py\"))",
         );
+    }
+
+    #[test]
+    fn removed_or_renamed_folders_of_managed_files() {
+        check(
+            EventKind::Remove(RemoveKind::Folder),
+            &["src/blog"],
+            "Some(Folder(\"/p/src/blog\"))",
+        );
+        check(
+            EventKind::Remove(RemoveKind::Any),
+            &["src"],
+            "Some(Folder(\"/p/src\"))",
+        );
+        check(
+            EventKind::Modify(ModifyKind::Name(RenameMode::From)),
+            &["src/blog"],
+            "Some(Folder(\"/p/src/blog\"))",
+        );
+        // A folder next to them, a sibling with a common prefix, or a mere creation: nothing.
+        check(
+            EventKind::Remove(RemoveKind::Folder),
+            &["src/other"],
+            "None",
+        );
+        check(EventKind::Remove(RemoveKind::Folder), &["src/bl"], "None");
+        check(EventKind::Create(CreateKind::Folder), &["src/blog"], "None");
     }
 
     #[test]

@@ -262,6 +262,13 @@ impl Loop {
                             Some(Trigger::Generated(rel)) => {
                                 generated.insert(rel);
                             }
+                            Some(Trigger::Folder(dir)) => generated.extend(
+                                self.paths
+                                    .managed
+                                    .iter()
+                                    .filter(|(path, _)| path.starts_with(&dir))
+                                    .map(|(_, rel)| rel.clone()),
+                            ),
                             Some(Trigger::Rescan) => rescan = true,
                             None => {}
                         }
