@@ -181,17 +181,33 @@ pub fn watch(options: &Options, report: &mut dyn FnMut(Report<'_>)) -> Result<()
     })
     .map_err(WatchError::Watcher)?;
     let mut watched = Watched::default();
-    watched.sync(&mut debouncer, &looping.wanted_dirs(), false)?;
+    let mut problems = watched.sync(&mut debouncer, &looping.wanted_dirs(), false);
+    if !watched.dirs.contains_key(&looping.root) {
+        // Without the manifest's directory there is nothing to watch.
+        return Err(problems.pop().unwrap_or_else(|| WatchError::Manifest {
+            path: manifest.clone(),
+            source: std::io::ErrorKind::NotFound.into(),
+        }));
+    }
     looping.reconcile(true, report);
-    watched.sync(&mut debouncer, &looping.wanted_dirs(), false)?;
+    problems.extend(watched.sync(&mut debouncer, &looping.wanted_dirs(), false));
+    for problem in problems {
+        report(Report::WatchError {
+            message: problem.to_string(),
+        });
+    }
     report(Report::Watching {
         manifest: &manifest,
         debounce: options.debounce,
     });
 
-    looping.run(&receiver, report, |looping, rewatch| {
-        watched.sync(&mut debouncer, &looping.wanted_dirs(), rewatch)
-    })?;
+    looping.run(&receiver, report, |looping, rewatch, report| {
+        for problem in watched.sync(&mut debouncer, &looping.wanted_dirs(), rewatch) {
+            report(Report::WatchError {
+                message: problem.to_string(),
+            });
+        }
+    });
 
     report(Report::Stopping);
     looping.stop_service(report);
@@ -224,8 +240,8 @@ impl Loop {
         &mut self,
         receiver: &Receiver<Message>,
         report: &mut dyn FnMut(Report<'_>),
-        mut sync: impl FnMut(&Loop, bool) -> Result<(), WatchError>,
-    ) -> Result<(), WatchError> {
+        mut sync: impl FnMut(&Loop, bool, &mut dyn FnMut(Report<'_>)),
+    ) {
         loop {
             let message = if self.service.is_some() {
                 match receiver.recv_timeout(Duration::from_millis(200)) {
@@ -234,16 +250,16 @@ impl Loop {
                         self.poll_service(report);
                         continue;
                     }
-                    Err(RecvTimeoutError::Disconnected) => return Ok(()),
+                    Err(RecvTimeoutError::Disconnected) => return,
                 }
             } else {
                 match receiver.recv() {
                     Ok(message) => message,
-                    Err(_) => return Ok(()),
+                    Err(_) => return,
                 }
             };
             match message {
-                Message::Stop => return Ok(()),
+                Message::Stop => return,
                 Message::ServiceOutput(line) => report(Report::ServiceOutput { line: &line }),
                 Message::Events(Err(errors)) => {
                     for error in errors {
@@ -281,7 +297,7 @@ impl Loop {
                     if input || restore {
                         let ran = self.reconcile(restore, report);
                         if ran {
-                            sync(self, restore)?;
+                            sync(self, restore, report);
                         }
                     }
                 }
@@ -499,13 +515,16 @@ struct Watched {
 
 impl Watched {
     /// Watches what is wanted and no longer what is not. `rewatch` renews every watch (after
-    /// files were deleted by hand, a directory may have been removed and recreated).
+    /// files were deleted by hand, a directory may have been removed and recreated). Returns the
+    /// directories that could not be watched (e.g. the system's watch limit was reached); the
+    /// others are watched regardless.
     fn sync<W: notify::Watcher, C: notify_debouncer_full::FileIdCache>(
         &mut self,
         debouncer: &mut notify_debouncer_full::Debouncer<W, C>,
         wanted: &BTreeMap<PathBuf, RecursiveMode>,
         rewatch: bool,
-    ) -> Result<(), WatchError> {
+    ) -> Vec<WatchError> {
+        let mut problems = Vec::new();
         let stale: Vec<PathBuf> = self
             .dirs
             .iter()
@@ -527,15 +546,13 @@ impl Watched {
                 }
                 // Removed between listing and watching: the next reconcile lists it again.
                 Err(_) if !dir.is_dir() => {}
-                Err(source) => {
-                    return Err(WatchError::Watch {
-                        path: dir.clone(),
-                        source,
-                    });
-                }
+                Err(source) => problems.push(WatchError::Watch {
+                    path: dir.clone(),
+                    source,
+                }),
             }
         }
-        Ok(())
+        problems
     }
 }
 

@@ -135,3 +135,30 @@ fn terminate(_child: &Child) {}
 
 #[cfg(not(unix))]
 fn kill_group(_child: &Child) {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Resolves the interpreter in a temp project (with a `.venv/bin/python` when `venv`) and
+    /// compares it, relative to the project, with `expect`.
+    fn check(venv: bool, explicit: Option<&str>, expect: &str) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        if venv {
+            let bin = dir.path().join(".venv/bin");
+            std::fs::create_dir_all(&bin).expect("venv dir");
+            std::fs::File::create(bin.join("python")).expect("python file");
+        }
+        let explicit = explicit.map(|it| dir.path().join(it));
+        let python = resolve_python(dir.path(), explicit.as_deref());
+        let shown = python.strip_prefix(dir.path()).unwrap_or(&python);
+        assert_eq!(shown, Path::new(expect));
+    }
+
+    #[test]
+    fn explicit_python_wins_then_the_project_venv() {
+        check(true, Some("tools/python"), "tools/python");
+        check(false, Some("tools/python"), "tools/python");
+        check(true, None, ".venv/bin/python");
+    }
+}
