@@ -15,6 +15,7 @@ pub mod printer;
 mod run;
 mod session;
 mod validate;
+mod watch;
 mod workspace;
 
 use std::process::ExitCode;
@@ -130,6 +131,23 @@ pub fn run(args: &Args) -> ExitStatus {
             run::run(&args.global, &printer, action.as_ref(), rest)
         }
         Command::Graph { name, format } => graph::graph(&args.global, &printer, name, *format),
+        Command::Watch {
+            debounce,
+            run,
+            python,
+            grace,
+            json_events,
+        } => watch::watch(
+            &args.global,
+            &printer,
+            &watch::WatchFlags {
+                debounce_ms: *debounce,
+                run: *run,
+                python: python.clone(),
+                grace_ms: *grace,
+                json_events: *json_events,
+            },
+        ),
     }
 }
 
