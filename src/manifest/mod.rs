@@ -8,6 +8,7 @@ pub mod ast;
 mod decode;
 mod duration;
 pub(crate) mod names;
+pub mod schema;
 pub(crate) mod types;
 
 use std::path::{Path, PathBuf};
