@@ -55,7 +55,11 @@ fn write_node(
     if here && change == Change::Omit {
         return;
     }
-    let times = if here && change == Change::Twice { 2 } else { 1 };
+    let times = if here && change == Change::Twice {
+        2
+    } else {
+        1
+    };
     for _ in 0..times {
         out.push_str(&"    ".repeat(depth));
         out.push_str(node.name);
@@ -75,7 +79,8 @@ fn write_node(
         }
         for (index, prop) in node.props.iter().enumerate() {
             let skip = here
-                && (change == Change::NoProps || (change == Change::NoRequiredProps && prop.required));
+                && (change == Change::NoProps
+                    || (change == Change::NoRequiredProps && prop.required));
             if skip {
                 continue;
             }
@@ -292,13 +297,22 @@ fn required_properties_children_and_once_only_nodes_agree() {
 fn wrong_values(kind: Kind) -> Vec<(&'static str, Code)> {
     match kind {
         Kind::Literal => Vec::new(),
-        Kind::Duration => vec![("1", Code::WrongType), ("\"1 week\"", Code::InvalidDuration)],
+        Kind::Duration => vec![
+            ("1", Code::WrongType),
+            ("\"1 week\"", Code::InvalidDuration),
+        ],
         Kind::Count => vec![("\"x\"", Code::WrongType), ("0", Code::InvalidCount)],
         Kind::Number | Kind::Bool => vec![("\"x\"", Code::WrongType)],
         Kind::Choice { .. } => vec![("1", Code::WrongType), ("\"zzqx\"", Code::InvalidChoice)],
         Kind::Type => vec![("1", Code::WrongType), ("\"list[str\"", Code::UnknownType)],
-        Kind::EntityName => vec![("1", Code::WrongType), ("\"zzqx\"", Code::InvalidEntityName)],
-        Kind::Identifier => vec![("1", Code::WrongType), ("\"Zzqx\"", Code::InvalidIdentifier)],
+        Kind::EntityName => vec![
+            ("1", Code::WrongType),
+            ("\"zzqx\"", Code::InvalidEntityName),
+        ],
+        Kind::Identifier => vec![
+            ("1", Code::WrongType),
+            ("\"Zzqx\"", Code::InvalidIdentifier),
+        ],
         Kind::Step => vec![("1", Code::WrongType), ("\"zzqx\"", Code::InvalidStepName)],
         Kind::Text
         | Kind::Requirement

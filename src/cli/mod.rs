@@ -3,10 +3,13 @@
 //! Each `cli/<command>.rs` parses nothing and computes nothing of its own: it calls the library
 //! and hands results to [`printer`]. Only `printer` writes to stdout or stderr.
 
+mod add;
 mod apply;
 mod args;
 mod check;
+mod completions;
 mod exit_status;
+mod fmt;
 mod graph;
 mod new;
 mod plan;
@@ -55,6 +58,9 @@ pub fn run(args: &Args) -> ExitStatus {
         }
         Command::Check { json, diff } => check::check(&args.global, &printer, *json, *diff),
         Command::Graph { name, format } => graph::graph(&args.global, &printer, name, *format),
+        Command::Fmt { check } => fmt::fmt(&args.global, &printer, *check),
+        Command::Add { entity, apply } => add::add(&args.global, &printer, entity, *apply),
+        Command::Completions { shell } => completions::completions(&printer, *shell),
     }
 }
 

@@ -7,6 +7,8 @@
 pub mod ast;
 mod decode;
 mod duration;
+pub mod edit;
+pub mod format;
 pub(crate) mod names;
 pub mod schema;
 pub(crate) mod types;

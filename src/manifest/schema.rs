@@ -80,6 +80,10 @@ pub struct Prop {
 
 /// A node and everything that may be written inside it.
 #[derive(Debug, Clone, Copy, Serialize)]
+#[expect(
+    clippy::struct_excessive_bools,
+    reason = "independent facts about a node of the language"
+)]
 pub struct Node {
     pub name: &'static str,
     pub doc: &'static str,
@@ -204,7 +208,11 @@ const PROJECT: Node = Node {
         leaf(
             "python",
             "The Python versions the generated project supports.",
-            &[arg("version requirement", Kind::Requirement, "\">=3.10,<3.14\"")],
+            &[arg(
+                "version requirement",
+                Kind::Requirement,
+                "\">=3.10,<3.14\"",
+            )],
             Some("`>=3.10,<3.14`"),
         ),
         leaf(
@@ -216,7 +224,11 @@ const PROJECT: Node = Node {
         leaf(
             "restack-ai",
             "The pinned `restack-ai` requirement of the generated project.",
-            &[arg("version requirement", Kind::Requirement, "\"==0.0.121\"")],
+            &[arg(
+                "version requirement",
+                Kind::Requirement,
+                "\"==0.0.121\"",
+            )],
             Some("`==0.0.121`"),
         ),
         Node {
@@ -498,10 +510,7 @@ const PIPELINE: Node = Node {
                 "map",
                 "Binds a step to a declared function or workflow (that entity is the step), or \
                  names the scaffolded step.",
-                &[
-                    STEP_ARG,
-                    arg("target", Kind::Text, "\"SendEmail\""),
-                ],
+                &[STEP_ARG, arg("target", Kind::Text, "\"SendEmail\"")],
                 None,
             )
         },
@@ -512,7 +521,11 @@ const PIPELINE: Node = Node {
                 "Names the condition function of a conditional stage (`→? STEP`).",
                 &[
                     STEP_ARG,
-                    arg("condition function name", Kind::Identifier, "\"should_publish\""),
+                    arg(
+                        "condition function name",
+                        Kind::Identifier,
+                        "\"should_publish\"",
+                    ),
                 ],
                 Some("`should_<step>`"),
             )
