@@ -162,3 +162,28 @@ fn completions_for_every_shell() {
     let out = run(dir.path(), &["completions", "tcsh"]);
     assert_eq!(code(&out), Some(1));
 }
+
+#[test]
+fn the_formatter_never_changes_meaning_on_any_case() {
+    use restack::manifest::format::{FormatError, format};
+    let cases = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases");
+    let mut n_formatted = 0;
+    for entry in walkdir::WalkDir::new(cases).into_iter().flatten() {
+        if entry.file_name() != "restack.kdl" {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(entry.path()) else {
+            continue; // the not-utf8 case
+        };
+        match format(&text) {
+            Ok(once) => {
+                assert_eq!(format(&once), Ok(once.clone()), "{}", entry.path().display());
+                assert_eq!(comments(&once), comments(&text), "{}", entry.path().display());
+                n_formatted += 1;
+            }
+            Err(FormatError::Syntax) => {}
+            Err(err) => panic!("{}: {err}", entry.path().display()),
+        }
+    }
+    assert!(n_formatted > 40, "only {n_formatted} cases formatted");
+}
