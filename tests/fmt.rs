@@ -177,8 +177,18 @@ fn the_formatter_never_changes_meaning_on_any_case() {
         };
         match format(&text) {
             Ok(once) => {
-                assert_eq!(format(&once), Ok(once.clone()), "{}", entry.path().display());
-                assert_eq!(comments(&once), comments(&text), "{}", entry.path().display());
+                assert_eq!(
+                    format(&once),
+                    Ok(once.clone()),
+                    "{}",
+                    entry.path().display()
+                );
+                assert_eq!(
+                    comments(&once),
+                    comments(&text),
+                    "{}",
+                    entry.path().display()
+                );
                 n_formatted += 1;
             }
             Err(FormatError::Syntax) => {}

@@ -116,6 +116,9 @@ pub enum Command {
         #[arg(long, global = true)]
         apply: bool,
     },
+    /// Print the manifest language's schema as JSON (schema/restack.schema.json), for tools.
+    #[command(hide = true)]
+    Schema,
     /// Print a shell completion script.
     Completions {
         #[arg(value_enum)]

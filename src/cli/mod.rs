@@ -61,6 +61,10 @@ pub fn run(args: &Args) -> ExitStatus {
         Command::Fmt { check } => fmt::fmt(&args.global, &printer, *check),
         Command::Add { entity, apply } => add::add(&args.global, &printer, entity, *apply),
         Command::Completions { shell } => completions::completions(&printer, *shell),
+        Command::Schema => {
+            printer.out(&crate::manifest::schema::json());
+            ExitStatus::Success
+        }
     }
 }
 

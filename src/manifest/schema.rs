@@ -119,6 +119,17 @@ impl Node {
     }
 }
 
+/// The schema as JSON (`schema/restack.schema.json`, `restack schema`), ending in a newline.
+pub fn json() -> String {
+    let json = serde_json::json!({
+        "$comment": "Generated from src/manifest/schema.rs by tests/schema.rs; do not edit.",
+        "title": "restack.kdl",
+        "version": 1,
+        "nodes": ROOT.children,
+    });
+    serde_json::to_string_pretty(&json).unwrap_or_default() + "\n"
+}
+
 /// The document itself: its children are the top-level nodes.
 pub const ROOT: Node = Node {
     name: "restack.kdl",
