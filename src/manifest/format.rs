@@ -165,18 +165,31 @@ fn block_comment_len(rest: &str) -> usize {
     bytes.len()
 }
 
-/// `\` then spaces, an optional line comment and a newline.
+/// `\` then spaces and block comments, an optional line comment and a newline. The token keeps
+/// the comments, as written, from the first one to the end of the line.
 fn escline(rest: &str) -> (Tok<'_>, usize) {
     let after = &rest[1..];
     let spaces = after.len() - after.trim_start_matches(is_space).len();
-    let tail = &after[spaces..];
-    let (comment, len) = if tail.starts_with("//") {
-        let len = tail.find(is_newline).unwrap_or(tail.len());
-        (Some(tail[..len].trim_end()), len)
-    } else {
-        (None, 0)
-    };
-    let mut total = 1 + spaces + len;
+    let start = 1 + spaces;
+    let mut end = start;
+    loop {
+        let tail = &rest[end..];
+        let blank = tail.len() - tail.trim_start_matches(is_space).len();
+        let tail = &tail[blank..];
+        if tail.starts_with("/*") {
+            end += blank + block_comment_len(tail);
+        } else {
+            if tail.starts_with("//") {
+                end += blank + tail.find(is_newline).unwrap_or(tail.len());
+            }
+            break;
+        }
+    }
+    let comment = Some(rest[start..end].trim_end()).filter(|it| !it.is_empty());
+    let mut total = end;
+    let tail = &rest[total..];
+    let blank = tail.len() - tail.trim_start_matches(is_space).len();
+    total += blank;
     let tail = &rest[total..];
     if tail.starts_with("\r\n") {
         total += 2;
@@ -241,6 +254,12 @@ struct Printer {
     first: bool,
     /// The next word or string is the node's name (after `/-` or a `(type)`).
     expect_name: bool,
+    /// A `\ // comment` continuation was written; its line continues the node.
+    continued: bool,
+    /// The last thing written is a block comment that opened its own line (between nodes).
+    leading_comment: bool,
+    /// `leading_comment` as it was before the current token.
+    after_leading_comment: bool,
 }
 
 impl Printer {
@@ -248,9 +267,14 @@ impl Printer {
     fn print(mut self, tokens: &[Tok<'_>]) -> String {
         self.first = true;
         for (index, tok) in tokens.iter().enumerate() {
+            if !matches!(tok, Tok::Space) {
+                // Only a block comment between nodes sets it again.
+                self.after_leading_comment = std::mem::take(&mut self.leading_comment);
+            }
             match *tok {
                 Tok::Space => {}
                 Tok::Newline => {
+                    self.end_continuation();
                     if self.in_node {
                         self.end_node();
                     } else if self.open {
@@ -259,13 +283,21 @@ impl Printer {
                     self.newlines += 1;
                 }
                 Tok::Semicolon => {
+                    if self.end_continuation() && self.in_node {
+                        // An empty line ends the node the continuation kept open.
+                        self.out.push('\n');
+                    }
                     if self.in_node {
                         self.in_node = false;
                         self.newlines = 0;
                     }
                 }
                 Tok::LineComment(text) => {
-                    if self.open {
+                    if self.continued {
+                        self.out.push('\n');
+                        self.indent(self.depth + 1);
+                        self.continued = false;
+                    } else if self.open {
                         self.out.push(' ');
                     } else {
                         self.begin_item();
@@ -278,6 +310,7 @@ impl Printer {
                     if self.in_node {
                         self.word(text);
                     } else {
+                        let own_line = !self.open;
                         if self.open {
                             self.out.push(' ');
                         } else {
@@ -286,6 +319,7 @@ impl Printer {
                         self.out.push_str(text);
                         self.open = true;
                         self.newlines = 0;
+                        self.leading_comment = own_line;
                     }
                 }
                 Tok::Slashdash => {
@@ -299,12 +333,22 @@ impl Printer {
                     self.glue = true;
                 }
                 Tok::Escline(comment) => {
-                    if let Some(text) = comment {
-                        self.out.push_str(" \\ ");
-                        self.out.push_str(text);
-                        self.out.push('\n');
-                        self.indent(self.depth + 1);
-                        self.glue = true;
+                    match comment {
+                        Some(text) if self.in_node => {
+                            self.word("\\");
+                            self.out.push(' ');
+                            self.out.push_str(text);
+                            self.continued = true;
+                        }
+                        // Between nodes an escline is only space; its comment keeps its line.
+                        Some(text) => {
+                            self.begin_item();
+                            self.out.push_str("\\ ");
+                            self.out.push_str(text);
+                            self.newline();
+                            self.newlines = 1;
+                        }
+                        None => {}
                     }
                 }
                 Tok::Open => {
@@ -317,6 +361,7 @@ impl Printer {
                     self.newlines = 0;
                 }
                 Tok::Close => {
+                    self.end_continuation();
                     if self.open {
                         self.newline();
                     }
@@ -350,10 +395,22 @@ impl Printer {
                 Tok::Word(text) => self.value(text, true, tokens, index),
             }
         }
-        if self.open || self.in_node {
+        if !self.end_continuation() && (self.open || self.in_node) {
             self.out.push('\n');
         }
         self.out
+    }
+
+    /// A node that ends right after a `\ // comment` continuation: the continuation's newline is
+    /// written, so that the terminator that follows still ends the node.
+    fn end_continuation(&mut self) -> bool {
+        if !self.continued {
+            return false;
+        }
+        self.out.push('\n');
+        self.continued = false;
+        self.open = false;
+        true
     }
 
     /// A string or word: a node name when no node is open, else an entry (or an annotation).
@@ -380,7 +437,11 @@ impl Printer {
 
     /// Emits `text` inside a node, after one space unless glued.
     fn word(&mut self, text: &str) {
-        if !self.glue {
+        if self.continued {
+            self.out.push('\n');
+            self.indent(self.depth + 1);
+            self.continued = false;
+        } else if !self.glue {
             self.out.push(' ');
         }
         self.out.push_str(text);
@@ -401,7 +462,7 @@ impl Printer {
 
     fn begin_node(&mut self) {
         // A block comment that opens a line stays in front of the node that follows it.
-        if self.open && !self.in_node && self.out.ends_with("*/") && self.line_is_comment() {
+        if self.open && !self.in_node && self.after_leading_comment {
             self.out.push(' ');
         } else {
             self.begin_item();
@@ -411,11 +472,6 @@ impl Printer {
         self.glue = true;
         self.expect_name = true;
         self.newlines = 0;
-    }
-
-    fn line_is_comment(&self) -> bool {
-        let line = self.out.rsplit('\n').next().unwrap_or("");
-        line.trim_start().starts_with("/*")
     }
 
     fn end_node(&mut self) {
@@ -514,6 +570,14 @@ mod tests {
         check(
             "prompt \"s\" {\n var \"a\" /- \"b\"\n text #\"raw \\n\"#\n text2 \"\"\"\n    multi\n    \"\"\"\n}",
             "prompt \"s\" {\n    var \"a\" /- \"b\"\n    text #\"raw \\n\"#\n    text2 \"\"\"\n    multi\n    \"\"\"\n}\n",
+        );
+    }
+
+    #[test]
+    fn keeps_commented_continuations() {
+        check(
+            "a 1 \\ // more\n  2\nb \\ // end\n;c \\ // x\n // y\n",
+            "a 1 \\ // more\n    2\nb \\ // end\n\nc \\ // x\n    // y\n",
         );
     }
 
