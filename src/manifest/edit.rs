@@ -108,6 +108,12 @@ pub struct NotKdl;
 pub fn insert(src: &str, node: &Node) -> Result<String, NotKdl> {
     let doc: KdlDocument = src.parse().map_err(|_| NotKdl)?;
     let text = node.render();
+    // A file with Windows line ends keeps them.
+    let (text, newline) = if src.contains("\r\n") {
+        (text.replace('\n', "\r\n"), "\r\n")
+    } else {
+        (text, "\n")
+    };
     let after = doc
         .nodes()
         .iter()
@@ -119,18 +125,18 @@ pub fn insert(src: &str, node: &Node) -> Result<String, NotKdl> {
     if let Some(at) = after {
         out.push_str(&src[..at]);
         if !out.ends_with('\n') {
-            out.push('\n');
+            out.push_str(newline);
         }
-        out.push('\n');
+        out.push_str(newline);
         out.push_str(&text);
         out.push_str(&src[at..]);
     } else {
         out.push_str(src);
         if !out.is_empty() && !out.ends_with('\n') {
-            out.push('\n');
+            out.push_str(newline);
         }
         if !out.trim().is_empty() {
-            out.push('\n');
+            out.push_str(newline);
         }
         out.push_str(&text);
     }
@@ -178,6 +184,18 @@ mod tests {
             "project \"x\"\n// end",
             &node,
             "project \"x\"\n// end\n\nprompt \"p\" {\n    text \"hi\"\n}\n",
+        );
+    }
+
+    #[test]
+    fn keeps_windows_line_ends() {
+        let node = Node::new("function")
+            .string("B")
+            .child(Node::new("output").string("int"));
+        check(
+            "function \"A\"\r\n",
+            &node,
+            "function \"A\"\r\n\r\nfunction \"B\" {\r\n    output \"int\"\r\n}\r\n",
         );
     }
 

@@ -18,7 +18,8 @@
 //! - comments keep their text and their place: a comment on its own line stays on its own line
 //!   (re-indented), a comment after a node stays after it; block comments and multi-line strings
 //!   are copied byte for byte;
-//! - the file ends with exactly one newline.
+//! - the file ends with exactly one newline; line ends are `\n`, or `\r\n` when the first line
+//!   of the file ends so.
 
 use kdl::{KdlDocument, KdlNode};
 
@@ -33,8 +34,25 @@ pub enum FormatError {
     Unsafe(&'static str),
 }
 
-/// Formats `src` canonically. Idempotent: `format(format(x)) == format(x)`.
+/// Formats `src` canonically. Idempotent: `format(format(x)) == format(x)`. A file whose first
+/// line ends in `\r\n` keeps Windows line ends (all of them, then); any other gets `\n`.
 pub fn format(src: &str) -> Result<String, FormatError> {
+    let windows = src.find('\n').is_some_and(|at| src[..at].ends_with('\r'));
+    if !windows {
+        return format_lf(src);
+    }
+    let before: KdlDocument = src.parse().map_err(|_| FormatError::Syntax)?;
+    let out = format_lf(&src.replace("\r\n", "\n"))?.replace('\n', "\r\n");
+    let after: KdlDocument = out
+        .parse()
+        .map_err(|_| FormatError::Unsafe("the result is not valid KDL"))?;
+    if shape(&before) != shape(&after) {
+        return Err(FormatError::Unsafe("the nodes differ"));
+    }
+    Ok(out)
+}
+
+fn format_lf(src: &str) -> Result<String, FormatError> {
     let before: KdlDocument = src.parse().map_err(|_| FormatError::Syntax)?;
     let tokens = lex(src);
     let out = Printer::default().print(&tokens);
@@ -578,6 +596,14 @@ mod tests {
         check(
             "a 1 \\ // more\n  2\nb \\ // end\n;c \\ // x\n // y\n",
             "a 1 \\ // more\n    2\nb \\ // end\n\nc \\ // x\n    // y\n",
+        );
+    }
+
+    #[test]
+    fn keeps_windows_line_ends() {
+        check(
+            "a {\r\n  b 1; c /* x\r\n y */\r\n}\r\n",
+            "a {\r\n    b 1\r\n    c /* x\r\n y */\r\n}\r\n",
         );
     }
 
