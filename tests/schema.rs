@@ -161,6 +161,17 @@ fn the_complete_manifest_decodes_cleanly() {
     assert!(found.is_empty(), "{}", show(&text, &found));
 }
 
+/// The examples fit together: the complete manifest passes every check, references included, so
+/// each example in docs/manifest.md is a valid piece of one manifest.
+#[test]
+fn the_complete_manifest_is_valid() {
+    let text = manifest(&[], Change::None);
+    let analysis = restack::analyze::analyze("restack.kdl", text.as_bytes());
+    let found: Vec<Diagnostic> = analysis.diagnostics.iter().cloned().collect();
+    assert!(found.is_empty(), "{}", show(&text, &found));
+    assert!(analysis.project.is_some());
+}
+
 #[test]
 fn the_decoder_accepts_exactly_the_schemas_properties() {
     for (path, node) in nodes() {
@@ -426,17 +437,37 @@ fn the_manifest_reference_is_up_to_date() {
 
 fn reference() -> String {
     let mut out = String::new();
+    let mut seen = std::collections::BTreeMap::new();
     for node in ROOT.children {
-        write_reference(node, &[], &mut out);
+        write_reference(node, &[], &mut seen, &mut out);
     }
     out
 }
 
-fn write_reference(node: &Node, parents: &[&str], out: &mut String) {
+/// Writes a node's section. A node described before (same name and doc, e.g. `timeout` in each
+/// entity) gets a reference to that section instead.
+fn write_reference(
+    node: &Node,
+    parents: &[&str],
+    seen: &mut std::collections::BTreeMap<(&'static str, &'static str), String>,
+    out: &mut String,
+) {
     let mut path = parents.to_vec();
     path.push(node.name);
     let heading = "#".repeat((path.len() + 2).min(6));
-    writeln!(out, "{heading} `{}`\n", path.join(" › ")).unwrap();
+    let title = path.join(" › ");
+    writeln!(out, "{heading} `{title}`\n").unwrap();
+    if let Some(first) = seen.get(&(node.name, node.doc)) {
+        let count = match (node.required, node.repeat) {
+            (true, true) => "required, may repeat",
+            (true, false) => "required, once",
+            (false, true) => "optional, may repeat",
+            (false, false) => "optional, once",
+        };
+        writeln!(out, "As `{first}` ({count}).\n").unwrap();
+        return;
+    }
+    seen.insert((node.name, node.doc), title);
     writeln!(out, "{}\n", node.doc).unwrap();
     let place = if parents.is_empty() {
         "top level".to_owned()
@@ -501,7 +532,7 @@ fn write_reference(node: &Node, parents: &[&str], out: &mut String) {
     }
     writeln!(out, "\n```kdl\n{}```\n", example(node)).unwrap();
     for child in node.children {
-        write_reference(child, &path, out);
+        write_reference(child, &path, seen, out);
     }
 }
 

@@ -492,7 +492,7 @@ const PIPELINE: Node = Node {
                 &[arg(
                     "operator string",
                     Kind::Operators,
-                    "\"DRAFT ⇄ REVIEW → PUBLISH\"",
+                    "\"DRAFT ⇄ REVIEW → PUBLISH →? PROMOTE\"",
                 )],
                 None,
             )
@@ -531,11 +531,11 @@ const PIPELINE: Node = Node {
                 "when",
                 "Names the condition function of a conditional stage (`→? STEP`).",
                 &[
-                    STEP_ARG,
+                    arg("step name", Kind::Step, "\"PROMOTE\""),
                     arg(
                         "condition function name",
                         Kind::Identifier,
-                        "\"should_publish\"",
+                        "\"should_promote\"",
                     ),
                 ],
                 Some("`should_<step>`"),
