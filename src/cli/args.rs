@@ -131,8 +131,9 @@ pub enum Command {
 pub enum AddEntity {
     /// `function NAME`: a unit of business logic.
     Function {
+        /// The entity's name, PascalCase (`SendEmail`).
         name: String,
-        /// A docstring.
+        /// A description (`doc`), used as the docstring.
         #[arg(long)]
         doc: Option<String>,
         /// An input field `NAME:TYPE` (repeatable), e.g. `--input to:str`.
@@ -144,11 +145,15 @@ pub enum AddEntity {
     },
     /// `workflow NAME`: calls functions and workflows.
     Workflow {
+        /// The entity's name, PascalCase (`SendEmail`).
         name: String,
+        /// A description (`doc`), used as the docstring.
         #[arg(long)]
         doc: Option<String>,
+        /// An input field `NAME:TYPE` (repeatable), e.g. `--input to:str`.
         #[arg(long, value_name = "NAME:TYPE")]
         input: Vec<String>,
+        /// The return type, e.g. `bool`.
         #[arg(long, value_name = "TYPE")]
         output: Option<String>,
         /// The functions and workflows it calls, e.g. `--calls SendEmail,Notify`.
@@ -157,7 +162,9 @@ pub enum AddEntity {
     },
     /// `agent NAME`: a long-running workflow that handles events.
     Agent {
+        /// The entity's name, PascalCase (`SendEmail`).
         name: String,
+        /// A description (`doc`), used as the docstring.
         #[arg(long)]
         doc: Option<String>,
         /// A state field `NAME:TYPE` (repeatable).
@@ -166,6 +173,7 @@ pub enum AddEntity {
         /// An event `NAME[:FIELD:TYPE,…]` (repeatable), e.g. `--event signed_up:user_id:str`.
         #[arg(long, value_name = "NAME[:FIELD:TYPE,…]")]
         event: Vec<String>,
+        /// The functions and workflows it calls, e.g. `--calls SendEmail,Notify`.
         #[arg(long, value_name = "A,B", value_delimiter = ',')]
         calls: Vec<String>,
         /// Tool servers the agent uses.
@@ -177,7 +185,9 @@ pub enum AddEntity {
     },
     /// `pipeline NAME`: steps run by a generated orchestrator.
     Pipeline {
+        /// The entity's name, PascalCase (`SendEmail`).
         name: String,
+        /// A description (`doc`), used as the docstring.
         #[arg(long)]
         doc: Option<String>,
         /// The operator string, e.g. `"DRAFT ⇄ REVIEW → PUBLISH"` (docs/operators.md).
@@ -186,12 +196,15 @@ pub enum AddEntity {
         /// `subworkflows` or `functions`.
         #[arg(long)]
         style: Option<String>,
+        /// The most rounds of a refine loop `A ⇄ B` (`max-loops`).
         #[arg(long, value_name = "N")]
         max_loops: Option<u32>,
     },
     /// `tool-server NAME`: a FastMCP tool server.
     ToolServer {
+        /// The entity's name, PascalCase (`SendEmail`).
         name: String,
+        /// A description (`doc`), used as the docstring.
         #[arg(long)]
         doc: Option<String>,
         /// `stdio`, `http` or `sse`.
@@ -203,7 +216,9 @@ pub enum AddEntity {
     },
     /// `prompt NAME`: a versioned prompt.
     Prompt {
+        /// The prompt's name, snake_case (`summarize`).
         name: String,
+        /// The prompt's version, e.g. `1.0.0`.
         #[arg(long)]
         version: Option<String>,
         /// A variable (repeatable, or comma-separated).
