@@ -17,7 +17,7 @@ pub struct Args {
     pub command: Command,
 }
 
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct GlobalArgs {
     /// Path of the manifest (default: search upward from the working directory for restack.kdl).
     #[arg(short = 'm', long, global = true, value_name = "PATH")]
@@ -153,6 +153,132 @@ pub enum Command {
     Explain {
         /// The code, e.g. `unknown-node`.
         code: String,
+    },
+    /// Format restack.kdl canonically, keeping every comment (docs/manifest.md).
+    Fmt {
+        /// Write nothing; print a diff and exit 1 when the file is not formatted.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Add an entity to restack.kdl (comments and formatting kept), then plan or apply.
+    Add {
+        #[command(subcommand)]
+        entity: AddEntity,
+        /// Apply the change to the project right away (default: show the plan).
+        #[arg(long, global = true)]
+        apply: bool,
+    },
+    /// Print the manifest language's schema as JSON (schema/restack.schema.json), for tools.
+    #[command(hide = true)]
+    Schema,
+    /// Print a shell completion script.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+/// What `restack add` adds. Lists are comma-separated; `NAME:TYPE` declares a field.
+#[derive(Debug, Subcommand)]
+pub enum AddEntity {
+    /// `function NAME`: a unit of business logic.
+    Function {
+        /// The entity's name, PascalCase (`SendEmail`).
+        name: String,
+        /// A description (`doc`), used as the docstring.
+        #[arg(long)]
+        doc: Option<String>,
+        /// An input field `NAME:TYPE` (repeatable), e.g. `--input to:str`.
+        #[arg(long, value_name = "NAME:TYPE")]
+        input: Vec<String>,
+        /// The return type, e.g. `bool`.
+        #[arg(long, value_name = "TYPE")]
+        output: Option<String>,
+    },
+    /// `workflow NAME`: calls functions and workflows.
+    Workflow {
+        /// The entity's name, PascalCase (`SendEmail`).
+        name: String,
+        /// A description (`doc`), used as the docstring.
+        #[arg(long)]
+        doc: Option<String>,
+        /// An input field `NAME:TYPE` (repeatable), e.g. `--input to:str`.
+        #[arg(long, value_name = "NAME:TYPE")]
+        input: Vec<String>,
+        /// The return type, e.g. `bool`.
+        #[arg(long, value_name = "TYPE")]
+        output: Option<String>,
+        /// The functions and workflows it calls, e.g. `--calls SendEmail,Notify`.
+        #[arg(long, value_name = "A,B", value_delimiter = ',')]
+        calls: Vec<String>,
+    },
+    /// `agent NAME`: a long-running workflow that handles events.
+    Agent {
+        /// The entity's name, PascalCase (`SendEmail`).
+        name: String,
+        /// A description (`doc`), used as the docstring.
+        #[arg(long)]
+        doc: Option<String>,
+        /// A state field `NAME:TYPE` (repeatable).
+        #[arg(long, value_name = "NAME:TYPE")]
+        state: Vec<String>,
+        /// An event `NAME[:FIELD:TYPE,…]` (repeatable), e.g. `--event signed_up:user_id:str`.
+        #[arg(long, value_name = "NAME[:FIELD:TYPE,…]")]
+        event: Vec<String>,
+        /// The functions and workflows it calls, e.g. `--calls SendEmail,Notify`.
+        #[arg(long, value_name = "A,B", value_delimiter = ',')]
+        calls: Vec<String>,
+        /// Tool servers the agent uses.
+        #[arg(long, value_name = "A,B", value_delimiter = ',')]
+        tools: Vec<String>,
+        /// Give the agent the project's LLM router (`llm "default"`).
+        #[arg(long)]
+        llm: bool,
+    },
+    /// `pipeline NAME`: steps run by a generated orchestrator.
+    Pipeline {
+        /// The entity's name, PascalCase (`SendEmail`).
+        name: String,
+        /// A description (`doc`), used as the docstring.
+        #[arg(long)]
+        doc: Option<String>,
+        /// The operator string, e.g. `"DRAFT ⇄ REVIEW → PUBLISH"` (docs/operators.md).
+        #[arg(long, value_name = "STRING")]
+        operators: String,
+        /// `subworkflows` or `functions`.
+        #[arg(long)]
+        style: Option<String>,
+        /// The most rounds of a refine loop `A ⇄ B` (`max-loops`).
+        #[arg(long, value_name = "N")]
+        max_loops: Option<u32>,
+    },
+    /// `tool-server NAME`: a FastMCP tool server.
+    ToolServer {
+        /// The entity's name, PascalCase (`SendEmail`).
+        name: String,
+        /// A description (`doc`), used as the docstring.
+        #[arg(long)]
+        doc: Option<String>,
+        /// `stdio`, `http` or `sse`.
+        #[arg(long)]
+        transport: Option<String>,
+        /// A tool `NAME[:PARAM:TYPE,…]` (repeatable), e.g. `--tool search:query:str`.
+        #[arg(long, value_name = "NAME[:PARAM:TYPE,…]")]
+        tool: Vec<String>,
+    },
+    /// `prompt NAME`: a versioned prompt.
+    Prompt {
+        /// The prompt's name, snake_case (`summarize`).
+        name: String,
+        /// The prompt's version, e.g. `1.0.0`.
+        #[arg(long)]
+        version: Option<String>,
+        /// A variable (repeatable, or comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        var: Vec<String>,
+        /// The template, using `{{ var }}` placeholders.
+        #[arg(long)]
+        text: String,
     },
 }
 

@@ -3,11 +3,14 @@
 //! Each `cli/<command>.rs` parses nothing and computes nothing of its own: it calls the library
 //! and hands results to [`printer`]. Only `printer` writes to stdout or stderr.
 
+mod add;
 mod apply;
 mod args;
 mod check;
+mod completions;
 mod doctor;
 mod exit_status;
+mod fmt;
 mod graph;
 mod new;
 mod plan;
@@ -148,6 +151,13 @@ pub fn run(args: &Args) -> ExitStatus {
                 json_events: *json_events,
             },
         ),
+        Command::Fmt { check } => fmt::fmt(&args.global, &printer, *check),
+        Command::Add { entity, apply } => add::add(&args.global, &printer, entity, *apply),
+        Command::Completions { shell } => completions::completions(&printer, *shell),
+        Command::Schema => {
+            printer.out(&crate::manifest::schema::json());
+            ExitStatus::Success
+        }
     }
 }
 

@@ -45,10 +45,7 @@ pub(crate) fn new(
     let global = GlobalArgs {
         manifest: None,
         directory: Some(root),
-        color: global.color,
-        quiet: global.quiet,
-        verbose: global.verbose,
-        config: global.config.clone(),
+        ..global.clone()
     };
     apply_cmd::apply(&global, printer, None, false, false)
 }

@@ -7,7 +7,10 @@
 pub mod ast;
 mod decode;
 mod duration;
+pub mod edit;
+pub mod format;
 pub(crate) mod names;
+pub mod schema;
 pub(crate) mod types;
 
 use std::path::{Path, PathBuf};
