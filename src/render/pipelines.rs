@@ -421,8 +421,10 @@ impl Walk<'_> {
     }
 
     fn module(&self, token: &str) -> String {
-        self.step(token)
-            .map_or_else(|| token.to_lowercase(), |(step, _)| step.names.module.clone())
+        self.step(token).map_or_else(
+            || token.to_lowercase(),
+            |(step, _)| step.names.module.clone(),
+        )
     }
 
     /// `Seq(stages=[...])`, exploded with magic trailing commas so `ruff format` keeps it.
@@ -489,7 +491,10 @@ impl Walk<'_> {
                 .map(|unit| steps_of_unit(unit).into_iter().next())
                 .collect();
             let scaffolded = |token: &Option<String>| {
-                token.as_ref().and_then(|token| self.step(token)).is_some_and(|(_, view)| view.kind == "scaffold")
+                token
+                    .as_ref()
+                    .and_then(|token| self.step(token))
+                    .is_some_and(|(_, view)| view.kind == "scaffold")
             };
             if scaffolded(&firsts[0]) && scaffolded(&firsts[1]) {
                 let steps: Vec<String> = units.iter().flat_map(steps_of_unit).collect();
@@ -562,8 +567,12 @@ pub(crate) fn to_mermaid(pipeline: &ir::Pipeline) -> String {
     for step in &pipeline.steps {
         let label = match &step.target {
             StepTarget::Scaffold(_) => step.names.declared.clone(),
-            StepTarget::Function(names) => format!("{}<br/>function {}", step.names.declared, names.declared),
-            StepTarget::Workflow(names) => format!("{}<br/>workflow {}", step.names.declared, names.declared),
+            StepTarget::Function(names) => {
+                format!("{}<br/>function {}", step.names.declared, names.declared)
+            }
+            StepTarget::Workflow(names) => {
+                format!("{}<br/>workflow {}", step.names.declared, names.declared)
+            }
         };
         lines.push(format!("    {}[\"{label}\"]", step.names.declared));
     }
@@ -574,7 +583,10 @@ pub(crate) fn to_mermaid(pipeline: &ir::Pipeline) -> String {
 }
 
 /// Adds the edges of a sequence; returns its entry and exit steps.
-fn mermaid_seq(pipeline: &operators::Pipeline, lines: &mut Vec<String>) -> (Vec<String>, Vec<String>) {
+fn mermaid_seq(
+    pipeline: &operators::Pipeline,
+    lines: &mut Vec<String>,
+) -> (Vec<String>, Vec<String>) {
     let mut entries = Vec::new();
     let mut exits: Vec<String> = Vec::new();
     for (index, stage) in pipeline.stages.iter().enumerate() {
@@ -601,7 +613,11 @@ fn mermaid_seq(pipeline: &operators::Pipeline, lines: &mut Vec<String>) -> (Vec<
         if index == 0 {
             entries.clone_from(&stage_in);
         }
-        let arrow = if stage.entry == Entry::If { "-->|if|" } else { "-->" };
+        let arrow = if stage.entry == Entry::If {
+            "-->|if|"
+        } else {
+            "-->"
+        };
         for from in &exits {
             for to in &stage_in {
                 lines.push(format!("    {from} {arrow} {to}"));
