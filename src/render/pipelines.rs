@@ -244,6 +244,10 @@ struct RetryView {
 
 /// Everything the pipeline templates need beyond the IR.
 #[derive(Debug, Clone, Serialize)]
+#[expect(
+    clippy::struct_excessive_bools,
+    reason = "template flags, each read by a different `{% if %}`"
+)]
 struct PipelineView {
     steps: Vec<StepView>,
     tree: String,
