@@ -11,6 +11,10 @@ use crate::cli::printer::Printer;
 use crate::diag::{self, RenderOptions};
 use crate::manifest;
 
+/// At most this many diagnostics are drawn; the summary still counts them all. Drawing one
+/// costs time proportional to the file, so a pathological manifest must not print thousands.
+const MAX_SHOWN: usize = 50;
+
 /// Exit 0 when the manifest is valid (warnings allowed), 1 when it has an error, 2 when it could
 /// not be found or read.
 pub(crate) fn validate(global: &GlobalArgs, printer: &Printer) -> ExitStatus {
@@ -45,8 +49,20 @@ pub(crate) fn validate(global: &GlobalArgs, printer: &Printer) -> ExitStatus {
         color: printer.color,
         ..RenderOptions::default()
     };
-    if !diagnostics.is_empty() {
-        printer.err(&diag::render(&name, &analysis.text, &diagnostics, options));
+    let shown = diagnostics.len().min(MAX_SHOWN);
+    if shown > 0 {
+        printer.err(&diag::render(
+            &name,
+            &analysis.text,
+            &diagnostics[..shown],
+            options,
+        ));
+    }
+    if diagnostics.len() > shown {
+        printer.err(&format!(
+            "{name}: {} more problems not shown\n",
+            diagnostics.len() - shown
+        ));
     }
     let n_errors = diagnostics
         .iter()

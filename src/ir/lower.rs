@@ -388,6 +388,10 @@ impl<'a> Lowerer<'a> {
 
     // ---- the project ----
 
+    #[expect(
+        clippy::too_many_lines,
+        reason = "builds every part of the project in one place, in IR order"
+    )]
     fn project(&mut self) -> Option<Project> {
         let manifest = self.manifest;
         let defaults = self.defaults();
@@ -501,9 +505,10 @@ impl<'a> Lowerer<'a> {
     }
 
     fn agent(&mut self, agent: &ast::Agent, defaults: &Policy) -> Agent {
-        if let Some(llm) = &agent.llm {
-            if self.manifest.llm.is_none() {
-                self.diags.push(
+        if let Some(llm) = &agent.llm
+            && self.manifest.llm.is_none()
+        {
+            self.diags.push(
                     Diagnostic::error(
                         Code::MissingLlm,
                         llm.span.clone(),
@@ -512,7 +517,6 @@ impl<'a> Lowerer<'a> {
                     .label("needs a top-level `llm { … }` block")
                     .help("add `llm { provider \"openai\" model=\"gpt-4o-mini\" key-env=\"OPENAI_API_KEY\" }`"),
                 );
-            }
         }
         Agent {
             names: names_of(&agent.name.value),
@@ -543,10 +547,21 @@ impl<'a> Lowerer<'a> {
         }
     }
 
+    #[expect(
+        clippy::too_many_lines,
+        reason = "the pipeline checks share the walked steps and bindings"
+    )]
     fn pipeline(&mut self, pipeline: &ast::Pipeline, defaults: &Policy) -> Option<Pipeline> {
         let operators = pipeline.operators.as_ref()?;
         let mut walked = Vec::new();
         walk(&operators.tree, false, &mut walked);
+        // A repeated step is the operator parser's `duplicate-step`; keep its first occurrence.
+        let mut seen_tokens = Vec::new();
+        walked.retain(|it| {
+            let new = !seen_tokens.contains(&it.step.name);
+            seen_tokens.push(it.step.name.clone());
+            new
+        });
         let tokens: Vec<&str> = walked.iter().map(|it| it.step.name.as_str()).collect();
         let pipeline_name = &pipeline.name.value;
 
@@ -1002,5 +1017,144 @@ fn literal(value: &ast::Value) -> Literal {
         ast::Value::Float(it) => Literal::Float(*it),
         ast::Value::Bool(it) => Literal::Bool(*it),
         ast::Value::Null => Literal::None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::analyze::analyze;
+    use crate::ir::{Callee, Fallback, Millis, Project, StepTarget};
+
+    fn lower_text(text: &str) -> Project {
+        let analysis = analyze("restack.kdl", text.as_bytes());
+        assert!(
+            analysis.diagnostics.is_empty(),
+            "{:#?}",
+            analysis.diagnostics
+        );
+        analysis.project.expect("a valid manifest lowers")
+    }
+
+    #[test]
+    fn the_example() {
+        let project = lower_text(include_str!("../../restack.kdl.example"));
+        assert_eq!(project.package, "blog");
+        assert_eq!(project.engine.api_address, "localhost:6233");
+
+        let send = &project.functions[0];
+        assert_eq!(send.names.module, "send_email");
+        assert_eq!(send.policy.timeout, Millis(30_000));
+        assert_eq!(send.policy.retry.attempts, 5);
+        assert_eq!(send.policy.retry.max_interval, Millis(60_000));
+        assert_eq!(
+            send.input[2]
+                .default
+                .as_ref()
+                .map(super::super::Literal::python),
+            Some("\"\"".to_owned())
+        );
+
+        let agent = &project.agents[0];
+        assert_eq!(agent.events[0].class, "UserSignedUpEvent");
+        assert!(matches!(&agent.calls[1], Callee::Workflow(it) if it.module == "email_campaign"));
+        assert_eq!(agent.tools[0].declared, "Research");
+
+        let pipeline = &project.pipelines[0];
+        let names: Vec<&str> = pipeline
+            .steps
+            .iter()
+            .map(|it| it.names.declared.as_str())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "IDEATE",
+                "RESEARCH",
+                "PLAN",
+                "OUTLINE",
+                "DRAFT",
+                "REVIEW",
+                "POLISH",
+                "PUBLISH",
+                "PROMOTE",
+                "REPURPOSE"
+            ]
+        );
+        assert!(
+            matches!(&pipeline.steps[0].target, StepTarget::Scaffold(it) if it.module == "brainstorm_ideas")
+        );
+        let draft = &pipeline.steps[4];
+        assert_eq!(
+            (
+                draft.names.class.as_str(),
+                draft.policy.timeout,
+                draft.policy.retry.attempts
+            ),
+            ("Draft", Millis(600_000), 5)
+        );
+        assert_eq!(
+            pipeline.steps[9].condition.as_deref(),
+            Some("should_repurpose")
+        );
+        assert!(pipeline.steps[..9].iter().all(|it| it.condition.is_none()));
+        assert_eq!(pipeline.continue_as_new_after, Some(200));
+
+        let llm = project.llm.as_ref().expect("llm block");
+        assert_eq!(llm.providers[0].name, "openai");
+        assert_eq!(
+            llm.fallback,
+            [
+                Fallback::Timeout,
+                Fallback::ServerError,
+                Fallback::RateLimit
+            ]
+        );
+        assert_eq!(project.prompts[0].vars, ["article", "sentences"]);
+    }
+
+    #[test]
+    fn defaults_and_bindings() {
+        let project = lower_text(
+            r#"project "My Blog"
+function "Publish" { timeout "1m" }
+pipeline "P" {
+    operators "A -> (B + C) ->? (D -> E) ->? F"
+    map "B" "Publish"
+    when "F" "ready"
+    timeout "2m"
+}
+llm {
+    provider "b" model="m" priority=2
+    provider "a" model="m" priority=2
+    provider "z" model="m" priority=1
+}
+"#,
+        );
+        assert_eq!(project.package, "my_blog");
+        assert_eq!(project.defaults.timeout, Millis(300_000));
+        assert_eq!(project.defaults.heartbeat, Millis(30_000));
+        let steps = &project.pipelines[0].steps;
+        assert!(matches!(&steps[1].target, StepTarget::Function(it) if it.declared == "Publish"));
+        // built-in < entity < pipeline: the pipeline's timeout wins over the function's.
+        assert_eq!(steps[1].policy.timeout, Millis(120_000));
+        let conditions: Vec<Option<&str>> =
+            steps.iter().map(|it| it.condition.as_deref()).collect();
+        assert_eq!(
+            conditions,
+            [None, None, None, Some("should_d"), None, Some("ready")]
+        );
+        let providers: Vec<&str> = project
+            .llm
+            .as_ref()
+            .expect("llm")
+            .providers
+            .iter()
+            .map(|it| it.name.as_str())
+            .collect();
+        assert_eq!(providers, ["z", "a", "b"]);
+        assert_eq!(
+            project.llm.as_ref().expect("llm").providers[0].key_env,
+            "Z_API_KEY"
+        );
     }
 }

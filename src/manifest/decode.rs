@@ -51,6 +51,20 @@ pub fn decode(src: &str) -> (Manifest, Diagnostics) {
         src,
         diags: Diagnostics::new(),
     };
+    if let Some(at) = too_deep(src) {
+        decoder.push(
+            Diagnostic::error(
+                Code::KdlSyntax,
+                at..at + 1,
+                format!("blocks are nested deeper than {MAX_DEPTH} levels"),
+            )
+            .label("too deep")
+            .help(
+                "a manifest needs only a few levels of `{ … }`; check for unclosed or stray braces",
+            ),
+        );
+        return (Manifest::default(), decoder.diags);
+    }
     let manifest = match KdlDocument::parse(src) {
         Ok(doc) => decoder.document(&doc),
         Err(err) => {
@@ -63,6 +77,50 @@ pub fn decode(src: &str) -> (Manifest, Diagnostics) {
     let mut manifest = manifest;
     manifest.complete = !decoder.diags.has_errors();
     (manifest, decoder.diags)
+}
+
+/// The deepest `{ … }` nesting accepted. The KDL parser recurses per level, so a hostile file
+/// could otherwise overflow the stack; real manifests use four levels at most.
+const MAX_DEPTH: usize = 64;
+
+/// The offset of the first `{` that opens a block deeper than [`MAX_DEPTH`], if any. Skips
+/// quoted strings and comments, so braces in prompt text do not count.
+fn too_deep(src: &str) -> Option<usize> {
+    let bytes = src.as_bytes();
+    let mut depth = 0usize;
+    let mut at = 0;
+    while at < bytes.len() {
+        match bytes[at] {
+            b'"' => {
+                at += 1;
+                while at < bytes.len() && bytes[at] != b'"' {
+                    at += if bytes[at] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'/' if bytes.get(at + 1) == Some(&b'/') => {
+                while at < bytes.len() && bytes[at] != b'\n' {
+                    at += 1;
+                }
+            }
+            b'/' if bytes.get(at + 1) == Some(&b'*') => {
+                at += 2;
+                while at + 1 < bytes.len() && !(bytes[at] == b'*' && bytes[at + 1] == b'/') {
+                    at += 1;
+                }
+                at += 1;
+            }
+            b'{' => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Some(at);
+                }
+            }
+            b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        at += 1;
+    }
+    None
 }
 
 struct Decoder<'a> {
@@ -235,7 +293,7 @@ impl Decoder<'_> {
                             Diagnostic::error(
                                 Code::UnexpectedArgument,
                                 self.span(entry.span()),
-                                format!("unexpected argument `{}` to `{name}`", self.repr(entry)),
+                                format!("unexpected argument `{}` to `{name}`", Self::repr(entry)),
                             )
                             .label("not expected here")
                             .help(help),
@@ -275,18 +333,16 @@ impl Decoder<'_> {
                 }
             }
         }
-        if !block {
-            if let Some(children) = node.children() {
-                self.push(
-                    Diagnostic::error(
-                        Code::UnexpectedArgument,
-                        self.span(children.span()),
-                        format!("`{name}` takes no block"),
-                    )
-                    .label("unexpected block")
-                    .help("remove the `{ … }`"),
-                );
-            }
+        if !block && let Some(children) = node.children() {
+            self.push(
+                Diagnostic::error(
+                    Code::UnexpectedArgument,
+                    self.span(children.span()),
+                    format!("`{name}` takes no block"),
+                )
+                .label("unexpected block")
+                .help("remove the `{ … }`"),
+            );
         }
     }
 
@@ -342,7 +398,7 @@ impl Decoder<'_> {
 
     // ---- values ----
 
-    fn repr(&self, entry: &KdlEntry) -> String {
+    fn repr(entry: &KdlEntry) -> String {
         entry
             .format()
             .map_or_else(|| entry.value().to_string(), |it| it.value_repr.clone())
@@ -382,7 +438,7 @@ impl Decoder<'_> {
         value
     }
 
-    fn arg<'n>(node: &'n KdlNode, index: usize) -> Option<&'n KdlEntry> {
+    fn arg(node: &KdlNode, index: usize) -> Option<&KdlEntry> {
         node.entries()
             .iter()
             .filter(|it| it.name().is_none())
@@ -419,7 +475,7 @@ impl Decoder<'_> {
         let mut diagnostic = Diagnostic::error(
             Code::WrongType,
             self.value_span(entry),
-            format!("expected {expected}, found {found} `{}`", self.repr(entry)),
+            format!("expected {expected}, found {found} `{}`", Self::repr(entry)),
         )
         .label(format!("expected {expected}"));
         if let Some(help) = help {
@@ -429,13 +485,12 @@ impl Decoder<'_> {
     }
 
     fn string(&mut self, entry: &KdlEntry) -> Option<Spanned<String>> {
-        match entry.value() {
-            KdlValue::String(it) => Some(Spanned::new(it.clone(), self.value_span(entry))),
-            _ => {
-                let help = Some(format!("quote it: `\"{}\"`", entry.value()));
-                self.wrong_type(entry, "a string", help);
-                None
-            }
+        if let KdlValue::String(it) = entry.value() {
+            Some(Spanned::new(it.clone(), self.value_span(entry)))
+        } else {
+            let help = Some(format!("quote it: `\"{}\"`", entry.value()));
+            self.wrong_type(entry, "a string", help);
+            None
         }
     }
 
@@ -447,12 +502,11 @@ impl Decoder<'_> {
         what: &str,
         example: &str,
     ) -> Option<Spanned<String>> {
-        match Self::arg(node, index) {
-            Some(entry) => self.string(entry),
-            None => {
-                self.missing_argument(node, what, example);
-                None
-            }
+        if let Some(entry) = Self::arg(node, index) {
+            self.string(entry)
+        } else {
+            self.missing_argument(node, what, example);
+            None
         }
     }
 
@@ -500,7 +554,7 @@ impl Decoder<'_> {
             Diagnostic::error(
                 Code::InvalidCount,
                 span,
-                format!("`{}` is not a positive whole number", self.repr(entry)),
+                format!("`{}` is not a positive whole number", Self::repr(entry)),
             )
             .label("expected a count of 1 or more")
             .help("counts are whole numbers greater than zero"),
@@ -948,12 +1002,11 @@ impl Decoder<'_> {
                 }
                 self.shape(node, 1, &[], false);
                 let name = node.name().value();
-                let value = match Self::arg(node, 0) {
-                    Some(entry) => self.duration(entry),
-                    None => {
-                        self.missing_argument(node, "duration", &format!("{name} \"30s\""));
-                        None
-                    }
+                let value = if let Some(entry) = Self::arg(node, 0) {
+                    self.duration(entry)
+                } else {
+                    self.missing_argument(node, "duration", &format!("{name} \"30s\""));
+                    None
                 };
                 if name == "timeout" {
                     policy.timeout = value;
@@ -963,10 +1016,10 @@ impl Decoder<'_> {
                 true
             }
             "retry" => {
+                const PROPS: &[&str] = &["attempts", "initial", "backoff", "max-interval"];
                 if !self.once(seen, node) {
                     return true;
                 }
-                const PROPS: &[&str] = &["attempts", "initial", "backoff", "max-interval"];
                 self.shape(node, 0, PROPS, false);
                 let mut retry = Retry {
                     span: self.span(node.span()),
@@ -1021,7 +1074,7 @@ impl Decoder<'_> {
                 Diagnostic::error(
                     Code::InvalidValue,
                     span,
-                    format!("backoff `{}` is out of range", self.repr(entry)),
+                    format!("backoff `{}` is out of range", Self::repr(entry)),
                 )
                 .label("expected a number from 1.0 to 100.0")
                 .help(
@@ -1042,16 +1095,15 @@ impl Decoder<'_> {
         let example = format!("{keyword} \"name\" \"str\"");
         let name = self.string_arg(node, 0, &format!("{what} name"), &example)?;
         self.check_ident(&name, what, true);
-        let ty = match Self::arg(node, 1) {
-            Some(entry) => self.type_value(entry),
-            None => {
-                self.missing_argument(
-                    node,
-                    "type",
-                    &format!("{keyword} \"{}\" \"str\"", name.value),
-                );
-                None
-            }
+        let ty = if let Some(entry) = Self::arg(node, 1) {
+            self.type_value(entry)
+        } else {
+            self.missing_argument(
+                node,
+                "type",
+                &format!("{keyword} \"{}\" \"str\"", name.value),
+            );
+            None
         };
         let default = Self::prop(node, "default").and_then(|entry| {
             let span = self.value_span(entry);
@@ -1060,7 +1112,7 @@ impl Decoder<'_> {
                 KdlValue::Integer(it) if i64::try_from(*it).is_ok() => Value::Int(*it),
                 KdlValue::Integer(_) => {
                     self.push(
-                        Diagnostic::error(Code::InvalidValue, span, format!("default `{}` is out of range", self.repr(entry)))
+                        Diagnostic::error(Code::InvalidValue, span, format!("default `{}` is out of range", Self::repr(entry)))
                             .label("does not fit a 64-bit integer")
                             .help("use a smaller number"),
                     );
@@ -1077,7 +1129,7 @@ impl Decoder<'_> {
                         Diagnostic::error(
                             Code::WrongType,
                             value.span.clone(),
-                            format!("default `{}` does not fit the type `{}`", self.repr(entry), type_text(&ty.value)),
+                            format!("default `{}` does not fit the type `{}`", Self::repr(entry), type_text(&ty.value)),
                         )
                         .label("wrong kind of value")
                         .related(ty.span.clone(), "the field's type")
@@ -1103,10 +1155,10 @@ impl Decoder<'_> {
         for child in Self::children(node) {
             self.no_type_annotation(child);
             if child.name().value() == "field" {
-                if let Some(field) = self.field(child, "field") {
-                    if self.unique(&mut seen, &field.name, "field") {
-                        fields.push(field);
-                    }
+                if let Some(field) = self.field(child, "field")
+                    && self.unique(&mut seen, &field.name, "field")
+                {
+                    fields.push(field);
                 }
             } else {
                 self.unknown_node(child, &["field"], &format!("`{parent}`"));
@@ -1120,24 +1172,22 @@ impl Decoder<'_> {
 
     fn doc(&mut self, node: &KdlNode) -> Option<Spanned<String>> {
         self.shape(node, 1, &[], false);
-        match Self::arg(node, 0) {
-            Some(entry) => self.text(entry, "doc"),
-            None => {
-                self.missing_argument(node, "text", "doc \"What it does.\"");
-                None
-            }
+        if let Some(entry) = Self::arg(node, 0) {
+            self.text(entry, "doc")
+        } else {
+            self.missing_argument(node, "text", "doc \"What it does.\"");
+            None
         }
     }
 
     fn type_arg(&mut self, node: &KdlNode) -> Option<Spanned<Type>> {
         self.shape(node, 1, &[], false);
         let name = node.name().value().to_owned();
-        match Self::arg(node, 0) {
-            Some(entry) => self.type_value(entry),
-            None => {
-                self.missing_argument(node, "type", &format!("{name} \"str\""));
-                None
-            }
+        if let Some(entry) = Self::arg(node, 0) {
+            self.type_value(entry)
+        } else {
+            self.missing_argument(node, "type", &format!("{name} \"str\""));
+            None
         }
     }
 
@@ -1322,14 +1372,12 @@ impl Decoder<'_> {
                 "calls" => agent.calls = self.name_list(child, "function or workflow names"),
                 "llm" => {
                     self.shape(child, 1, &[], false);
-                    agent.llm = match Self::arg(child, 0) {
-                        Some(entry) => self
-                            .choice(entry, &[("default", ())])
-                            .map(|it| Spanned::new("default".to_owned(), it.span)),
-                        None => {
-                            self.missing_argument(child, "router", "llm \"default\"");
-                            None
-                        }
+                    agent.llm = if let Some(entry) = Self::arg(child, 0) {
+                        self.choice(entry, &[("default", ())])
+                            .map(|it| Spanned::new("default".to_owned(), it.span))
+                    } else {
+                        self.missing_argument(child, "router", "llm \"default\"");
+                        None
                     };
                 }
                 "tools" => agent.tools = self.name_list(child, "tool-server names"),
@@ -1339,6 +1387,10 @@ impl Decoder<'_> {
         Some(agent)
     }
 
+    #[expect(
+        clippy::too_many_lines,
+        reason = "one match arm per child node of the language"
+    )]
     fn pipeline(&mut self, node: &KdlNode) -> Option<Pipeline> {
         const NODES: &[&str] = &[
             "doc",
@@ -1424,14 +1476,14 @@ impl Decoder<'_> {
                     let step = self.step_arg(child, "map \"STEP\" \"FunctionOrWorkflow\"");
                     let target =
                         self.string_arg(child, 1, "target", "map \"STEP\" \"FunctionOrWorkflow\"");
-                    if let (Some(step), Some(target)) = (step, target) {
-                        if self.once_step(&mut maps, &step, "map") {
-                            pipeline.maps.push(Map {
-                                span: self.span(child.span()),
-                                step,
-                                target,
-                            });
-                        }
+                    if let (Some(step), Some(target)) = (step, target)
+                        && self.once_step(&mut maps, &step, "map")
+                    {
+                        pipeline.maps.push(Map {
+                            span: self.span(child.span()),
+                            step,
+                            target,
+                        });
                     }
                 }
                 "when" => {
@@ -1446,14 +1498,14 @@ impl Decoder<'_> {
                     if let Some(condition) = &condition {
                         self.check_ident(condition, "condition", false);
                     }
-                    if let (Some(step), Some(condition)) = (step, condition) {
-                        if self.once_step(&mut whens, &step, "when") {
-                            pipeline.whens.push(When {
-                                span: self.span(child.span()),
-                                step,
-                                condition,
-                            });
-                        }
+                    if let (Some(step), Some(condition)) = (step, condition)
+                        && self.once_step(&mut whens, &step, "when")
+                    {
+                        pipeline.whens.push(When {
+                            span: self.span(child.span()),
+                            step,
+                            condition,
+                        });
                     }
                 }
                 "step" => {
@@ -1581,10 +1633,10 @@ impl Decoder<'_> {
                     for unit in units {
                         match unit {
                             operators::Unit::Step(step) => {
-                                step.span = self.inner_span(entry, &step.span)
+                                step.span = self.inner_span(entry, &step.span);
                             }
                             operators::Unit::Nested { pipeline } => {
-                                self.shift_pipeline(entry, pipeline)
+                                self.shift_pipeline(entry, pipeline);
                             }
                         }
                     }
@@ -1636,7 +1688,7 @@ impl Decoder<'_> {
                     match Self::arg(child, 0) {
                         Some(entry) => match entry.value() {
                             KdlValue::Bool(it) => {
-                                server.autostart = Some(Spanned::new(*it, self.value_span(entry)))
+                                server.autostart = Some(Spanned::new(*it, self.value_span(entry)));
                             }
                             _ => self.wrong_type(
                                 entry,
@@ -1648,10 +1700,10 @@ impl Decoder<'_> {
                     }
                 }
                 "tool" => {
-                    if let Some(tool) = self.tool(child) {
-                        if self.unique(&mut tools, &tool.name, "tool") {
-                            server.tools.push(tool);
-                        }
+                    if let Some(tool) = self.tool(child)
+                        && self.unique(&mut tools, &tool.name, "tool")
+                    {
+                        server.tools.push(tool);
                     }
                 }
                 _ => self.unknown_node(child, NODES, "`tool-server`"),
@@ -1689,10 +1741,10 @@ impl Decoder<'_> {
             match name {
                 "doc" => tool.doc = self.doc(child),
                 "param" => {
-                    if let Some(param) = self.field(child, "param") {
-                        if self.unique(&mut params, &param.name, "param") {
-                            tool.params.push(param);
-                        }
+                    if let Some(param) = self.field(child, "param")
+                        && self.unique(&mut params, &param.name, "param")
+                    {
+                        tool.params.push(param);
                     }
                 }
                 "returns" => tool.returns = self.type_arg(child),
@@ -1702,6 +1754,10 @@ impl Decoder<'_> {
         Some(tool)
     }
 
+    #[expect(
+        clippy::too_many_lines,
+        reason = "one match arm per child node of the language"
+    )]
     fn llm(&mut self, node: &KdlNode) -> Llm {
         const NODES: &[&str] = &["backend", "kong", "provider", "fallback", "circuit-breaker"];
         self.shape(node, 0, &[], true);
@@ -1729,7 +1785,7 @@ impl Decoder<'_> {
                             llm.backend = self.choice(
                                 entry,
                                 &[("direct", Backend::Direct), ("kong", Backend::Kong)],
-                            )
+                            );
                         }
                         None => self.missing_argument(child, "backend", "backend \"direct\""),
                     }
@@ -1776,16 +1832,15 @@ impl Decoder<'_> {
                             .help("name providers like `openai` or `anthropic`"),
                         );
                     }
-                    let model = match Self::prop(child, "model") {
-                        Some(entry) => self.text(entry, "model"),
-                        None => {
-                            self.missing_argument(
-                                child,
-                                "`model=`",
-                                &format!("provider \"{}\" model=\"…\"", provider_name.value),
-                            );
-                            None
-                        }
+                    let model = if let Some(entry) = Self::prop(child, "model") {
+                        self.text(entry, "model")
+                    } else {
+                        self.missing_argument(
+                            child,
+                            "`model=`",
+                            &format!("provider \"{}\" model=\"…\"", provider_name.value),
+                        );
+                        None
                     };
                     let key_env =
                         Self::prop(child, "key-env").and_then(|entry| self.env_name(entry));
@@ -1829,7 +1884,7 @@ impl Decoder<'_> {
                                     Diagnostic::error(
                                         Code::DuplicateName,
                                         it.span.clone(),
-                                        format!("fallback `{}` is listed twice", self.repr(entry)),
+                                        format!("fallback `{}` is listed twice", Self::repr(entry)),
                                     )
                                     .label("listed again here"),
                                 );
@@ -1953,10 +2008,10 @@ impl Decoder<'_> {
             match name {
                 "var" => {
                     self.shape(child, 1, &[], false);
-                    if let Some(var) = self.ident_arg(child, "var", "var \"article\"") {
-                        if self.unique(&mut vars, &var, "var") {
-                            prompt.vars.push(var);
-                        }
+                    if let Some(var) = self.ident_arg(child, "var", "var \"article\"")
+                        && self.unique(&mut vars, &var, "var")
+                    {
+                        prompt.vars.push(var);
                     }
                 }
                 "text" => {
@@ -1969,7 +2024,11 @@ impl Decoder<'_> {
                             }
                         }
                         None => {
-                            self.missing_argument(child, "text", "text \"Summarize {{ article }}\"")
+                            self.missing_argument(
+                                child,
+                                "text",
+                                "text \"Summarize {{ article }}\"",
+                            );
                         }
                     }
                 }

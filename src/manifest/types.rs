@@ -27,7 +27,7 @@ pub(crate) fn parse(text: &str) -> Result<Spanned<Type>, TypeError> {
     let ty = parser.union()?;
     parser.skip_ws();
     if parser.at < text.len() {
-        return Err(parser.error(
+        return Err(Parser::error(
             parser.at..text.len(),
             format!("unexpected `{}` in type", &text[parser.at..]),
             None,
@@ -42,7 +42,7 @@ struct Parser<'a> {
 }
 
 impl Parser<'_> {
-    fn error(&self, span: Range<usize>, message: String, help: Option<String>) -> TypeError {
+    fn error(span: Range<usize>, message: String, help: Option<String>) -> TypeError {
         TypeError {
             span,
             message,
@@ -79,7 +79,7 @@ impl Parser<'_> {
         } else {
             "the end".to_owned()
         };
-        Err(self.error(
+        Err(Self::error(
             self.at..end,
             format!("expected `{ch}` in type, found {found}"),
             None,
@@ -98,7 +98,7 @@ impl Parser<'_> {
             (false, true) => left,
             (true, false) => right,
             _ => {
-                return Err(self.error(
+                return Err(Self::error(
                     span,
                     format!(
                         "unsupported union `{}`",
@@ -126,7 +126,7 @@ impl Parser<'_> {
                 Some(ch) => format!("expected a type name, found `{ch}`"),
                 None => "expected a type name".to_owned(),
             };
-            return Err(self.error(start..end, message, None));
+            return Err(Self::error(start..end, message, None));
         }
         let name_span = start..self.at;
         let simple = match name {
@@ -153,11 +153,11 @@ impl Parser<'_> {
                 self.expect('[')?;
                 let key = self.union()?;
                 if key.value != Type::Str {
-                    return Err(self.error(
-                        key.span,
+                    return Err(Self::error(
+                        key.span.clone(),
                         format!(
                             "unsupported dict key type `{}`",
-                            &self.text[start..self.at].trim()
+                            &self.text[key.span.clone()]
                         ),
                         Some("dict keys are always `str`: `dict[str, T]`".to_owned()),
                     ));
@@ -168,14 +168,14 @@ impl Parser<'_> {
                 Ok(Spanned::new(Type::Dict(Box::new(value)), start..self.at))
             }
             "List" | "Dict" | "Optional" | "Union" | "typing.List" | "typing.Dict"
-            | "typing.Optional" => Err(self.error(
+            | "typing.Optional" => Err(Self::error(
                 name_span,
                 format!("unknown type `{name}`"),
                 Some("write `list[T]`, `dict[str, T]` or `T | None`".to_owned()),
             )),
             _ => {
                 if self.text[self.at..].trim_start().starts_with('[') {
-                    return Err(self.error(
+                    return Err(Self::error(
                         name_span,
                         format!("unknown generic type `{name}`"),
                         Some("the generic types are `list[T]` and `dict[str, T]`".to_owned()),
@@ -221,7 +221,7 @@ mod tests {
         check("list[str", "error 8..8 expected `]` in type, found the end");
         check(
             "dict[int, str]",
-            "error 5..8 unsupported dict key type `dict[int`",
+            "error 5..8 unsupported dict key type `int`",
         );
         check("int | str", "error 0..9 unsupported union `int | str`");
         check("", "error 0..0 expected a type name");
