@@ -765,7 +765,7 @@ fn a_manifest_that_is_a_fifo_is_exit_2_without_hanging() {
 fn a_huge_manifest_is_refused_quickly() {
     let jail = Jail::empty();
     let mut text = BLOG.to_owned();
-    while text.len() <= 4 << 20 {
+    while text.len() <= 16 << 20 {
         text.push_str("// padding that makes the manifest huge, far beyond any real one\n");
     }
     jail.test.write("restack.kdl", &text);

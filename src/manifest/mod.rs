@@ -50,9 +50,10 @@ pub fn locate(explicit: Option<&Path>, dir: &Path) -> Result<PathBuf, LoadError>
         .ok_or_else(|| LoadError::NotFound(dir.to_path_buf()))
 }
 
-/// The largest manifest restack reads (4 MiB, hundreds of times a big real one): the KDL parser
-/// is slow on some huge inputs (long runs of comments), and a bound makes that a clear error.
-pub const MAX_BYTES: u64 = 4 << 20;
+/// The largest manifest restack reads (16 MiB, far beyond a big real one, which is well under
+/// 1 MiB): the KDL parser is slow on some huge inputs (long runs of comments), and a bound makes
+/// a runaway file a clear error.
+pub const MAX_BYTES: u64 = 16 << 20;
 
 /// Reads the manifest's bytes (decoding and UTF-8 checks happen in `analyze`). Refuses anything
 /// but a regular file — reading a FIFO would block forever — and files over [`MAX_BYTES`].
