@@ -458,11 +458,7 @@ fn exit_status_class_through_the_binary() {
         std::fs::File::create(&path)
             .and_then(|mut file| std::io::Write::write_all(&mut file, &bytes))
             .expect("write manifest");
-        let expected = if analyze("restack.kdl", &bytes).diagnostics.has_errors() {
-            1
-        } else {
-            0
-        };
+        let expected = i32::from(analyze("restack.kdl", &bytes).diagnostics.has_errors());
         let output = Command::new(env!("CARGO_BIN_EXE_restack"))
             .args(["validate"])
             .current_dir(dir.path())
@@ -667,7 +663,10 @@ fn literal() -> impl Strategy<Value = String> {
             any::<bool>()
         )
             .prop_map(|(lines, indent, raw)| {
-                let inner: String = lines.iter().map(|it| format!("{indent}{it}\n")).collect();
+                let inner: String = lines
+                    .iter()
+                    .map(|it| [indent, it.as_str(), "\n"].concat())
+                    .collect();
                 let text = format!("\"\"\"\n{inner}{indent}\"\"\"");
                 if raw { format!("#{text}#") } else { text }
             }),
@@ -757,7 +756,7 @@ fn edit_line(out: &mut Vec<String>, line: &str, at: usize, edit: &LineEdit, tag:
 }
 
 fn text(lines: &[String]) -> String {
-    lines.iter().map(|it| format!("{it}\n")).collect()
+    lines.iter().flat_map(|it| [it.as_str(), "\n"]).collect()
 }
 
 fn base_lines() -> impl Strategy<Value = Vec<String>> {
@@ -999,6 +998,10 @@ fn simulate(snapshot: &Snapshot, plan: &Plan) -> (Snapshot, State) {
     (Snapshot { files: disk, bases }, plan.next.clone())
 }
 
+#[expect(
+    clippy::too_many_lines,
+    reason = "one list of invariants, read top to bottom"
+)]
 fn check_plan(cases: &[PathCase], force: bool) -> Result<(), TestCaseError> {
     let (files, snapshot, state) = build(cases);
     let options = PlanOptions {

@@ -199,6 +199,9 @@ fn journal_entries_pointing_outside_are_refused() {
     refused_everywhere(&jail, 2, "unsafe path");
 }
 
+/// An edit of a saved plan's JSON.
+type Tamper = Box<dyn Fn(&mut serde_json::Value)>;
+
 #[test]
 fn saved_plans_with_paths_outside_are_refused() {
     let jail = Jail::blog();
@@ -207,7 +210,7 @@ fn saved_plans_with_paths_outside_are_refused() {
     let saved: serde_json::Value =
         serde_json::from_str(&jail.test.read("plan.json")).expect("plan is JSON");
     let evil_contents = "owned\n";
-    let tamperings: Vec<(&str, Box<dyn Fn(&mut serde_json::Value)>)> = vec![
+    let tamperings: Vec<(&str, Tamper)> = vec![
         (
             "a change writing outside",
             Box::new(|plan| {
@@ -818,7 +821,7 @@ fn secret(name: &str, nonce: u64) -> String {
 fn generated_files_never_contain_secret_values() {
     let nonce = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(7, |it| it.as_nanos() as u64);
+        .map_or(7, |it| u64::from(it.subsec_nanos()) ^ it.as_secs());
     let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
     let mut manifests: Vec<PathBuf> = std::fs::read_dir(&examples)
         .expect("examples/")
