@@ -1237,3 +1237,79 @@ proptest! {
         }
     }
 }
+
+// =============================================================================================
+// Regressions: one named test per bug the fuzzer found (the inputs are in fuzz/corpus/)
+
+fn corpus_file(target: &str, name: &str) -> Vec<u8> {
+    std::fs::read(corpus_dir(target).join(name))
+        .unwrap_or_else(|err| panic!("fuzz/corpus/{target}/{name}: {err}"))
+}
+
+/// The nesting guard in front of the recursive KDL parser was walked past by literals it read
+/// differently from the parser; the blocks that followed overflowed the stack (the binary
+/// aborted). Each input must now be a `too deep` diagnostic.
+#[test]
+fn regression_deep_nesting_cannot_hide_behind_a_literal() {
+    for name in [
+        "deep-nesting.kdl",
+        "deep-nesting-after-raw-string-backslash.kdl",
+        "deep-nesting-after-multiline-quote.kdl",
+        "deep-nesting-after-nested-comment.kdl",
+        "deep-nesting-after-cr-comment.kdl",
+        "deep-nesting-behind-closing-braces-in-strings.kdl",
+    ] {
+        let bytes = corpus_file("manifest", name);
+        check_manifest(&bytes).unwrap_or_else(|err| panic!("{name}: {err}"));
+        let analysis = analyze("restack.kdl", &bytes);
+        assert!(
+            analysis
+                .diagnostics
+                .iter()
+                .any(|it| it.message.contains("nested deeper than")),
+            "{name}: {:?}",
+            analysis.diagnostics
+        );
+    }
+}
+
+/// A kdl error span could start inside a multi-byte whitespace char (U+2000).
+#[test]
+fn regression_kdl_error_spans_are_on_char_boundaries() {
+    for name in [
+        "kdl-error-after-wide-whitespace.kdl",
+        "kdl-error-span-inside-a-char.kdl",
+    ] {
+        let bytes = corpus_file("manifest", name);
+        check_manifest(&bytes).unwrap_or_else(|err| panic!("{name}: {err}"));
+        assert!(analyze("restack.kdl", &bytes).diagnostics.has_errors());
+    }
+}
+
+/// An edited scaffold whose rendering did not change, with its merge base missing, was planned
+/// as a conflict, and the next plan (after apply stored the base) as in sync.
+#[test]
+fn regression_missing_base_of_an_unchanged_rendering_is_not_a_conflict() {
+    let case = PathCase {
+        rendered: Some((Kind::Scaffold, 0)),
+        recorded: Some((Kind::Scaffold, 0)),
+        disk: Some(1),
+        base: false,
+    };
+    let cases = [case.clone(), case.clone(), case.clone(), case.clone(), case];
+    check_plan(&cases, false).expect("plan invariants");
+    let (files, snapshot, state) = build(&cases);
+    let options = PlanOptions {
+        manifest: Hash::of(b"manifest"),
+        force: false,
+    };
+    let plan = plan::plan(&files, &snapshot, &state, &options);
+    for change in &plan.changes {
+        assert_eq!(change.action, Action::Keep, "{}", change.path);
+        assert_eq!(
+            change.base.as_deref(),
+            Some(TEXTS[0]),
+            "the base is stored again"
+        );
+    }
+}
