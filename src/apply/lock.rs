@@ -26,11 +26,12 @@ pub struct Lock {
 
 /// Takes the project's lock, waiting up to `timeout` for another apply to finish.
 pub fn acquire(root: &Path, timeout: Duration) -> Result<Lock, ApplyError> {
-    let path = root.join(LOCK_FILE);
     let io_error = |source| ApplyError::Io {
         path: PathBuf::from(LOCK_FILE),
         source,
     };
+    // `.restack` or the lock file as a symlink would make even this empty file land outside.
+    let path = crate::plan::path::resolve_unchecked(root, LOCK_FILE)?;
     std::fs::create_dir_all(root.join(STATE_DIR)).map_err(io_error)?;
     let file = OpenOptions::new()
         .create(true)

@@ -83,44 +83,105 @@ pub fn decode(src: &str) -> (Manifest, Diagnostics) {
 /// could otherwise overflow the stack; real manifests use four levels at most.
 const MAX_DEPTH: usize = 64;
 
-/// The offset of the first `{` that opens a block deeper than [`MAX_DEPTH`], if any. Skips
-/// quoted strings and comments, so braces in prompt text do not count.
+/// The offset of the first `{` that opens a block deeper than [`MAX_DEPTH`], if any.
+///
+/// Two counts, and either one over the limit refuses the file: one that skips strings (plain,
+/// multi-line and raw `#"…"#`) and comments (line, and nested block comments) as KDL 2.0 does,
+/// so braces in prompt text do not count; and one over every byte, which cannot be fooled by a
+/// literal this scan reads differently from the KDL parser (its error recovery, say), since
+/// hiding a deep block from it takes a `}` between every two `{`.
 fn too_deep(src: &str) -> Option<usize> {
     let bytes = src.as_bytes();
     let mut depth = 0usize;
-    let mut at = 0;
-    while at < bytes.len() {
-        match bytes[at] {
-            b'"' => {
-                at += 1;
-                while at < bytes.len() && bytes[at] != b'"' {
-                    at += if bytes[at] == b'\\' { 2 } else { 1 };
-                }
-            }
-            b'/' if bytes.get(at + 1) == Some(&b'/') => {
-                while at < bytes.len() && bytes[at] != b'\n' {
-                    at += 1;
-                }
-            }
-            b'/' if bytes.get(at + 1) == Some(&b'*') => {
-                at += 2;
-                while at + 1 < bytes.len() && !(bytes[at] == b'*' && bytes[at + 1] == b'/') {
-                    at += 1;
-                }
-                at += 1;
-            }
+    let mut raw_depth = 0usize;
+    for (at, byte) in bytes.iter().enumerate() {
+        match byte {
             b'{' => {
-                depth += 1;
-                if depth > MAX_DEPTH {
+                raw_depth += 1;
+                if raw_depth > MAX_DEPTH {
                     return Some(at);
                 }
             }
-            b'}' => depth = depth.saturating_sub(1),
+            b'}' => raw_depth = raw_depth.saturating_sub(1),
             _ => {}
         }
-        at += 1;
+    }
+    let mut at = 0;
+    while at < bytes.len() {
+        let rest = &src[at..];
+        if rest.starts_with("\"\"\"") {
+            at = skip_quoted(bytes, at + 3, "\"\"\"");
+        } else if rest.starts_with('"') {
+            at = skip_quoted(bytes, at + 1, "\"");
+        } else if rest.starts_with('#') && rest.trim_start_matches('#').starts_with('"') {
+            let hashes = rest.len() - rest.trim_start_matches('#').len();
+            let after = &rest[hashes..];
+            let quotes = if after.starts_with("\"\"\"") {
+                "\"\"\""
+            } else {
+                "\""
+            };
+            let close = format!("{quotes}{}", "#".repeat(hashes));
+            at = rest[hashes + quotes.len()..]
+                .find(&close)
+                .map_or(bytes.len(), |it| {
+                    at + hashes + quotes.len() + it + close.len()
+                });
+        } else if rest.starts_with("//") {
+            at = rest
+                .find([
+                    '\n', '\r', '\u{85}', '\u{b}', '\u{c}', '\u{2028}', '\u{2029}',
+                ])
+                .map_or(bytes.len(), |it| at + it);
+        } else if rest.starts_with("/*") {
+            let mut nesting = 0usize;
+            while at < bytes.len() {
+                if bytes[at..].starts_with(b"/*") {
+                    nesting += 1;
+                    at += 2;
+                } else if bytes[at..].starts_with(b"*/") {
+                    nesting -= 1;
+                    at += 2;
+                    if nesting == 0 {
+                        break;
+                    }
+                } else {
+                    at += 1;
+                }
+            }
+        } else {
+            match bytes[at] {
+                b'{' => {
+                    depth += 1;
+                    if depth > MAX_DEPTH {
+                        return Some(at);
+                    }
+                }
+                b'}' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+            at += 1;
+        }
+        while at < bytes.len() && !src.is_char_boundary(at) {
+            at += 1;
+        }
     }
     None
+}
+
+/// The offset just past the `close` that ends a quoted string whose body starts at `at`
+/// (backslash escapes skipped), or the end of the text.
+fn skip_quoted(bytes: &[u8], mut at: usize, close: &str) -> usize {
+    while at < bytes.len() {
+        if bytes[at] == b'\\' {
+            at += 2;
+        } else if bytes[at..].starts_with(close.as_bytes()) {
+            return at + close.len();
+        } else {
+            at += 1;
+        }
+    }
+    bytes.len()
 }
 
 struct Decoder<'a> {
@@ -136,9 +197,13 @@ impl Decoder<'_> {
         self.diags.push(diagnostic);
     }
 
+    /// A span of the source, widened to char boundaries (kdl can report one inside a char).
     fn span(&self, span: SourceSpan) -> Range<usize> {
-        let start = span.offset().min(self.src.len());
-        let end = (span.offset() + span.len()).min(self.src.len());
+        let start = floor_char_boundary(self.src, span.offset());
+        let mut end = (span.offset() + span.len()).clamp(start, self.src.len());
+        while !self.src.is_char_boundary(end) {
+            end += 1;
+        }
         start..end
     }
 
@@ -151,8 +216,9 @@ impl Decoder<'_> {
         let end = floor_char_boundary(self.src, span.end);
         if span.start == 0 && self.src[..end].contains(char::is_whitespace) {
             let start = self.src[..end]
-                .rfind(char::is_whitespace)
-                .map_or(0, |it| it + 1);
+                .char_indices()
+                .rfind(|(_, c)| c.is_whitespace())
+                .map_or(0, |(at, c)| at + c.len_utf8());
             let stop = self.src[end..]
                 .find(char::is_whitespace)
                 .map_or(self.src.len(), |it| end + it);

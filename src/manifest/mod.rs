@@ -26,6 +26,13 @@ pub const FILE_NAME: &str = "restack.kdl";
 pub enum LoadError {
     #[error("no `restack.kdl` found in `{}` or any parent directory", .0.display())]
     NotFound(PathBuf),
+    #[error("cannot read `{}`: it is not a regular file", .0.display())]
+    NotAFile(PathBuf),
+    #[error(
+        "cannot read `{}`: it is {size} bytes, and restack reads manifests of at most {MAX_BYTES} bytes",
+        .path.display()
+    )]
+    TooLarge { path: PathBuf, size: u64 },
     #[error("cannot read `{}`: {source}", .path.display())]
     Io {
         path: PathBuf,
@@ -46,10 +53,27 @@ pub fn locate(explicit: Option<&Path>, dir: &Path) -> Result<PathBuf, LoadError>
         .ok_or_else(|| LoadError::NotFound(dir.to_path_buf()))
 }
 
-/// Reads the manifest's bytes (decoding and UTF-8 checks happen in `analyze`).
+/// The largest manifest restack reads (16 MiB, far beyond a big real one, which is well under
+/// 1 MiB): the KDL parser is slow on some huge inputs (long runs of comments), and a bound makes
+/// a runaway file a clear error.
+pub const MAX_BYTES: u64 = 16 << 20;
+
+/// Reads the manifest's bytes (decoding and UTF-8 checks happen in `analyze`). Refuses anything
+/// but a regular file — reading a FIFO would block forever — and files over [`MAX_BYTES`].
 pub fn read(path: &Path) -> Result<Vec<u8>, LoadError> {
-    std::fs::read(path).map_err(|source| LoadError::Io {
+    let io = |source| LoadError::Io {
         path: path.to_path_buf(),
         source,
-    })
+    };
+    let meta = std::fs::metadata(path).map_err(io)?;
+    if !meta.is_file() {
+        return Err(LoadError::NotAFile(path.to_path_buf()));
+    }
+    if meta.len() > MAX_BYTES {
+        return Err(LoadError::TooLarge {
+            path: path.to_path_buf(),
+            size: meta.len(),
+        });
+    }
+    std::fs::read(path).map_err(io)
 }

@@ -75,6 +75,15 @@ pub fn human(plan: &Plan, options: &DisplayOptions) -> String {
         if options.diff {
             diff(&mut out, change, options.color);
         }
+        let unmergeable = change.action == Action::Blocked(crate::plan::Reason::Conflict)
+            && change.conflicts.is_empty()
+            && change.previous.is_none();
+        if unmergeable {
+            let _ = writeln!(
+                out,
+                "    the file is not UTF-8 text, so restack cannot merge into it; it is left untouched"
+            );
+        }
         for hunk in &change.conflicts {
             let _ = writeln!(out, "    conflict at line {}:", hunk.line);
             let marker = |out: &mut String, text: &str| {

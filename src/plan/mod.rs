@@ -28,7 +28,9 @@
 //! merged text restack may have written since: a scaffold counts as untouched only while it holds
 //! no user work. A merge that yields exactly the user's file is a `keep` that only moves the base.
 //! When the stored base is missing or does not match its hash, the merge runs against an empty
-//! base, which conflicts unless one side is empty: restack never guesses.
+//! base, which conflicts unless one side is empty: restack never guesses. (When the rendering
+//! did not change, the base is known without guessing — it is the rendering — so the file is
+//! kept and the base stored again.)
 //!
 //! A scaffold the user deleted is **recreated** (and reported as `create`): restack is a
 //! generator, the file is part of the project's shape (the service imports it), and a deleted

@@ -203,7 +203,9 @@ fn plan_rendered(
             fresh,
         ),
         // A scaffold the user edited whose rendering did not change: the edits are the user's.
-        (Some(entry), Some(disk)) if entry.hash == new_hash && snapshot.bases.contains_key(rel) => {
+        // A missing base is no reason to merge: it is exactly this rendering (the hashes agree),
+        // and `base_to_store` stores it again.
+        (Some(entry), Some(disk)) if entry.hash == new_hash => {
             let record = Entry {
                 origin: origin.clone(),
                 ..entry.clone()
