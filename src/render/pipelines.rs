@@ -139,11 +139,14 @@ pub(super) fn registrations(project: &ir::Project) -> Vec<Registration> {
             &pipeline.names.class,
         ));
         for step in view.steps.iter().filter(|step| step.kind == "scaffold") {
-            all.push(Registration::new(
-                Role::Function,
-                format!("{module}_steps.{}", step.module),
-                &step.module,
-            ));
+            all.push(
+                Registration::new(
+                    Role::Function,
+                    format!("{module}_steps.{}", step.module),
+                    &step.module,
+                )
+                .named(&step.function),
+            );
             if pipeline.style == Style::Subworkflows {
                 all.push(Registration::new(Role::Workflow, &module, &step.workflow));
             }

@@ -29,15 +29,28 @@ pub struct Registration {
     pub module: String,
     /// The symbol in that module: `send_email`, `EmailCampaign`.
     pub symbol: String,
+    /// The name the engine knows it by (`@function.defn(name=…)`); also its local name in
+    /// `registry.py`, where it is imported `as` this name when it differs from `symbol`, so that
+    /// equal symbols of different modules (two pipelines' `draft` steps) never shadow each other.
+    pub name: String,
 }
 
 impl Registration {
     pub fn new(role: Role, module: impl Into<String>, symbol: impl Into<String>) -> Self {
+        let symbol = symbol.into();
         Registration {
             role,
             module: module.into(),
-            symbol: symbol.into(),
+            name: symbol.clone(),
+            symbol,
         }
+    }
+
+    /// The same symbol, registered (and imported) under `name`.
+    #[must_use]
+    pub fn named(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
     }
 }
 
