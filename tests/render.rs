@@ -186,3 +186,46 @@ fn overrides_replace_templates_and_are_checked() {
         other => panic!("expected InvalidPython, got {other:?}"),
     }
 }
+
+/// DESIGN.md §2: two pipelines may both have a `DRAFT` step without any clash in generated
+/// names. Each step function is registered under `<pipeline>_<step>` and imported under that
+/// name, next to a declared function of the same module name.
+#[test]
+fn equal_step_names_in_two_pipelines_do_not_shadow_each_other() {
+    let manifest = r#"
+project "twin"
+function "Draft" {
+    input { field "topic" "str"; }
+    output "str"
+}
+pipeline "Alpha" { operators "DRAFT -> REVIEW"; }
+pipeline "Beta" {
+    operators "DRAFT <-> REVIEW"
+    style "functions"
+}
+"#;
+    let analysis = restack::analyze::analyze("restack.kdl", manifest.as_bytes());
+    let project = analysis.project.expect("the manifest is valid");
+    let set = render::render(&project).expect("renders");
+    let registry = &set.files["src/twin/registry.py"].contents;
+    for line in [
+        "from twin.functions.draft import draft\n",
+        "from twin.pipelines.alpha_steps.draft import draft as alpha_draft\n",
+        "from twin.pipelines.beta_steps.draft import draft as beta_draft\n",
+    ] {
+        assert!(
+            registry.contains(line),
+            "registry.py lacks `{}`:\n{registry}",
+            line.trim()
+        );
+    }
+    for name in ["alpha_draft", "beta_draft", "alpha_review", "beta_review"] {
+        let step = name.split_once('_').map_or(name, |it| it.1);
+        let pipeline = name.split_once('_').map_or(name, |it| it.0);
+        let module = &set.files[&format!("src/twin/pipelines/{pipeline}_steps/{step}.py")].contents;
+        assert!(
+            module.contains(&format!("@function.defn(name=\"{name}\")")),
+            "the `{name}` step is not registered under its own name:\n{module}"
+        );
+    }
+}
