@@ -22,6 +22,8 @@ mod header;
 mod isort;
 mod llm;
 mod output;
+#[doc(hidden)]
+pub(crate) mod parallel;
 mod pipelines;
 mod registry;
 mod scaffold_check;
@@ -34,6 +36,8 @@ pub use output::Output;
 pub use registry::{PolicyConstant, Registration, Role};
 pub use scaffold_check::{ScaffoldWarning, check_scaffolds};
 
+use std::collections::HashSet;
+
 use crate::ir;
 
 /// Renders the whole generated project into memory.
@@ -42,21 +46,55 @@ use crate::ir;
 /// `project.python`) before anything is returned; a template that produced invalid Python is an
 /// internal error ([`RenderError::InvalidPython`]).
 pub fn render(project: &ir::Project) -> Result<FileSet, RenderError> {
+    render_cached(project, &mut RenderCache::default())
+}
+
+/// Python renderings already known to parse: the blake3 hash of the bytes with the target
+/// version they were parsed under. A long-running caller (`watch`) keeps one and passes it to
+/// every [`render_cached`], so that only the files whose bytes changed are parsed again. It holds
+/// the `.py` files of the last successful rendering only, so it never grows past one project.
+#[derive(Debug, Default, Clone)]
+pub struct RenderCache {
+    parsed: HashSet<([u8; 32], (u8, u8))>,
+}
+
+/// [`render`], skipping the parse of every `.py` file whose exact bytes `cache` has seen parse
+/// under the same target version (parsing is a pure function of the two), and updating `cache`.
+/// The result, errors included, is the same as [`render`]'s.
+pub fn render_cached(
+    project: &ir::Project,
+    cache: &mut RenderCache,
+) -> Result<FileSet, RenderError> {
     let env = env::environment();
     let registrations = registrations(project);
     let policies = policies(project);
     let base = env::base_context(project, &registrations, &policies);
     let target = check::target_version(&project.python);
-    let mut set = FileSet::default();
-    for output in outputs(project) {
-        let body = env::render_output(&env, &base, &output)?;
+    let version = (target.major, target.minor);
+    let outputs = outputs(project);
+    let known = &cache.parsed;
+    let rendered = parallel::map(&outputs, |output| {
+        let body = env::render_output(&env, &base, output)?;
         let contents = header::with_header(&output.path, output.kind, &body);
+        let mut parsed = None;
         if std::path::Path::new(&output.path)
             .extension()
             .is_some_and(|ext| ext == "py")
         {
-            check::python(&output, &contents, target)?;
+            let key = (*blake3::hash(contents.as_bytes()).as_bytes(), version);
+            if !known.contains(&key) {
+                check::python(output, &contents, target)?;
+            }
+            parsed = Some(key);
         }
+        Ok((contents, parsed))
+    });
+    let mut set = FileSet::default();
+    let mut parsed = HashSet::new();
+    // The first error in output order, whatever thread met it first: the same error every run.
+    for (output, res) in outputs.into_iter().zip(rendered) {
+        let (contents, key) = res?;
+        parsed.extend(key);
         debug_assert!(
             !set.files.contains_key(&output.path),
             "two outputs render the same path `{}`",
@@ -72,6 +110,7 @@ pub fn render(project: &ir::Project) -> Result<FileSet, RenderError> {
             },
         );
     }
+    cache.parsed = parsed;
     Ok(set)
 }
 
@@ -114,4 +153,32 @@ fn template_source(name: &str) -> Option<&'static str> {
         .chain(llm::TEMPLATES)
         .find(|(candidate, _)| *candidate == name)
         .map(|(_, source)| *source)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{RenderCache, render, render_cached};
+    use crate::render::testing;
+
+    #[test]
+    fn a_cache_changes_nothing_but_the_work() {
+        let project = testing::blog();
+        let plain = render(&project).expect("blog renders");
+        let mut cache = RenderCache::default();
+        let first = render_cached(&project, &mut cache).expect("blog renders");
+        let n_python = plain
+            .files
+            .keys()
+            .filter(|it| {
+                std::path::Path::new(it)
+                    .extension()
+                    .is_some_and(|ext| ext == "py")
+            })
+            .count();
+        assert_eq!(cache.parsed.len(), n_python);
+        let second = render_cached(&project, &mut cache).expect("blog renders");
+        assert_eq!(plain, first);
+        assert_eq!(plain, second);
+        assert_eq!(cache.parsed.len(), n_python);
+    }
 }

@@ -1,0 +1,64 @@
+//! Data parallelism for rendering: maps a pure function over a slice on the machine's cores,
+//! keeping input order. Owns no rendering logic and does no IO.
+
+use std::num::NonZeroUsize;
+use std::thread;
+
+/// Below this many items a second thread costs more than it saves.
+const MIN_PER_THREAD: usize = 16;
+
+/// `items.iter().map(job).collect()`, spread over the available cores; the result is in input
+/// order, as if run on one thread. Items are dealt round-robin (thread `t` takes items `t`,
+/// `t + threads`, …), so runs of expensive items of one kind are shared out. A panic in `job` is
+/// propagated.
+pub(crate) fn map<T: Sync, R: Send>(items: &[T], job: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let cores = thread::available_parallelism().map_or(1, NonZeroUsize::get);
+    let threads = cores.min(items.len() / MIN_PER_THREAD).max(1);
+    if threads == 1 {
+        return items.iter().map(job).collect();
+    }
+    let job = &job;
+    let mut parts: Vec<std::vec::IntoIter<R>> = thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|first| {
+                scope.spawn(move || {
+                    items
+                        .iter()
+                        .skip(first)
+                        .step_by(threads)
+                        .map(job)
+                        .collect::<Vec<R>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|handle| match handle.join() {
+                Ok(part) => part.into_iter(),
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .collect()
+    });
+    let mut all = Vec::with_capacity(items.len());
+    for idx in 0..items.len() {
+        if let Some(item) = parts[idx % threads].next() {
+            all.push(item);
+        }
+    }
+    debug_assert_eq!(all.len(), items.len(), "every item is mapped once");
+    all
+}
+
+#[cfg(test)]
+mod tests {
+    use super::map;
+
+    #[test]
+    fn keeps_order_whatever_the_size() {
+        for n in [0, 1, 15, 16, 33, 1000] {
+            let items: Vec<usize> = (0..n).collect();
+            let doubled = map(&items, |it| it * 2);
+            assert_eq!(doubled, items.iter().map(|it| it * 2).collect::<Vec<_>>());
+        }
+    }
+}
