@@ -8,9 +8,10 @@
 //! - [`render`] turns the project into files in memory ([`render::FileSet`]).
 //! - [`plan`] compares the file set with the disk and the recorded state, producing a [`plan::Plan`].
 //! - [`apply`] is the only writer: it carries out a plan atomically under a lock.
+//! - [`watch`] reconciles on every save of the manifest, like a build tool.
 //! - [`cli`] parses arguments and prints; [`diag`] holds diagnostics and their codes.
 //!
-//! Only `manifest::load`, `plan::scan`, `apply` and `cli` touch the outside world.
+//! Only `manifest::load`, `plan::scan`, `apply`, `watch` and `cli` touch the outside world.
 
 pub mod analyze;
 pub mod apply;
@@ -21,3 +22,4 @@ pub mod manifest;
 pub mod operators;
 pub mod plan;
 pub mod render;
+pub mod watch;

@@ -90,6 +90,26 @@ pub enum Command {
         #[arg(long)]
         diff: bool,
     },
+    /// Reconcile on every save of the manifest or a template override, until Ctrl-C.
+    Watch {
+        /// How long the file system must be quiet before a save is handled, in milliseconds.
+        #[arg(long, value_name = "MS", default_value_t = 50,
+              value_parser = clap::value_parser!(u64).range(1..=60_000))]
+        debounce: u64,
+        /// Also run the generated service, restarting it after each reconcile that wrote files.
+        #[arg(long)]
+        run: bool,
+        /// The Python that runs the service (default: `.venv/bin/python` in the project, else
+        /// `$VIRTUAL_ENV/bin/python`, else `python3`).
+        #[arg(long, value_name = "PATH", requires = "run")]
+        python: Option<PathBuf>,
+        /// How long the service gets to exit after SIGTERM before SIGKILL, in milliseconds.
+        #[arg(long, value_name = "MS", default_value_t = 5000, requires = "run")]
+        grace: u64,
+        /// Print one JSON object per line instead of text (docs/watch.md).
+        #[arg(long)]
+        json_events: bool,
+    },
     /// Print a pipeline's graph.
     Graph {
         /// The pipeline, as declared (`BlogPipeline`).

@@ -13,6 +13,7 @@ mod plan;
 pub mod printer;
 mod session;
 mod validate;
+mod watch;
 
 use std::process::ExitCode;
 
@@ -55,6 +56,23 @@ pub fn run(args: &Args) -> ExitStatus {
         }
         Command::Check { json, diff } => check::check(&args.global, &printer, *json, *diff),
         Command::Graph { name, format } => graph::graph(&args.global, &printer, name, *format),
+        Command::Watch {
+            debounce,
+            run,
+            python,
+            grace,
+            json_events,
+        } => watch::watch(
+            &args.global,
+            &printer,
+            &watch::WatchFlags {
+                debounce_ms: *debounce,
+                run: *run,
+                python: python.clone(),
+                grace_ms: *grace,
+                json_events: *json_events,
+            },
+        ),
     }
 }
 

@@ -1,0 +1,593 @@
+//! `watch`: keeps the project reconciled while the manifest is edited, like a build tool. Owns the
+//! loop (watcher, signals, reconcile, hand-edit reports, the `--run` service); prints nothing —
+//! every observable step is a [`Report`] handed to the caller.
+//!
+//! # The loop
+//!
+//! 1. Stop signals (SIGINT, SIGTERM) are turned into a message first, so a signal never
+//!    interrupts a write: the current reconcile finishes, then the loop ends.
+//! 2. The watcher is set up, a first reconcile runs, and [`Report::Watching`] says that saves
+//!    are being seen (a save during the first reconcile is seen too).
+//! 3. Directories are watched, never files (editors replace files on save): the manifest's
+//!    directory and every directory holding a managed file, non-recursively, plus the overrides
+//!    folder ([`OVERRIDES_DIR`]) recursively. Events are debounced by `notify-debouncer-full`.
+//! 4. Each batch of events goes through [`classify`]. Manifest or override events reconcile when
+//!    the *input key* — the blake3 of the manifest bytes and of every override file — differs
+//!    from the last one processed, so a save that changes nothing does nothing and one save is
+//!    one reconcile however many events it produced.
+//! 5. An event on a managed file compares the file with the hash restack recorded. restack's own
+//!    writes match (they are never the manifest either), so they never trigger anything; a hand
+//!    edit is reported once per distinct content ([`Report::HandEdit`]) and left alone; a deleted
+//!    managed file is reported and restored by a reconcile.
+//!
+//! While the manifest is invalid nothing is planned or written: the last good project stays on
+//! disk, and the next valid save reconciles.
+//!
+//! # Re-rendering
+//!
+//! Each reconcile renders the whole project in memory and plans every path: rendering and
+//! planning are fast (see DESIGN.md §6 and `docs/watch.md`), and a full plan is what keeps
+//! `apply`'s guarantees (hand edits blocked, orphans handled) exact. What is skipped is everything
+//! when the input key did not change.
+
+pub mod classify;
+mod reconcile;
+mod service;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::time::{Duration, Instant};
+
+use notify::RecursiveMode;
+use notify_debouncer_full::{DebounceEventResult, new_debouncer};
+use walkdir::WalkDir;
+
+pub use classify::{Paths, Trigger, classify};
+pub use reconcile::{Outcome, Reconciled, Timings};
+pub use service::resolve_python;
+
+use crate::plan::{Hash, State};
+use crate::render::Kind;
+use service::Service;
+
+/// The template-overrides folder, next to the manifest.
+pub const OVERRIDES_DIR: &str = "restack-templates";
+
+/// How to watch.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The manifest file.
+    pub manifest: PathBuf,
+    /// How long the file system must be quiet before a batch of events is handled.
+    pub debounce: Duration,
+    /// `--run`: run the generated service and restart it after reconciles that wrote files.
+    pub run: Option<RunOptions>,
+}
+
+/// How to run the generated service.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// The Python interpreter (see [`resolve_python`]).
+    pub python: PathBuf,
+    /// How long the service gets to exit after SIGTERM before SIGKILL.
+    pub grace: Duration,
+}
+
+/// Something the caller should show.
+#[derive(Debug)]
+pub enum Report<'a> {
+    /// Saves are being watched from now on.
+    Watching {
+        manifest: &'a Path,
+        debounce: Duration,
+    },
+    /// A reconcile (valid, invalid, or failed).
+    Outcome {
+        /// The manifest's name for diagnostics.
+        name: &'a str,
+        outcome: &'a Outcome,
+    },
+    /// A managed file was edited by hand: left alone, blocked until restored or `apply --force`.
+    HandEdit { path: &'a str },
+    /// A managed file was deleted by hand: a reconcile restores it.
+    Missing { path: &'a str },
+    /// The watcher reported a problem (events may have been missed).
+    WatchError { message: String },
+    /// The service was started.
+    ServiceStarted { pid: u32 },
+    /// The service could not be started.
+    ServiceFailed { message: String },
+    /// One line the service wrote to stdout or stderr.
+    ServiceOutput { line: &'a str },
+    /// The service exited on its own (`None`: killed by a signal).
+    ServiceExited { pid: u32, code: Option<i32> },
+    /// The service was stopped by `watch`.
+    ServiceStopped { pid: u32 },
+    /// A stop signal arrived; `watch` returns after this.
+    Stopping,
+}
+
+/// Why `watch` could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum WatchError {
+    #[error("cannot read `{}`: {source}", path.display())]
+    Manifest {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot watch `{}`: {source}", path.display())]
+    Watch {
+        path: PathBuf,
+        #[source]
+        source: notify::Error,
+    },
+    #[error("cannot set up the file watcher: {0}")]
+    Watcher(#[source] notify::Error),
+    #[error("cannot handle stop signals: {0}")]
+    Signals(#[source] std::io::Error),
+}
+
+/// What reaches the loop, in order.
+#[derive(Debug)]
+pub(crate) enum Message {
+    Events(DebounceEventResult),
+    ServiceOutput(String),
+    Stop,
+}
+
+/// Watches until SIGINT or SIGTERM, then returns `Ok`. See the module docs.
+pub fn watch(options: &Options, report: &mut dyn FnMut(Report<'_>)) -> Result<(), WatchError> {
+    let manifest = canonical(&options.manifest)?;
+    let root = manifest
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    let name = manifest.file_name().map_or_else(
+        || crate::manifest::FILE_NAME.to_owned(),
+        |it| it.to_string_lossy().into_owned(),
+    );
+    let (sender, receiver) = mpsc::channel();
+    let signals = signals::listen(sender.clone()).map_err(WatchError::Signals)?;
+
+    let mut looping = Loop {
+        paths: Paths {
+            manifest: manifest.clone(),
+            overrides: root.join(OVERRIDES_DIR),
+            managed: BTreeMap::new(),
+        },
+        root,
+        name,
+        last_input: None,
+        recorded: BTreeMap::new(),
+        reported: BTreeMap::new(),
+        package: None,
+        run: options.run.clone(),
+        service: None,
+        sender: sender.clone(),
+    };
+    if let Ok(state) = State::load(&looping.root) {
+        looping.record(&state);
+    }
+
+    // Watch first, then reconcile: a save during the first reconcile is not missed, and the
+    // events of its own writes arrive after it recorded their hashes.
+    let events = sender.clone();
+    let mut debouncer = new_debouncer(options.debounce, None, move |result| {
+        let _ = events.send(Message::Events(result));
+    })
+    .map_err(WatchError::Watcher)?;
+    let mut watched = Watched::default();
+    watched.sync(&mut debouncer, &looping.wanted_dirs(), false)?;
+    looping.reconcile(true, report);
+    watched.sync(&mut debouncer, &looping.wanted_dirs(), false)?;
+    report(Report::Watching {
+        manifest: &manifest,
+        debounce: options.debounce,
+    });
+
+    looping.run(&receiver, report, |looping, rewatch| {
+        watched.sync(&mut debouncer, &looping.wanted_dirs(), rewatch)
+    })?;
+
+    report(Report::Stopping);
+    looping.stop_service(report);
+    signals.close();
+    drop(debouncer);
+    Ok(())
+}
+
+/// The state of the loop between messages.
+struct Loop {
+    paths: Paths,
+    root: PathBuf,
+    name: String,
+    /// The input key of the last reconcile that ran to a verdict (applied or invalid).
+    last_input: Option<Hash>,
+    /// Every file restack recorded: kind and the hash it last wrote.
+    recorded: BTreeMap<String, (Kind, Hash)>,
+    /// Hand edits already reported, with the content reported.
+    reported: BTreeMap<String, Option<Hash>>,
+    /// The package of the last valid project (for `--run`).
+    package: Option<String>,
+    run: Option<RunOptions>,
+    service: Option<Service>,
+    sender: Sender<Message>,
+}
+
+impl Loop {
+    fn run(
+        &mut self,
+        receiver: &Receiver<Message>,
+        report: &mut dyn FnMut(Report<'_>),
+        mut sync: impl FnMut(&Loop, bool) -> Result<(), WatchError>,
+    ) -> Result<(), WatchError> {
+        loop {
+            let message = if self.service.is_some() {
+                match receiver.recv_timeout(Duration::from_millis(200)) {
+                    Ok(message) => message,
+                    Err(RecvTimeoutError::Timeout) => {
+                        self.poll_service(report);
+                        continue;
+                    }
+                    Err(RecvTimeoutError::Disconnected) => return Ok(()),
+                }
+            } else {
+                match receiver.recv() {
+                    Ok(message) => message,
+                    Err(_) => return Ok(()),
+                }
+            };
+            match message {
+                Message::Stop => return Ok(()),
+                Message::ServiceOutput(line) => report(Report::ServiceOutput { line: &line }),
+                Message::Events(Err(errors)) => {
+                    for error in errors {
+                        report(Report::WatchError {
+                            message: error.to_string(),
+                        });
+                    }
+                }
+                Message::Events(Ok(events)) => {
+                    let mut input = false;
+                    let mut generated = BTreeSet::new();
+                    let mut rescan = false;
+                    for event in &events {
+                        match classify(&event.event, &self.paths) {
+                            Some(Trigger::Manifest | Trigger::Overrides) => input = true,
+                            Some(Trigger::Generated(rel)) => {
+                                generated.insert(rel);
+                            }
+                            Some(Trigger::Rescan) => rescan = true,
+                            None => {}
+                        }
+                    }
+                    if rescan {
+                        input = true;
+                        generated.extend(self.paths.managed.values().cloned());
+                    }
+                    let restore = self.check_generated(&generated, report);
+                    if input || restore {
+                        let ran = self.reconcile(restore, report);
+                        if ran {
+                            sync(self, restore)?;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reconciles when the input key changed (or when `force`). Returns whether it ran.
+    fn reconcile(&mut self, force: bool, report: &mut dyn FnMut(Report<'_>)) -> bool {
+        let started = Instant::now();
+        let bytes = match std::fs::read(&self.paths.manifest) {
+            Ok(bytes) => bytes,
+            Err(err) => {
+                // Mid-save (a rename not yet done) or deleted: keep the last good state; the
+                // save that brings it back is an event too.
+                if err.kind() != std::io::ErrorKind::NotFound || self.last_input.is_some() {
+                    let outcome = Outcome::Failed {
+                        message: format!("cannot read `{}`: {err}", self.paths.manifest.display()),
+                    };
+                    report(Report::Outcome {
+                        name: &self.name,
+                        outcome: &outcome,
+                    });
+                }
+                self.last_input = None;
+                return false;
+            }
+        };
+        let input = input_key(&bytes, &self.paths.overrides);
+        if !force && self.last_input == Some(input) {
+            return false;
+        }
+        let outcome = reconcile::reconcile(&self.root, &self.name, &bytes, started);
+        report(Report::Outcome {
+            name: &self.name,
+            outcome: &outcome,
+        });
+        match &outcome {
+            Outcome::Applied(reconciled) => {
+                self.last_input = Some(input);
+                self.record(&reconciled.plan.next);
+                self.package = Some(reconciled.project.package.clone());
+                for path in &reconciled.applied.blocked {
+                    self.reported.insert(path.clone(), None);
+                }
+                self.after_reconcile(reconciled.wrote_files(), report);
+            }
+            Outcome::Invalid { .. } => self.last_input = Some(input),
+            Outcome::Failed { .. } => self.last_input = None,
+        }
+        true
+    }
+
+    /// Remembers what restack recorded, for hand-edit checks and the directories to watch.
+    fn record(&mut self, state: &State) {
+        self.recorded = state
+            .files
+            .iter()
+            .map(|(rel, entry)| (rel.clone(), (entry.kind, entry.hash)))
+            .collect();
+        self.paths.managed = state
+            .files
+            .iter()
+            .filter(|(_, entry)| entry.kind == Kind::Managed)
+            .map(|(rel, _)| (self.root.join(rel), rel.clone()))
+            .collect();
+        self.reported
+            .retain(|rel, _| self.paths.managed.values().any(|it| it == rel));
+    }
+
+    /// Compares each managed file in `generated` with what restack recorded. Reports hand edits
+    /// (once per content) and deletions; returns whether a deleted file needs restoring.
+    fn check_generated(
+        &mut self,
+        generated: &BTreeSet<String>,
+        report: &mut dyn FnMut(Report<'_>),
+    ) -> bool {
+        let mut restore = false;
+        for rel in generated {
+            let Some((Kind::Managed, recorded)) = self.recorded.get(rel).copied() else {
+                continue;
+            };
+            match crate::plan::scan_one(&self.root, rel) {
+                Ok(Some(bytes)) => {
+                    let now = Hash::of(&bytes);
+                    // Another `restack apply` may have written it: trust the state on disk.
+                    let recorded = if now == recorded {
+                        recorded
+                    } else {
+                        self.reload_recorded(rel).unwrap_or(recorded)
+                    };
+                    if now == recorded {
+                        self.reported.remove(rel);
+                    } else if self.reported.get(rel) != Some(&Some(now)) {
+                        self.reported.insert(rel.clone(), Some(now));
+                        report(Report::HandEdit { path: rel });
+                    }
+                }
+                Ok(None) => {
+                    report(Report::Missing { path: rel });
+                    restore = true;
+                }
+                Err(err) => report(Report::WatchError {
+                    message: err.to_string(),
+                }),
+            }
+        }
+        restore
+    }
+
+    /// Reloads the recorded state from disk and returns `rel`'s recorded hash.
+    fn reload_recorded(&mut self, rel: &str) -> Option<Hash> {
+        let state = State::load(&self.root).ok()?;
+        self.record(&state);
+        self.recorded.get(rel).map(|(_, hash)| *hash)
+    }
+
+    /// The directories to watch: the root, every directory of a managed file, the overrides.
+    fn wanted_dirs(&self) -> BTreeMap<PathBuf, RecursiveMode> {
+        let mut dirs = BTreeMap::from([(self.root.clone(), RecursiveMode::NonRecursive)]);
+        for path in self.paths.managed.keys() {
+            if let Some(dir) = path.parent().filter(|it| it.is_dir()) {
+                dirs.insert(dir.to_path_buf(), RecursiveMode::NonRecursive);
+            }
+        }
+        if self.paths.overrides.is_dir() {
+            dirs.insert(self.paths.overrides.clone(), RecursiveMode::Recursive);
+        }
+        dirs
+    }
+
+    /// Starts the service after the first valid reconcile, restarts it after one that wrote files.
+    fn after_reconcile(&mut self, wrote_files: bool, report: &mut dyn FnMut(Report<'_>)) {
+        if self.run.is_none() {
+            return;
+        }
+        if self.service.is_some() && !wrote_files {
+            return;
+        }
+        self.stop_service(report);
+        self.start_service(report);
+    }
+
+    fn start_service(&mut self, report: &mut dyn FnMut(Report<'_>)) {
+        let (Some(run), Some(package)) = (&self.run, &self.package) else {
+            return;
+        };
+        match Service::start(&run.python, package, &self.root, &self.sender) {
+            Ok(service) => {
+                report(Report::ServiceStarted { pid: service.pid() });
+                self.service = Some(service);
+            }
+            Err(err) => report(Report::ServiceFailed {
+                message: format!("cannot start `{}`: {err}", run.python.display()),
+            }),
+        }
+    }
+
+    fn stop_service(&mut self, report: &mut dyn FnMut(Report<'_>)) {
+        let (Some(service), Some(run)) = (self.service.take(), &self.run) else {
+            return;
+        };
+        let pid = service.pid();
+        match service.stop(run.grace) {
+            Ok(_) => report(Report::ServiceStopped { pid }),
+            Err(err) => report(Report::ServiceFailed {
+                message: format!("cannot stop the service (pid {pid}): {err}"),
+            }),
+        }
+    }
+
+    fn poll_service(&mut self, report: &mut dyn FnMut(Report<'_>)) {
+        let Some(service) = &mut self.service else {
+            return;
+        };
+        if let Some(status) = service.exited() {
+            let pid = service.pid();
+            self.service = None;
+            report(Report::ServiceExited {
+                pid,
+                code: status.code(),
+            });
+        }
+    }
+}
+
+/// The directories being watched.
+#[derive(Default)]
+struct Watched {
+    dirs: BTreeMap<PathBuf, RecursiveMode>,
+}
+
+impl Watched {
+    /// Watches what is wanted and no longer what is not. `rewatch` renews every watch (after
+    /// files were deleted by hand, a directory may have been removed and recreated).
+    fn sync<W: notify::Watcher, C: notify_debouncer_full::FileIdCache>(
+        &mut self,
+        debouncer: &mut notify_debouncer_full::Debouncer<W, C>,
+        wanted: &BTreeMap<PathBuf, RecursiveMode>,
+        rewatch: bool,
+    ) -> Result<(), WatchError> {
+        let stale: Vec<PathBuf> = self
+            .dirs
+            .iter()
+            .filter(|(dir, mode)| rewatch || wanted.get(*dir) != Some(mode))
+            .map(|(dir, _)| dir.clone())
+            .collect();
+        for dir in stale {
+            // A directory that is gone has lost its watch already.
+            let _ = debouncer.unwatch(&dir);
+            self.dirs.remove(&dir);
+        }
+        for (dir, mode) in wanted {
+            if self.dirs.contains_key(dir) {
+                continue;
+            }
+            match debouncer.watch(dir, *mode) {
+                Ok(()) => {
+                    self.dirs.insert(dir.clone(), *mode);
+                }
+                // Removed between listing and watching: the next reconcile lists it again.
+                Err(_) if !dir.is_dir() => {}
+                Err(source) => {
+                    return Err(WatchError::Watch {
+                        path: dir.clone(),
+                        source,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The blake3 of the manifest bytes and of every override file (path and bytes, sorted).
+fn input_key(manifest: &[u8], overrides: &Path) -> Hash {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(&(manifest.len() as u64).to_le_bytes());
+    hasher.update(manifest);
+    if overrides.is_dir() {
+        let entries = WalkDir::new(overrides)
+            .sort_by_file_name()
+            .into_iter()
+            .filter_map(Result::ok)
+            .filter(|it| it.file_type().is_file());
+        for entry in entries {
+            let rel = entry.path().strip_prefix(overrides).unwrap_or(entry.path());
+            let bytes = std::fs::read(entry.path()).unwrap_or_default();
+            hasher.update(rel.to_string_lossy().as_bytes());
+            hasher.update(&[0]);
+            hasher.update(&(bytes.len() as u64).to_le_bytes());
+            hasher.update(&bytes);
+        }
+    }
+    Hash::of(hasher.finalize().as_bytes())
+}
+
+fn canonical(manifest: &Path) -> Result<PathBuf, WatchError> {
+    let error = |source| WatchError::Manifest {
+        path: manifest.to_path_buf(),
+        source,
+    };
+    let dir = manifest.parent().filter(|it| !it.as_os_str().is_empty());
+    let dir = std::fs::canonicalize(dir.unwrap_or(Path::new("."))).map_err(error)?;
+    let file = manifest.file_name().ok_or_else(|| {
+        error(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a file",
+        ))
+    })?;
+    let path = dir.join(file);
+    std::fs::metadata(&path).map_err(error)?;
+    Ok(path)
+}
+
+/// Stop signals as a [`Message::Stop`].
+mod signals {
+    use std::sync::mpsc::Sender;
+
+    use crate::watch::Message;
+
+    #[cfg(unix)]
+    pub(super) struct Listener(signal_hook::iterator::Handle);
+
+    #[cfg(unix)]
+    pub(super) fn listen(sender: Sender<Message>) -> std::io::Result<Listener> {
+        use signal_hook::consts::signal::{SIGINT, SIGTERM};
+        let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
+        let handle = signals.handle();
+        std::thread::spawn(move || {
+            for _ in signals.forever() {
+                if sender.send(Message::Stop).is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(Listener(handle))
+    }
+
+    #[cfg(unix)]
+    impl Listener {
+        pub(super) fn close(self) {
+            self.0.close();
+        }
+    }
+
+    /// Without Unix signals, Ctrl-C ends the process the default way.
+    #[cfg(not(unix))]
+    pub(super) struct Listener;
+
+    #[cfg(not(unix))]
+    pub(super) fn listen(_sender: Sender<Message>) -> std::io::Result<Listener> {
+        Ok(Listener)
+    }
+
+    #[cfg(not(unix))]
+    impl Listener {
+        pub(super) fn close(self) {}
+    }
+}

@@ -1,0 +1,158 @@
+//! One reconcile of `watch`: the manifest bytes in, a plan applied (or diagnostics) out, with
+//! every guarantee of `restack apply`. Reads and writes only through `manifest`, `plan::scan` and
+//! `apply`; prints nothing.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::analyze::{Analysis, analyze};
+use crate::apply::{self, Applied, ApplyError, ApplyOptions};
+use crate::ir;
+use crate::plan::{self, Hash, Plan, PlanOptions, State};
+use crate::render::{self, ScaffoldWarning};
+
+/// What one reconcile did.
+#[derive(Debug)]
+pub enum Outcome {
+    /// The manifest has errors: nothing was planned or written.
+    Invalid {
+        analysis: Box<Analysis>,
+        elapsed: Duration,
+    },
+    /// The plan was applied (blocked changes skipped and listed in `applied.blocked`).
+    Applied(Box<Reconciled>),
+    /// restack could not do its job (IO, lock, a template bug); nothing is lost, the next save
+    /// retries.
+    Failed { message: String },
+}
+
+/// A reconcile that ran to the end.
+#[derive(Debug)]
+pub struct Reconciled {
+    pub project: ir::Project,
+    pub plan: Plan,
+    pub applied: Applied,
+    /// Scaffolds whose code disagrees with the manifest.
+    pub warnings: Vec<ScaffoldWarning>,
+    /// From reading the manifest to the state written.
+    pub elapsed: Duration,
+    /// Where the time went.
+    pub timings: Timings,
+}
+
+/// The duration of each stage of one reconcile.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Timings {
+    /// Reading the manifest's bytes (before `reconcile` was called) and analyzing them.
+    pub analyze: Duration,
+    /// Rendering the whole project in memory (including the Python syntax check).
+    pub render: Duration,
+    /// Loading the state and reading every rendered or recorded path from disk.
+    pub scan: Duration,
+    /// Checking scaffolds against the manifest and planning.
+    pub plan: Duration,
+    /// Applying (lock, re-hash, journal, atomic writes, state).
+    pub apply: Duration,
+}
+
+impl Reconciled {
+    /// True when a file was created, updated, merged or deleted.
+    pub fn wrote_files(&self) -> bool {
+        !(self.applied.created.is_empty()
+            && self.applied.updated.is_empty()
+            && self.applied.merged.is_empty()
+            && self.applied.deleted.is_empty())
+    }
+}
+
+/// Analyzes `bytes` (the manifest called `name`), renders, plans against the disk at `root` and
+/// applies. A plan made stale by a concurrent edit between the scan and the apply is planned once
+/// more before giving up.
+pub(crate) fn reconcile(root: &Path, name: &str, bytes: &[u8], started: Instant) -> Outcome {
+    let mut timings = Timings::default();
+    let analysis = analyze(name, bytes);
+    timings.analyze = started.elapsed();
+    let Some(project) = analysis.project.clone() else {
+        return Outcome::Invalid {
+            analysis: Box::new(analysis),
+            elapsed: started.elapsed(),
+        };
+    };
+    let rendering = Instant::now();
+    let files = match render::render(&project) {
+        Ok(files) => files,
+        Err(err) => {
+            return Outcome::Failed {
+                message: format!(
+                    "{err} (a bug in restack or in a template override; please report it)"
+                ),
+            };
+        }
+    };
+    timings.render = rendering.elapsed();
+    let manifest = Hash::of(bytes);
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let result = plan_and_apply(root, &project, &files, manifest, &mut timings);
+        match result {
+            Ok((plan, applied, warnings)) => {
+                return Outcome::Applied(Box::new(Reconciled {
+                    project,
+                    plan,
+                    applied,
+                    warnings,
+                    elapsed: started.elapsed(),
+                    timings,
+                }));
+            }
+            Err(Failure::Apply(ApplyError::Stale(_))) if attempts < 2 => {}
+            Err(err) => {
+                return Outcome::Failed {
+                    message: err.to_string(),
+                };
+            }
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum Failure {
+    #[error(transparent)]
+    State(#[from] plan::StateError),
+    #[error(transparent)]
+    Scan(#[from] plan::ScanError),
+    #[error(transparent)]
+    Apply(#[from] ApplyError),
+}
+
+fn plan_and_apply(
+    root: &Path,
+    project: &ir::Project,
+    files: &render::FileSet,
+    manifest: Hash,
+    timings: &mut Timings,
+) -> Result<(Plan, Applied, Vec<ScaffoldWarning>), Failure> {
+    let planning = Instant::now();
+    let state = State::load(root)?;
+    let snapshot = plan::scan(root, files, &state)?;
+    timings.scan = planning.elapsed();
+    let planning = Instant::now();
+    let warnings = render::check_scaffolds(project, |path| {
+        snapshot
+            .files
+            .get(path)
+            .and_then(|it| it.text())
+            .map(str::to_owned)
+    });
+    let options = PlanOptions {
+        manifest,
+        force: false,
+    };
+    let plan = plan::plan(files, &snapshot, &state, &options);
+    timings.plan = planning.elapsed();
+    let applying = Instant::now();
+    let applied = apply::apply(root, &plan, &ApplyOptions::new(manifest))?;
+    timings.apply = applying.elapsed();
+    Ok((plan, applied, warnings))
+}
