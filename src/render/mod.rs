@@ -73,8 +73,9 @@ pub fn render_cached(
     let version = (target.major, target.minor);
     let outputs = outputs(project);
     let known = &cache.parsed;
-    let rendered = parallel::map(&outputs, |output| {
-        let body = env::render_output(&env, &base, output)?;
+    // Each output is consumed by its job: its context is freed as soon as its file is rendered.
+    let rendered = parallel::map_owned(outputs, |output| {
+        let body = env::render_output(&env, &base, &output)?;
         let contents = header::with_header(&output.path, output.kind, &body);
         let mut parsed = None;
         if std::path::Path::new(&output.path)
@@ -83,32 +84,29 @@ pub fn render_cached(
         {
             let key = (*blake3::hash(contents.as_bytes()).as_bytes(), version);
             if !known.contains(&key) {
-                check::python(output, &contents, target)?;
+                check::python(&output, &contents, target)?;
             }
             parsed = Some(key);
         }
-        Ok((contents, parsed))
+        let file = File {
+            contents,
+            kind: output.kind,
+            origin: output.origin,
+            template: output.template.to_owned(),
+        };
+        Ok((output.path, file, parsed))
     });
     let mut set = FileSet::default();
     let mut parsed = HashSet::new();
     // The first error in output order, whatever thread met it first: the same error every run.
-    for (output, res) in outputs.into_iter().zip(rendered) {
-        let (contents, key) = res?;
+    for res in rendered {
+        let (path, file, key) = res?;
         parsed.extend(key);
         debug_assert!(
-            !set.files.contains_key(&output.path),
-            "two outputs render the same path `{}`",
-            output.path
+            !set.files.contains_key(&path),
+            "two outputs render the same path `{path}`"
         );
-        set.files.insert(
-            output.path,
-            File {
-                contents,
-                kind: output.kind,
-                origin: output.origin,
-                template: output.template.to_owned(),
-            },
-        );
+        set.files.insert(path, file);
     }
     cache.parsed = parsed;
     Ok(set)

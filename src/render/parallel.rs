@@ -49,9 +49,49 @@ pub(crate) fn map<T: Sync, R: Send>(items: &[T], job: impl Fn(&T) -> R + Sync) -
     all
 }
 
+/// [`map`] for owned items: `job` takes each item by value, so what it does not return is freed
+/// as soon as the item is done (rendering drops each output's context once the file is rendered,
+/// instead of holding every context until the last file is done).
+pub(crate) fn map_owned<T: Send, R: Send>(items: Vec<T>, job: impl Fn(T) -> R + Sync) -> Vec<R> {
+    let cores = thread::available_parallelism().map_or(1, NonZeroUsize::get);
+    let n_items = items.len();
+    let threads = cores.min(n_items / MIN_PER_THREAD).max(1);
+    if threads == 1 {
+        return items.into_iter().map(job).collect();
+    }
+    let mut hands: Vec<Vec<T>> = (0..threads)
+        .map(|_| Vec::with_capacity(n_items.div_ceil(threads)))
+        .collect();
+    for (idx, item) in items.into_iter().enumerate() {
+        hands[idx % threads].push(item);
+    }
+    let job = &job;
+    let mut parts: Vec<std::vec::IntoIter<R>> = thread::scope(|scope| {
+        let handles: Vec<_> = hands
+            .into_iter()
+            .map(|hand| scope.spawn(move || hand.into_iter().map(job).collect::<Vec<R>>()))
+            .collect();
+        handles
+            .into_iter()
+            .map(|handle| match handle.join() {
+                Ok(part) => part.into_iter(),
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .collect()
+    });
+    let mut all = Vec::with_capacity(n_items);
+    for idx in 0..n_items {
+        if let Some(item) = parts[idx % threads].next() {
+            all.push(item);
+        }
+    }
+    debug_assert_eq!(all.len(), n_items, "every item is mapped once");
+    all
+}
+
 #[cfg(test)]
 mod tests {
-    use super::map;
+    use super::{map, map_owned};
 
     #[test]
     fn keeps_order_whatever_the_size() {
@@ -59,6 +99,8 @@ mod tests {
             let items: Vec<usize> = (0..n).collect();
             let doubled = map(&items, |it| it * 2);
             assert_eq!(doubled, items.iter().map(|it| it * 2).collect::<Vec<_>>());
+            let owned = map_owned(items.clone(), |it| it * 2);
+            assert_eq!(owned, doubled);
         }
     }
 }

@@ -165,6 +165,7 @@ pub fn watch(options: &Options, report: &mut dyn FnMut(Report<'_>)) -> Result<()
         run: options.run.clone(),
         service: None,
         sender: sender.clone(),
+        render_cache: crate::render::RenderCache::default(),
     };
     if let Ok(state) = State::load(&looping.root) {
         looping.record(&state);
@@ -213,6 +214,8 @@ struct Loop {
     run: Option<RunOptions>,
     service: Option<Service>,
     sender: Sender<Message>,
+    /// Python renderings known to parse, so a reconcile parses only the files whose bytes changed.
+    render_cache: crate::render::RenderCache,
 }
 
 impl Loop {
@@ -303,7 +306,13 @@ impl Loop {
         if !force && self.last_input == Some(input) {
             return false;
         }
-        let outcome = reconcile::reconcile(&self.root, &self.name, &bytes, started);
+        let outcome = reconcile::reconcile(
+            &self.root,
+            &self.name,
+            &bytes,
+            started,
+            &mut self.render_cache,
+        );
         report(Report::Outcome {
             name: &self.name,
             outcome: &outcome,

@@ -67,8 +67,15 @@ impl Reconciled {
 
 /// Analyzes `bytes` (the manifest called `name`), renders, plans against the disk at `root` and
 /// applies. A plan made stale by a concurrent edit between the scan and the apply is planned once
-/// more before giving up.
-pub(crate) fn reconcile(root: &Path, name: &str, bytes: &[u8], started: Instant) -> Outcome {
+/// more before giving up. `cache` carries what earlier reconciles proved about the rendering
+/// (see [`render::render_cached`]).
+pub(crate) fn reconcile(
+    root: &Path,
+    name: &str,
+    bytes: &[u8],
+    started: Instant,
+    cache: &mut render::RenderCache,
+) -> Outcome {
     let mut timings = Timings::default();
     let analysis = analyze(name, bytes);
     timings.analyze = started.elapsed();
@@ -79,7 +86,7 @@ pub(crate) fn reconcile(root: &Path, name: &str, bytes: &[u8], started: Instant)
         };
     };
     let rendering = Instant::now();
-    let files = match render::render(&project) {
+    let files = match render::render_cached(&project, cache) {
         Ok(files) => files,
         Err(err) => {
             return Outcome::Failed {
