@@ -18,26 +18,29 @@ pub(crate) fn map<T: Sync, R: Send>(items: &[T], job: impl Fn(&T) -> R + Sync) -
         return items.iter().map(job).collect();
     }
     let job = &job;
+    let hand = move |first: usize| {
+        items
+            .iter()
+            .skip(first)
+            .step_by(threads)
+            .map(job)
+            .collect::<Vec<R>>()
+    };
     let mut parts: Vec<std::vec::IntoIter<R>> = thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads)
-            .map(|first| {
-                scope.spawn(move || {
-                    items
-                        .iter()
-                        .skip(first)
-                        .step_by(threads)
-                        .map(job)
-                        .collect::<Vec<R>>()
-                })
-            })
+        // The calling thread takes the first hand itself: besides saving a thread, its
+        // allocations reuse the memory the caller already freed (a new thread allocates in a new
+        // malloc arena, which adds to the peak).
+        let handles: Vec<_> = (1..threads)
+            .map(|first| scope.spawn(move || hand(first)))
             .collect();
-        handles
-            .into_iter()
-            .map(|handle| match handle.join() {
-                Ok(part) => part.into_iter(),
+        let mut parts = vec![hand(0).into_iter()];
+        for handle in handles {
+            match handle.join() {
+                Ok(part) => parts.push(part.into_iter()),
                 Err(panic) => std::panic::resume_unwind(panic),
-            })
-            .collect()
+            }
+        }
+        parts
     });
     let mut all = Vec::with_capacity(items.len());
     for idx in 0..items.len() {
@@ -66,18 +69,21 @@ pub(crate) fn map_owned<T: Send, R: Send>(items: Vec<T>, job: impl Fn(T) -> R + 
         hands[idx % threads].push(item);
     }
     let job = &job;
+    let mut hands = hands.into_iter();
+    let own = hands.next().unwrap_or_default();
     let mut parts: Vec<std::vec::IntoIter<R>> = thread::scope(|scope| {
+        // As in `map`, the calling thread takes the first hand.
         let handles: Vec<_> = hands
-            .into_iter()
             .map(|hand| scope.spawn(move || hand.into_iter().map(job).collect::<Vec<R>>()))
             .collect();
-        handles
-            .into_iter()
-            .map(|handle| match handle.join() {
-                Ok(part) => part.into_iter(),
+        let mut parts = vec![own.into_iter().map(job).collect::<Vec<R>>().into_iter()];
+        for handle in handles {
+            match handle.join() {
+                Ok(part) => parts.push(part.into_iter()),
                 Err(panic) => std::panic::resume_unwind(panic),
-            })
-            .collect()
+            }
+        }
+        parts
     });
     let mut all = Vec::with_capacity(n_items);
     for idx in 0..n_items {
