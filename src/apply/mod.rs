@@ -187,8 +187,10 @@ pub fn apply_locked(
             .map_err(io_at(&journal_path))?;
     }
 
-    // 5. The files.
+    // 5. The files: deletions first (in path order, so a file that becomes a directory is gone
+    // before the directory is made), then every write in one batch (see `write_all_atomic`).
     let mut dirs = BTreeSet::from([root.join(STATE_DIR)]);
+    let mut writes: Vec<(&Path, &[u8])> = Vec::new();
     for (change, full) in &targets {
         if let Some(dir) = full.parent() {
             dirs.insert(dir.to_path_buf());
@@ -201,7 +203,7 @@ pub fn apply_locked(
                     change.after,
                     "a planned write's contents must match its after-hash"
                 );
-                write::write_atomic(full, contents.as_bytes()).map_err(io_at(full))?;
+                writes.push((full.as_path(), contents.as_bytes()));
             }
             Action::Delete => write::remove(root, full).map_err(io_at(full))?,
             Action::Keep | Action::Blocked(_) => {}
@@ -214,6 +216,7 @@ pub fn apply_locked(
         };
         list.push(change.path.clone());
     }
+    write::write_all_atomic(&writes).map_err(batch_error)?;
     for dir in &dirs {
         write::clean_temp_files(dir).map_err(io_at(dir))?;
     }
@@ -269,10 +272,16 @@ fn store_bases(
     bases: &std::collections::BTreeMap<String, String>,
     next: &State,
 ) -> Result<(), ApplyError> {
+    let mut writes = Vec::with_capacity(bases.len());
     for (rel, base) in bases {
         let full = path::resolve_unchecked(root, &format!("{BASE_DIR}/{rel}"))?;
-        write::write_atomic(&full, base.as_bytes()).map_err(io_at(&full))?;
+        writes.push((full, base.as_bytes()));
     }
+    let writes: Vec<(&Path, &[u8])> = writes
+        .iter()
+        .map(|(full, bytes)| (full.as_path(), *bytes))
+        .collect();
+    write::write_all_atomic(&writes).map_err(batch_error)?;
     let base_root = root.join(BASE_DIR);
     if !base_root.is_dir() {
         return Ok(());
@@ -318,6 +327,13 @@ fn write_state(root: &Path, state: &State) -> Result<bool, ApplyError> {
     }
     write::write_atomic(&full, text.as_bytes()).map_err(io_at(&full))?;
     Ok(true)
+}
+
+fn batch_error(err: write::BatchError) -> ApplyError {
+    ApplyError::Io {
+        path: err.path,
+        source: err.source,
+    }
 }
 
 fn stale_or_io(err: crate::plan::ScanError, full: &Path) -> ApplyError {

@@ -119,7 +119,8 @@ pub struct Change {
     /// For scaffolds: the new rendering to store as the merge base, when it changes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base: Option<String>,
-    /// The file's current contents (when it exists and is UTF-8), for diffs. Not saved in plans.
+    /// The file's current contents (when it exists and is UTF-8), for diffs; `None` for a `keep`,
+    /// which has no diff. Not saved in plans.
     #[serde(skip)]
     pub previous: Option<String>,
     /// For `Blocked(Conflict)`: the conflicting hunks, to show the user.

@@ -154,7 +154,10 @@ fn plan_rendered(
         forced: None,
         contents,
         base: None,
-        previous: disk.and_then(|it| it.text()).map(str::to_owned),
+        // A keep shows no diff: not copying the file saves a copy of the project in memory.
+        previous: (action != Action::Keep)
+            .then(|| disk.and_then(|it| it.text()).map(str::to_owned))
+            .flatten(),
         conflicts: Vec::new(),
     };
     let new_contents = Some(file.contents.clone());

@@ -6,8 +6,8 @@ use std::path::Path;
 
 use crate::plan::hash::Hash;
 use crate::plan::path::{self, PathError};
-use crate::plan::state::{BASE_DIR, State};
-use crate::render::{FileSet, Kind};
+use crate::plan::state::{BASE_DIR, Entry, State};
+use crate::render::{FileSet, Kind, parallel};
 
 /// The bytes of one file on disk.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,27 +52,37 @@ pub enum ScanError {
 /// symlink, plus the merge bases of the state's scaffolds.
 pub fn scan(root: &Path, files: &FileSet, state: &State) -> Result<Snapshot, ScanError> {
     let paths: BTreeSet<&String> = files.files.keys().chain(state.files.keys()).collect();
+    let paths: Vec<&String> = paths.into_iter().collect();
+    // Reading and hashing is spread over the cores; the first error in path order wins, as if
+    // the paths were read one by one.
+    let read = parallel::map(&paths, |rel| {
+        read_file(root, rel).map(|found| {
+            found.map(|bytes| OnDisk {
+                hash: Hash::of(&bytes),
+                bytes,
+            })
+        })
+    });
     let mut snapshot = Snapshot::default();
-    for rel in paths {
-        if let Some(bytes) = read_file(root, rel)? {
-            snapshot.files.insert(
-                rel.clone(),
-                OnDisk {
-                    hash: Hash::of(&bytes),
-                    bytes,
-                },
-            );
+    for (rel, found) in paths.into_iter().zip(read) {
+        if let Some(on_disk) = found? {
+            snapshot.files.insert(rel.clone(), on_disk);
         }
     }
-    for (rel, entry) in &state.files {
-        if entry.kind != Kind::Scaffold {
-            continue;
-        }
-        let base = match state.pending_bases.get(rel) {
+    let scaffolds: Vec<(&String, &Entry)> = state
+        .files
+        .iter()
+        .filter(|(_, entry)| entry.kind == Kind::Scaffold)
+        .collect();
+    let bases = parallel::map(&scaffolds, |(rel, entry)| {
+        let base = match state.pending_bases.get(*rel) {
             Some(base) => Some(base.clone()),
             None => read_base(root, rel)?,
         };
-        if let Some(base) = base.filter(|it| Hash::of(it) == entry.hash) {
+        Ok::<_, ScanError>(base.filter(|it| Hash::of(it) == entry.hash))
+    });
+    for ((rel, _), base) in scaffolds.into_iter().zip(bases) {
+        if let Some(base) = base? {
             snapshot.bases.insert(rel.clone(), base);
         }
     }

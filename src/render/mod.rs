@@ -23,6 +23,8 @@ mod isort;
 mod llm;
 mod output;
 mod overrides;
+#[doc(hidden)]
+pub(crate) mod parallel;
 mod pipelines;
 mod registry;
 mod scaffold_check;
@@ -35,6 +37,8 @@ pub use output::Output;
 pub use overrides::{OverrideProblem, Overrides, ProblemSeverity};
 pub use registry::{PolicyConstant, Registration, Role};
 pub use scaffold_check::{ScaffoldWarning, check_scaffolds};
+
+use std::collections::HashSet;
 
 use crate::ir;
 
@@ -52,36 +56,70 @@ pub fn render(project: &ir::Project) -> Result<FileSet, RenderError> {
 /// still happens here names the template (see [`RenderError::template`]), so a caller can tell a
 /// failing override (the user's) from a failing built-in (restack's).
 pub fn render_with(project: &ir::Project, overrides: &Overrides) -> Result<FileSet, RenderError> {
+    render_cached(project, overrides, &mut RenderCache::default())
+}
+
+/// Python renderings already known to parse: the blake3 hash of the bytes with the target
+/// version they were parsed under. A long-running caller (`watch`) keeps one and passes it to
+/// every [`render_cached`], so that only the files whose bytes changed are parsed again. It holds
+/// the `.py` files of the last successful rendering only, so it never grows past one project.
+#[derive(Debug, Default, Clone)]
+pub struct RenderCache {
+    parsed: HashSet<([u8; 32], (u8, u8))>,
+}
+
+/// [`render_with`], skipping the parse of every `.py` file whose exact bytes `cache` has seen
+/// parse under the same target version (parsing is a pure function of the two), and updating
+/// `cache`. The result, errors included, is the same as [`render_with`]'s.
+pub fn render_cached(
+    project: &ir::Project,
+    overrides: &Overrides,
+    cache: &mut RenderCache,
+) -> Result<FileSet, RenderError> {
     let env = env::environment(overrides);
     let registrations = registrations(project);
     let policies = policies(project);
     let base = env::base_context(project, &registrations, &policies);
     let target = check::target_version(&project.python);
-    let mut set = FileSet::default();
-    for output in outputs(project) {
+    let version = (target.major, target.minor);
+    let outputs = outputs(project);
+    let known = &cache.parsed;
+    // Each output is consumed by its job: its context is freed as soon as its file is rendered.
+    let rendered = parallel::map_owned(outputs, |output| {
         let body = env::render_output(&env, &base, &output)?;
         let contents = header::with_header(&output.path, output.kind, &body);
+        let mut parsed = None;
         if std::path::Path::new(&output.path)
             .extension()
             .is_some_and(|ext| ext == "py")
         {
-            check::python(&output, &contents, target)?;
+            let key = (*blake3::hash(contents.as_bytes()).as_bytes(), version);
+            if !known.contains(&key) {
+                check::python(&output, &contents, target)?;
+            }
+            parsed = Some(key);
         }
+        let file = File {
+            contents,
+            kind: output.kind,
+            origin: output.origin,
+            template: output.template.to_owned(),
+        };
+        Ok((output.path, file, parsed))
+    });
+    let mut set = FileSet::default();
+    let mut parsed = HashSet::new();
+    // The first error in output order, whatever thread met it first: the same error every run.
+    for res in rendered {
+        let (path, file, key) = res?;
+        parsed.extend(key);
         debug_assert!(
-            !set.files.contains_key(&output.path),
-            "two outputs render the same path `{}`",
-            output.path
+            !set.files.contains_key(&path),
+            "two outputs render the same path `{path}`"
         );
-        set.files.insert(
-            output.path,
-            File {
-                contents,
-                kind: output.kind,
-                origin: output.origin,
-                template: output.template.to_owned(),
-            },
-        );
+        set.files.insert(path, file);
     }
+    cache.parsed = parsed;
     Ok(set)
 }
 
@@ -134,4 +172,34 @@ fn template_source(name: &str) -> Option<&'static str> {
         .chain(llm::TEMPLATES)
         .find(|(candidate, _)| *candidate == name)
         .map(|(_, source)| *source)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{RenderCache, render, render_cached};
+    use crate::render::testing;
+
+    #[test]
+    fn a_cache_changes_nothing_but_the_work() {
+        let project = testing::blog();
+        let plain = render(&project).expect("blog renders");
+        let mut cache = RenderCache::default();
+        let first =
+            render_cached(&project, &Overrides::default(), &mut cache).expect("blog renders");
+        let n_python = plain
+            .files
+            .keys()
+            .filter(|it| {
+                std::path::Path::new(it)
+                    .extension()
+                    .is_some_and(|ext| ext == "py")
+            })
+            .count();
+        assert_eq!(cache.parsed.len(), n_python);
+        let second =
+            render_cached(&project, &Overrides::default(), &mut cache).expect("blog renders");
+        assert_eq!(plain, first);
+        assert_eq!(plain, second);
+        assert_eq!(cache.parsed.len(), n_python);
+    }
 }

@@ -8,7 +8,7 @@ use ruff_text_size::{Ranged, TextSize};
 
 use crate::diag::Code;
 use crate::ir;
-use crate::render::check;
+use crate::render::{check, parallel};
 
 /// One disagreement between a scaffold and the manifest.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,30 +26,10 @@ pub struct ScaffoldWarning {
 /// is nothing to check: a missing file is the plan's business).
 pub fn check_scaffolds(
     project: &ir::Project,
-    contents: impl Fn(&str) -> Option<String>,
+    contents: impl Fn(&str) -> Option<String> + Sync,
 ) -> Vec<ScaffoldWarning> {
     let src = format!("src/{}", project.package);
     let target = check::target_version(&project.python);
-    let mut warnings = Vec::new();
-    let mut parse = |path: &str| -> Option<(String, Vec<Stmt>)> {
-        let text = contents(path)?;
-        let parsed = parse_unchecked(
-            &text,
-            ParseOptions::from(Mode::Module).with_target_version(target),
-        );
-        if let Some(error) = parsed.errors().first() {
-            let (line, _) = check::line_column(&text, error.location.start());
-            warnings.push(ScaffoldWarning {
-                path: path.to_owned(),
-                line,
-                code: Code::ScaffoldMismatch,
-                message: format!("`{path}` does not parse: {}", error.error),
-            });
-            return None;
-        }
-        let module = parsed.try_into_module()?.into_syntax();
-        Some((text, module.body.into_iter().collect()))
-    };
 
     let mut expected: Vec<(String, Expect<'_>)> = Vec::new();
     for function in &project.functions {
@@ -65,12 +45,34 @@ pub fn check_scaffolds(
         expected.push((path, Expect::Class(&agent.names.class, &agent.events)));
     }
 
+    // Each scaffold is parsed on its own (in parallel); a file that does not parse gives one
+    // warning and no checks. Warnings come out as before: every parse failure first, then every
+    // mismatch, each in scaffold order.
+    let checked = parallel::map(&expected, |(path, expect)| {
+        let text = contents(path)?;
+        let parsed = parse_unchecked(
+            &text,
+            ParseOptions::from(Mode::Module).with_target_version(target),
+        );
+        if let Some(error) = parsed.errors().first() {
+            let (line, _) = check::line_column(&text, error.location.start());
+            return Some(Err(ScaffoldWarning {
+                path: path.clone(),
+                line,
+                code: Code::ScaffoldMismatch,
+                message: format!("`{path}` does not parse: {}", error.error),
+            }));
+        }
+        let module = parsed.try_into_module()?.into_syntax();
+        Some(Ok(check_module(path, &text, &module.body, expect)))
+    });
+    let mut warnings = Vec::new();
     let mut found = Vec::new();
-    for (path, expect) in &expected {
-        let Some((text, body)) = parse(path) else {
-            continue;
-        };
-        found.extend(check_module(path, &text, &body, expect));
+    for result in checked.into_iter().flatten() {
+        match result {
+            Err(unparsable) => warnings.push(unparsable),
+            Ok(mismatches) => found.extend(mismatches),
+        }
     }
     warnings.extend(found);
     warnings

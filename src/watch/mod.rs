@@ -171,6 +171,7 @@ pub fn watch(options: &Options, report: &mut dyn FnMut(Report<'_>)) -> Result<()
         run: options.run.clone(),
         service: None,
         sender: sender.clone(),
+        render_cache: crate::render::RenderCache::default(),
     };
     if let Ok(state) = State::load(&looping.root) {
         looping.record(&state);
@@ -236,6 +237,8 @@ struct Loop {
     run: Option<RunOptions>,
     service: Option<Service>,
     sender: Sender<Message>,
+    /// Python renderings known to parse, so a reconcile parses only the files whose bytes changed.
+    render_cache: crate::render::RenderCache,
 }
 
 impl Loop {
@@ -345,6 +348,7 @@ impl Loop {
             &bytes,
             &self.paths.overrides,
             started,
+            &mut self.render_cache,
         );
         report(Report::Outcome {
             name: &self.name,

@@ -68,13 +68,15 @@ impl Reconciled {
 
 /// Analyzes `bytes` (the manifest called `name`), renders, plans against the disk at `root` and
 /// applies. A plan made stale by a concurrent edit between the scan and the apply is planned once
-/// more before giving up.
+/// more before giving up. `cache` carries what earlier reconciles proved about the rendering
+/// (see [`render::render_cached`]).
 pub(crate) fn reconcile(
     root: &Path,
     name: &str,
     bytes: &[u8],
     overrides: &Path,
     started: Instant,
+    cache: &mut render::RenderCache,
 ) -> Outcome {
     let mut timings = Timings::default();
     let analysis = analyze(name, bytes);
@@ -90,7 +92,7 @@ pub(crate) fn reconcile(
         Ok(overrides) => overrides,
         Err(message) => return Outcome::Failed { message },
     };
-    let files = match render::render_with(&project, &overrides) {
+    let files = match render::render_cached(&project, &overrides, cache) {
         Ok(files) => files,
         Err(err) => {
             return Outcome::Failed {

@@ -1,0 +1,112 @@
+//! Data parallelism for rendering: maps a pure function over a slice on the machine's cores,
+//! keeping input order. Owns no rendering logic and does no IO.
+
+use std::num::NonZeroUsize;
+use std::thread;
+
+/// Below this many items a second thread costs more than it saves.
+const MIN_PER_THREAD: usize = 16;
+
+/// `items.iter().map(job).collect()`, spread over the available cores; the result is in input
+/// order, as if run on one thread. Items are dealt round-robin (thread `t` takes items `t`,
+/// `t + threads`, …), so runs of expensive items of one kind are shared out. A panic in `job` is
+/// propagated.
+pub(crate) fn map<T: Sync, R: Send>(items: &[T], job: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let cores = thread::available_parallelism().map_or(1, NonZeroUsize::get);
+    let threads = cores.min(items.len() / MIN_PER_THREAD).max(1);
+    if threads == 1 {
+        return items.iter().map(job).collect();
+    }
+    let job = &job;
+    let hand = move |first: usize| {
+        items
+            .iter()
+            .skip(first)
+            .step_by(threads)
+            .map(job)
+            .collect::<Vec<R>>()
+    };
+    let mut parts: Vec<std::vec::IntoIter<R>> = thread::scope(|scope| {
+        // The calling thread takes the first hand itself: besides saving a thread, its
+        // allocations reuse the memory the caller already freed (a new thread allocates in a new
+        // malloc arena, which adds to the peak).
+        let handles: Vec<_> = (1..threads)
+            .map(|first| scope.spawn(move || hand(first)))
+            .collect();
+        let mut parts = vec![hand(0).into_iter()];
+        for handle in handles {
+            match handle.join() {
+                Ok(part) => parts.push(part.into_iter()),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        parts
+    });
+    let mut all = Vec::with_capacity(items.len());
+    for idx in 0..items.len() {
+        if let Some(item) = parts[idx % threads].next() {
+            all.push(item);
+        }
+    }
+    debug_assert_eq!(all.len(), items.len(), "every item is mapped once");
+    all
+}
+
+/// [`map`] for owned items: `job` takes each item by value, so what it does not return is freed
+/// as soon as the item is done (rendering drops each output's context once the file is rendered,
+/// instead of holding every context until the last file is done).
+pub(crate) fn map_owned<T: Send, R: Send>(items: Vec<T>, job: impl Fn(T) -> R + Sync) -> Vec<R> {
+    let cores = thread::available_parallelism().map_or(1, NonZeroUsize::get);
+    let n_items = items.len();
+    let threads = cores.min(n_items / MIN_PER_THREAD).max(1);
+    if threads == 1 {
+        return items.into_iter().map(job).collect();
+    }
+    let mut hands: Vec<Vec<T>> = (0..threads)
+        .map(|_| Vec::with_capacity(n_items.div_ceil(threads)))
+        .collect();
+    for (idx, item) in items.into_iter().enumerate() {
+        hands[idx % threads].push(item);
+    }
+    let job = &job;
+    let mut hands = hands.into_iter();
+    let own = hands.next().unwrap_or_default();
+    let mut parts: Vec<std::vec::IntoIter<R>> = thread::scope(|scope| {
+        // As in `map`, the calling thread takes the first hand.
+        let handles: Vec<_> = hands
+            .map(|hand| scope.spawn(move || hand.into_iter().map(job).collect::<Vec<R>>()))
+            .collect();
+        let mut parts = vec![own.into_iter().map(job).collect::<Vec<R>>().into_iter()];
+        for handle in handles {
+            match handle.join() {
+                Ok(part) => parts.push(part.into_iter()),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        parts
+    });
+    let mut all = Vec::with_capacity(n_items);
+    for idx in 0..n_items {
+        if let Some(item) = parts[idx % threads].next() {
+            all.push(item);
+        }
+    }
+    debug_assert_eq!(all.len(), n_items, "every item is mapped once");
+    all
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{map, map_owned};
+
+    #[test]
+    fn keeps_order_whatever_the_size() {
+        for n in [0, 1, 15, 16, 33, 1000] {
+            let items: Vec<usize> = (0..n).collect();
+            let doubled = map(&items, |it| it * 2);
+            assert_eq!(doubled, items.iter().map(|it| it * 2).collect::<Vec<_>>());
+            let owned = map_owned(items.clone(), |it| it * 2);
+            assert_eq!(owned, doubled);
+        }
+    }
+}
