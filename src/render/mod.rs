@@ -184,8 +184,8 @@ mod tests {
         let project = testing::blog();
         let plain = render(&project).expect("blog renders");
         let mut cache = RenderCache::default();
-        let first =
-            render_cached(&project, &Overrides::default(), &mut cache).expect("blog renders");
+        let first = render_cached(&project, &super::Overrides::default(), &mut cache)
+            .expect("blog renders");
         let n_python = plain
             .files
             .keys()
@@ -196,8 +196,8 @@ mod tests {
             })
             .count();
         assert_eq!(cache.parsed.len(), n_python);
-        let second =
-            render_cached(&project, &Overrides::default(), &mut cache).expect("blog renders");
+        let second = render_cached(&project, &super::Overrides::default(), &mut cache)
+            .expect("blog renders");
         assert_eq!(plain, first);
         assert_eq!(plain, second);
         assert_eq!(cache.parsed.len(), n_python);
