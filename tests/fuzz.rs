@@ -113,12 +113,24 @@ fn check_manifest(bytes: &[u8]) -> Result<(), TestCaseError> {
 /// Every invariant of `analyze` (and of rendering a valid result) for one input.
 fn check_manifest_here(bytes: &[u8]) -> Result<(), TestCaseError> {
     let analysis = analyze("restack.kdl", bytes);
-    let text = std::str::from_utf8(bytes).ok();
+    // Diagnostics are rendered against `analysis.text`, the (lossy) UTF-8 copy of the bytes, so
+    // that is what their spans index: for UTF-8 input it is the bytes themselves; for other input
+    // each bad sequence became one U+FFFD, three bytes long.
+    prop_assert_eq!(
+        std::str::from_utf8(bytes).is_ok(),
+        analysis.text.as_bytes() == bytes
+    );
+    let text = analysis.text.as_str();
     for diagnostic in &analysis.diagnostics {
         let what = format!("{} `{}`", diagnostic.code.name(), diagnostic.message);
-        check_span(&diagnostic.span, bytes, text, &what)?;
+        check_span(&diagnostic.span, text.as_bytes(), Some(text), &what)?;
         for (span, _) in &diagnostic.related {
-            check_span(span, bytes, text, &format!("related of {what}"))?;
+            check_span(
+                span,
+                text.as_bytes(),
+                Some(text),
+                &format!("related of {what}"),
+            )?;
         }
         prop_assert!(
             !diagnostic.message.is_empty(),
@@ -1312,4 +1324,16 @@ fn regression_missing_base_of_an_unchanged_rendering_is_not_a_conflict() {
             "the base is stored again"
         );
     }
+}
+
+/// Found by CI's random seed: a lone `0x80` byte. The `not-utf8` span indexes the lossy text
+/// diagnostics render against (one U+FFFD, three bytes), not the raw bytes.
+#[test]
+fn regression_not_utf8_span_indexes_the_lossy_text() {
+    let analysis = analyze("restack.kdl", &[0x80]);
+    let diagnostic = analysis.diagnostics.iter().next().expect("a diagnostic");
+    assert_eq!(diagnostic.code.name(), "not-utf8");
+    assert_eq!(analysis.text, "\u{fffd}");
+    assert_eq!(diagnostic.span, 0..3);
+    check_manifest(&[0x80]).expect("every invariant holds");
 }
