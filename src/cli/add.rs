@@ -11,8 +11,7 @@ use crate::cli::args::AddEntity;
 use crate::cli::exit_status::ExitStatus;
 use crate::cli::printer::Printer;
 use crate::cli::{GlobalArgs, apply as apply_cmd, plan as plan_cmd, session};
-use crate::diag::{self, RenderOptions};
-use crate::manifest::{self, edit};
+use crate::manifest::edit;
 
 /// Exit 0 when the entity was added (and the plan shown or applied), 1 when the option values are
 /// malformed or the edited manifest would have an error (nothing is written then), 2 when the
@@ -28,19 +27,12 @@ pub(crate) fn add(
             printer.error(&message);
             ExitStatus::Failure
         })?;
-        let dir = session::working_dir(global, printer)?;
-        let path = manifest::locate(global.manifest.as_deref(), &dir).map_err(|err| {
-            printer.error(&err.to_string());
-            ExitStatus::Error
-        })?;
-        let bytes = manifest::read(&path).map_err(|err| {
-            printer.error(&err.to_string());
-            ExitStatus::Error
-        })?;
-        let name = session::display_name(&path);
+        let session::Source {
+            path, name, bytes, ..
+        } = session::read(global, printer)?;
         let before = analyze(&name, &bytes);
         if before.diagnostics.has_errors() {
-            print(printer, &name, &before.text, &before.diagnostics);
+            session::print_diagnostics(printer, &name, &before.text, &before.diagnostics);
             printer.err(&format!(
                 "{name}: invalid; fix it before adding to it (nothing was written)\n"
             ));
@@ -52,7 +44,7 @@ pub(crate) fn add(
         })?;
         let after = analyze(&name, edited.as_bytes());
         if after.diagnostics.has_errors() {
-            print(printer, &name, &after.text, &after.diagnostics);
+            session::print_diagnostics(printer, &name, &after.text, &after.diagnostics);
             printer.err(&format!(
                 "{name}: the addition would make the manifest invalid; nothing was written\n"
             ));
@@ -79,15 +71,6 @@ pub(crate) fn add(
         })
     };
     run().unwrap_or_else(|status| status)
-}
-
-fn print(printer: &Printer, name: &str, text: &str, diagnostics: &diag::Diagnostics) {
-    let options = RenderOptions {
-        color: printer.color,
-        ..RenderOptions::default()
-    };
-    let list: Vec<_> = diagnostics.iter().cloned().collect();
-    printer.err(&diag::render(name, text, &list, options));
 }
 
 /// The manifest node for the options. Only the option syntax (`NAME:TYPE`) is checked here;

@@ -45,9 +45,19 @@ pub(crate) fn working_dir(global: &GlobalArgs, printer: &Printer) -> Result<Path
     })
 }
 
-/// Finds, reads and analyzes the manifest, printing every diagnostic. Errors in the manifest are
-/// `Failure` (exit 1); a manifest that cannot be found or read is `Error` (exit 2).
-pub(crate) fn load(global: &GlobalArgs, printer: &Printer) -> Result<Loaded, ExitStatus> {
+/// A manifest that was found and read.
+pub(crate) struct Source {
+    /// The directory the command runs in.
+    pub dir: PathBuf,
+    pub path: PathBuf,
+    /// The manifest's name as shown in messages (its file name).
+    pub name: String,
+    pub bytes: Vec<u8>,
+}
+
+/// Finds the manifest (`-m`, else upward from the working directory) and reads it. A manifest
+/// that cannot be found or read is `Error` (exit 2).
+pub(crate) fn read(global: &GlobalArgs, printer: &Printer) -> Result<Source, ExitStatus> {
     let dir = working_dir(global, printer)?;
     let path = manifest::locate(global.manifest.as_deref(), &dir).map_err(|err| {
         printer.error(&err.to_string());
@@ -57,9 +67,25 @@ pub(crate) fn load(global: &GlobalArgs, printer: &Printer) -> Result<Loaded, Exi
         printer.error(&err.to_string());
         ExitStatus::Error
     })?;
-    let name = display_name(&path);
+    Ok(Source {
+        name: display_name(&path),
+        dir,
+        path,
+        bytes,
+    })
+}
+
+/// Finds, reads and analyzes the manifest, printing every diagnostic. Errors in the manifest are
+/// `Failure` (exit 1); a manifest that cannot be found or read is `Error` (exit 2).
+pub(crate) fn load(global: &GlobalArgs, printer: &Printer) -> Result<Loaded, ExitStatus> {
+    let Source {
+        dir,
+        path,
+        name,
+        bytes,
+    } = read(global, printer)?;
     let analysis = analyze(&name, &bytes);
-    print_diagnostics(printer, &name, &analysis);
+    print_diagnostics(printer, &name, &analysis.text, &analysis.diagnostics);
     let root = path.parent().map_or_else(|| dir.clone(), Path::to_path_buf);
     Ok(Loaded {
         root,
@@ -205,21 +231,38 @@ pub(crate) fn plan(
     Ok(plan::plan(&compiled.files, &snapshot, &state, &options))
 }
 
-fn print_diagnostics(printer: &Printer, name: &str, analysis: &Analysis) {
-    let diagnostics: Vec<_> = analysis
-        .diagnostics
+/// At most this many diagnostics are drawn; the summary lines still count them all. Drawing one
+/// costs time proportional to the file, so a pathological manifest must not print thousands.
+const MAX_SHOWN: usize = 50;
+
+/// Draws the diagnostics of the manifest called `name` (only errors under `-q`), at most
+/// [`MAX_SHOWN`] of them.
+pub(crate) fn print_diagnostics(
+    printer: &Printer,
+    name: &str,
+    text: &str,
+    diagnostics: &diag::Diagnostics,
+) {
+    let diagnostics: Vec<_> = diagnostics
         .iter()
         .filter(|it| !printer.quiet || it.severity == Severity::Error)
         .cloned()
         .collect();
-    if diagnostics.is_empty() {
+    let shown = diagnostics.len().min(MAX_SHOWN);
+    if shown == 0 {
         return;
     }
     let options = RenderOptions {
         color: printer.color,
         ..RenderOptions::default()
     };
-    printer.err(&diag::render(name, &analysis.text, &diagnostics, options));
+    printer.err(&diag::render(name, text, &diagnostics[..shown], options));
+    if diagnostics.len() > shown {
+        printer.err(&format!(
+            "{name}: {} more problems not shown\n",
+            diagnostics.len() - shown
+        ));
+    }
 }
 
 /// The manifest's name as shown in diagnostics: its file name, so output does not depend on
