@@ -656,3 +656,16 @@ fn mermaid_seq(
     }
     (entries, exits)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::wrap_words;
+
+    #[test]
+    fn wrap_words_splits_at_spaces_within_the_width() {
+        assert_eq!(wrap_words("A -> B + C", 100), ["A -> B + C"]);
+        assert_eq!(wrap_words("A -> B + C", 6), ["A -> B", "+ C"]);
+        assert_eq!(wrap_words("LONG_TOKEN -> B", 4), ["LONG_TOKEN", "-> B"]);
+        assert!(wrap_words("", 10).is_empty());
+    }
+}
