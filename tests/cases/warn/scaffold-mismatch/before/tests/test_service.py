@@ -13,14 +13,15 @@ from desk.registry import AGENTS, FUNCTIONS, LIFESPANS, TASK_QUEUE, WORKFLOWS
 
 
 def test_registry_lists_every_entity() -> None:
-    names = sorted(
-        [cls.__name__ for cls in AGENTS + WORKFLOWS]
-        + [fn.__temporal_activity_definition.name for fn in FUNCTIONS]
-    )
+    names = sorted([cls.__name__ for cls in AGENTS + WORKFLOWS] + [fn.__name__ for fn in FUNCTIONS])
     assert names == [
         "Helper",
     ]
     assert all(hasattr(cls, "__temporal_workflow_definition") for cls in AGENTS + WORKFLOWS)
+    # Functions register under their activity names (a pipeline step's is prefixed with its
+    # pipeline); every name must be distinct.
+    activities = {fn.__temporal_activity_definition.name for fn in FUNCTIONS}
+    assert len(activities) == len(FUNCTIONS)
     assert all(callable(lifespan) for lifespan in LIFESPANS)
     assert TASK_QUEUE == "restack"
 
