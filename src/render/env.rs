@@ -48,9 +48,6 @@ pub(super) fn environment(overrides: &Overrides) -> Environment<'static> {
     });
     env.add_function("pydef", pydef);
     env.add_function("docstring", docstring);
-    env.add_filter("wrap_operators", |value: &str, indent: usize| {
-        wrap_operators(value, indent)
-    });
     env.add_filter("snake", |value: &str| value.to_snake_case());
     env.add_filter("pascal", |value: &str| value.to_upper_camel_case());
     env.add_filter("upper_snake", |value: &str| {
@@ -271,34 +268,6 @@ fn uses_any(value: &Value) -> bool {
             .is_ok_and(|mut items| items.any(|item| uses_any(&item))),
         _ => false,
     }
-}
-
-/// An operator string laid out for a docstring indented by `indent` spaces: broken before a
-/// stage operator (`→`, `->`, `→?`, `->?`) wherever a line would pass 100 columns, the line
-/// length of the generated project's ruff configuration. A stage longer than a line stays whole.
-fn wrap_operators(value: &str, indent: usize) -> String {
-    const WIDTH: usize = 100;
-    let is_stage_operator = |word: &str| matches!(word, "→" | "->" | "→?" | "->?");
-    // Stages, each but the first starting with the operator that enters it.
-    let mut stages: Vec<Vec<&str>> = Vec::new();
-    for word in value.split_whitespace() {
-        match stages.last_mut() {
-            Some(stage) if !is_stage_operator(word) => stage.push(word),
-            _ => stages.push(vec![word]),
-        }
-    }
-    let mut lines: Vec<String> = Vec::new();
-    for stage in stages {
-        let stage = stage.join(" ");
-        match lines.last_mut() {
-            Some(line) if indent + line.chars().count() + 1 + stage.chars().count() <= WIDTH => {
-                line.push(' ');
-                line.push_str(&stage);
-            }
-            _ => lines.push(stage),
-        }
-    }
-    lines.join(&format!("\n{}", " ".repeat(indent)))
 }
 
 #[cfg(test)]

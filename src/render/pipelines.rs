@@ -270,6 +270,8 @@ struct PipelineView {
     can_payload: String,
     mapped_functions: bool,
     mapped_workflows: bool,
+    /// The operator expression, wrapped to fit an indented docstring line.
+    operator_lines: Vec<String>,
 }
 
 impl PipelineView {
@@ -339,6 +341,7 @@ impl PipelineView {
             None => "{}".to_owned(),
         };
         PipelineView {
+            operator_lines: wrap_words(&pipeline.operators, OPERATOR_WIDTH),
             order: py_list(&steps_of_seq(&pipeline.tree), 0),
             uses_loop: !loops.is_empty(),
             mapped_functions: steps.iter().any(|step| step.kind == "function"),
@@ -357,6 +360,28 @@ impl PipelineView {
             can_payload,
         }
     }
+}
+
+/// Room for the operator expression in a docstring: 100 columns less its 4-space indent.
+const OPERATOR_WIDTH: usize = 96;
+
+/// Splits `text` at spaces into lines of at most `width` characters (a longer word stays whole).
+fn wrap_words(text: &str, width: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
 }
 
 fn step_view(project: &ir::Project, pipeline: &ir::Pipeline, step: &ir::Step) -> StepView {
@@ -633,4 +658,17 @@ fn mermaid_seq(
         exits = stage_out;
     }
     (entries, exits)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wrap_words;
+
+    #[test]
+    fn wrap_words_splits_at_spaces_within_the_width() {
+        assert_eq!(wrap_words("A -> B + C", 100), ["A -> B + C"]);
+        assert_eq!(wrap_words("A -> B + C", 6), ["A -> B", "+ C"]);
+        assert_eq!(wrap_words("LONG_TOKEN -> B", 4), ["LONG_TOKEN", "-> B"]);
+        assert!(wrap_words("", 10).is_empty());
+    }
 }
