@@ -5,12 +5,22 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::analyze::{Analysis, analyze};
+use crate::analyze::{Analysis, analyze_cached};
 use crate::apply::{self, Applied, ApplyError, ApplyOptions};
 use crate::config;
 use crate::ir;
+use crate::manifest::ParseCache;
 use crate::plan::{self, Hash, Plan, PlanOptions, State};
 use crate::render::{self, ScaffoldWarning};
+
+/// What earlier reconciles proved, kept by the watch loop: the parsed top-level manifest nodes
+/// (see [`crate::manifest::decode_cached`]) and the Python renderings known to parse (see
+/// [`render::render_cached`]). Both give the same results as parsing again.
+#[derive(Debug, Default)]
+pub(crate) struct Caches {
+    pub parse: ParseCache,
+    pub render: render::RenderCache,
+}
 
 /// What one reconcile did.
 #[derive(Debug)]
@@ -68,18 +78,17 @@ impl Reconciled {
 
 /// Analyzes `bytes` (the manifest called `name`), renders, plans against the disk at `root` and
 /// applies. A plan made stale by a concurrent edit between the scan and the apply is planned once
-/// more before giving up. `cache` carries what earlier reconciles proved about the rendering
-/// (see [`render::render_cached`]).
+/// more before giving up. `caches` carries what earlier reconciles parsed.
 pub(crate) fn reconcile(
     root: &Path,
     name: &str,
     bytes: &[u8],
     overrides: &Path,
     started: Instant,
-    cache: &mut render::RenderCache,
+    caches: &mut Caches,
 ) -> Outcome {
     let mut timings = Timings::default();
-    let analysis = analyze(name, bytes);
+    let analysis = analyze_cached(name, bytes, &mut caches.parse);
     timings.analyze = started.elapsed();
     let Some(project) = analysis.project.clone() else {
         return Outcome::Invalid {
@@ -92,7 +101,7 @@ pub(crate) fn reconcile(
         Ok(overrides) => overrides,
         Err(message) => return Outcome::Failed { message },
     };
-    let files = match render::render_cached(&project, &overrides, cache) {
+    let files = match render::render_cached(&project, &overrides, &mut caches.render) {
         Ok(files) => files,
         Err(err) => {
             return Outcome::Failed {
