@@ -33,6 +33,7 @@ use crate::manifest::ast::{
 };
 use crate::manifest::{duration, names, types};
 use crate::operators;
+use crate::render::parallel;
 
 const TOP_NODES: &[&str] = &[
     "project",
@@ -120,29 +121,36 @@ pub struct ParseCache {
 /// its own and dropped once decoded, so memory follows the largest node rather than the file.
 /// `None` when the text cannot be split or a slice does not parse: the caller then parses the
 /// whole document, so KDL's own error messages and recovery stay exactly those of one parse.
+/// How many slices are parsed at once (on all cores) before they are decoded and dropped.
+const PARSE_BATCH: usize = 128;
+
 fn decode_split(decoder: &mut Decoder<'_>, cache: Option<&mut ParseCache>) -> Option<Manifest> {
     let src = decoder.src;
     let slices = split(src)?;
     let mut top = TopLevel::default();
-    let mut cache = cache;
     let mut kept = HashMap::new();
-    for range in slices {
-        let text = &src[range.clone()];
-        let doc = match cache.as_deref_mut() {
-            Some(cache) => {
-                let key = blake3::hash(text.as_bytes());
-                let doc = match cache.docs.get(&key) {
-                    Some(doc) => Arc::clone(doc),
-                    None => Arc::new(KdlDocument::parse(text).ok()?),
-                };
-                kept.insert(key, Arc::clone(&doc));
-                doc
+    let known = cache.as_deref().map(|it| &it.docs);
+    // Slices are parsed on every core, a batch at a time (so memory stays bounded by a batch),
+    // and decoded in file order.
+    for batch in slices.chunks(PARSE_BATCH) {
+        let parsed = parallel::map(batch, |range| {
+            let text = &src[range.clone()];
+            let key = known.map(|_| blake3::hash(text.as_bytes()));
+            let doc = match key.and_then(|key| known?.get(&key)) {
+                Some(doc) => Arc::clone(doc),
+                None => Arc::new(KdlDocument::parse(text).ok()?),
+            };
+            Some((key, doc))
+        });
+        for (range, parsed) in batch.iter().zip(parsed) {
+            let (key, doc) = parsed?;
+            decoder.base = range.start;
+            for node in doc.nodes() {
+                decoder.top_node(node, &mut top);
             }
-            None => Arc::new(KdlDocument::parse(text).ok()?),
-        };
-        decoder.base = range.start;
-        for node in doc.nodes() {
-            decoder.top_node(node, &mut top);
+            if let Some(key) = key {
+                kept.insert(key, doc);
+            }
         }
     }
     if let Some(cache) = cache {
