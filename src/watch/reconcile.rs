@@ -14,12 +14,15 @@ use crate::plan::{self, Hash, Plan, PlanOptions, State};
 use crate::render::{self, ScaffoldWarning};
 
 /// What earlier reconciles proved, kept by the watch loop: the parsed top-level manifest nodes
-/// (see [`crate::manifest::decode_cached`]) and the Python renderings known to parse (see
-/// [`render::render_cached`]). Both give the same results as parsing again.
+/// (see [`crate::manifest::decode_cached`]), the Python renderings known to parse (see
+/// [`render::render_cached`]), both giving the same results as parsing again; and the files
+/// read from disk with their metadata, read again only when it changed (see [`plan::ScanCache`]
+/// for that trade-off).
 #[derive(Debug, Default)]
 pub(crate) struct Caches {
     pub parse: ParseCache,
     pub render: render::RenderCache,
+    pub scan: plan::ScanCache,
 }
 
 /// What one reconcile did.
@@ -116,7 +119,14 @@ pub(crate) fn reconcile(
     let mut attempts = 0;
     loop {
         attempts += 1;
-        let result = plan_and_apply(root, &project, &files, manifest, &mut timings);
+        let result = plan_and_apply(
+            root,
+            &project,
+            &files,
+            manifest,
+            &mut timings,
+            &mut caches.scan,
+        );
         match result {
             Ok((plan, applied, warnings)) => {
                 return Outcome::Applied(Box::new(Reconciled {
@@ -175,10 +185,11 @@ fn plan_and_apply(
     files: &render::FileSet,
     manifest: Hash,
     timings: &mut Timings,
+    scanned: &mut plan::ScanCache,
 ) -> Result<(Plan, Applied, Vec<ScaffoldWarning>), Failure> {
     let planning = Instant::now();
     let state = State::load(root)?;
-    let snapshot = plan::scan(root, files, &state)?;
+    let snapshot = plan::scan_cached(root, files, &state, scanned)?;
     timings.scan = planning.elapsed();
     let planning = Instant::now();
     let warnings = render::check_scaffolds(project, |path| {
