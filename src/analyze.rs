@@ -22,6 +22,16 @@ pub struct Analysis {
 
 /// Checks `bytes` (the contents of the manifest called `name`) and resolves it.
 pub fn analyze(name: &str, bytes: &[u8]) -> Analysis {
+    analyze_with(name, bytes, None)
+}
+
+/// [`analyze`], re-using the parse of every top-level manifest node `cache` saw before (for
+/// `watch`). The result is the same as [`analyze`]'s.
+pub fn analyze_cached(name: &str, bytes: &[u8], cache: &mut manifest::ParseCache) -> Analysis {
+    analyze_with(name, bytes, Some(cache))
+}
+
+fn analyze_with(name: &str, bytes: &[u8], cache: Option<&mut manifest::ParseCache>) -> Analysis {
     let text = String::from_utf8_lossy(bytes).into_owned();
     if let Err(err) = std::str::from_utf8(bytes) {
         // The bytes before the first bad one are valid, so `start` is the same offset in the
@@ -41,7 +51,10 @@ pub fn analyze(name: &str, bytes: &[u8]) -> Analysis {
             diagnostics: Diagnostics::from(vec![diagnostic]),
         };
     }
-    let (manifest, mut diagnostics) = manifest::decode(&text);
+    let (manifest, mut diagnostics) = match cache {
+        Some(cache) => manifest::decode_cached(&text, cache),
+        None => manifest::decode(&text),
+    };
     let kdl_failed = diagnostics
         .iter()
         .any(|it| matches!(it.code, Code::KdlSyntax | Code::EmptyManifest));

@@ -20,6 +20,7 @@
 
 use std::collections::HashMap;
 use std::ops::Range;
+use std::sync::Arc;
 
 use kdl::{KdlDocument, KdlEntry, KdlNode, KdlValue};
 use miette::SourceSpan;
@@ -32,6 +33,7 @@ use crate::manifest::ast::{
 };
 use crate::manifest::{duration, names, types};
 use crate::operators;
+use crate::render::parallel;
 
 const TOP_NODES: &[&str] = &[
     "project",
@@ -47,8 +49,23 @@ const TOP_NODES: &[&str] = &[
 
 /// Parses and decodes a manifest. Returns what could be decoded, and every problem found.
 pub fn decode(src: &str) -> (Manifest, Diagnostics) {
+    decode_with(src, None, true)
+}
+
+/// [`decode`], re-using the parse of every top-level node whose text `cache` has seen before.
+/// The result is the same as [`decode`]'s.
+pub fn decode_cached(src: &str, cache: &mut ParseCache) -> (Manifest, Diagnostics) {
+    decode_with(src, Some(cache), true)
+}
+
+fn decode_with(
+    src: &str,
+    cache: Option<&mut ParseCache>,
+    may_split: bool,
+) -> (Manifest, Diagnostics) {
     let mut decoder = Decoder {
         src,
+        base: 0,
         diags: Diagnostics::new(),
     };
     if let Some(at) = too_deep(src) {
@@ -65,8 +82,19 @@ pub fn decode(src: &str) -> (Manifest, Diagnostics) {
         );
         return (Manifest::default(), decoder.diags);
     }
-    let manifest = match KdlDocument::parse(src) {
-        Ok(doc) => decoder.document(&doc),
+    if may_split && let Some(manifest) = decode_split(&mut decoder, cache) {
+        return (manifest, decoder.diags);
+    }
+    decoder.base = 0;
+    decoder.diags = Diagnostics::new();
+    let mut manifest = match KdlDocument::parse(src) {
+        Ok(doc) => {
+            let mut top = TopLevel::default();
+            for node in doc.nodes() {
+                decoder.top_node(node, &mut top);
+            }
+            decoder.finish(top)
+        }
         Err(err) => {
             for it in &err.diagnostics {
                 decoder.kdl_diagnostic(it);
@@ -74,9 +102,193 @@ pub fn decode(src: &str) -> (Manifest, Diagnostics) {
             Manifest::default()
         }
     };
-    let mut manifest = manifest;
     manifest.complete = !decoder.diags.has_errors();
     (manifest, decoder.diags)
+}
+
+/// Parsed pieces of earlier manifests, kept by a long-running caller (`watch`) so that a save
+/// re-parses only the top-level nodes whose text changed.
+///
+/// A piece is keyed by the BLAKE3 hash of its text and parsed on its own, so its spans are
+/// relative to the piece and hold wherever the piece sits in the file. The cache keeps only the
+/// pieces of the last decode, so it does not grow without bound.
+#[derive(Debug, Default)]
+pub struct ParseCache {
+    docs: HashMap<blake3::Hash, Arc<KdlDocument>>,
+}
+
+/// Decodes the manifest one slice of top-level nodes at a time (see [`split`]), each parsed on
+/// its own and dropped once decoded, so memory follows the largest node rather than the file.
+/// `None` when the text cannot be split or a slice does not parse: the caller then parses the
+/// whole document, so KDL's own error messages and recovery stay exactly those of one parse.
+/// How many slices are parsed at once (on all cores) before they are decoded and dropped.
+const PARSE_BATCH: usize = 128;
+
+fn decode_split(decoder: &mut Decoder<'_>, cache: Option<&mut ParseCache>) -> Option<Manifest> {
+    let src = decoder.src;
+    let slices = split(src)?;
+    let mut top = TopLevel::default();
+    let mut kept = HashMap::new();
+    let known = cache.as_deref().map(|it| &it.docs);
+    // Slices are parsed on every core, a batch at a time (so memory stays bounded by a batch),
+    // and decoded in file order.
+    for batch in slices.chunks(PARSE_BATCH) {
+        let parsed = parallel::map(batch, |range| {
+            let text = &src[range.clone()];
+            let key = known.map(|_| blake3::hash(text.as_bytes()));
+            let doc = match key.and_then(|key| known?.get(&key)) {
+                Some(doc) => Arc::clone(doc),
+                None => Arc::new(KdlDocument::parse(text).ok()?),
+            };
+            Some((key, doc))
+        });
+        for (range, parsed) in batch.iter().zip(parsed) {
+            let (key, doc) = parsed?;
+            decoder.base = range.start;
+            for node in doc.nodes() {
+                decoder.top_node(node, &mut top);
+            }
+            if let Some(key) = key {
+                kept.insert(key, doc);
+            }
+        }
+    }
+    if let Some(cache) = cache {
+        cache.docs = kept;
+    }
+    decoder.base = 0;
+    let mut manifest = decoder.finish(top);
+    manifest.complete = !decoder.diags.has_errors();
+    Some(manifest)
+}
+
+/// Cuts the manifest into slices at newlines that end a top-level node: outside every block,
+/// string and comment, not after a line continuation `\` or a slashdash `/-`. A document of
+/// slices cut there is the concatenation of the slices' documents, so each slice parses to the
+/// same nodes, at the same offsets within the slice, as in the whole document. `None` (parse the
+/// whole text) when the scan is unsure: an unclosed string or comment, a stray `}`, a byte-order
+/// mark or a newline other than LF and CR.
+fn split(src: &str) -> Option<Vec<Range<usize>>> {
+    if src.contains([
+        '\u{85}', '\u{b}', '\u{c}', '\u{2028}', '\u{2029}', '\u{feff}',
+    ]) {
+        return None;
+    }
+    let bytes = src.as_bytes();
+    let mut slices = Vec::new();
+    let (mut start, mut at, mut depth) = (0, 0, 0usize);
+    let (mut node, mut escline, mut slashdash) = (false, false, false);
+    while at < bytes.len() {
+        let rest = &bytes[at..];
+        match bytes[at] {
+            b'\n' => {
+                at += 1;
+                if depth == 0 && node && !escline && !slashdash {
+                    slices.push(start..at);
+                    start = at;
+                    node = false;
+                }
+                escline = false;
+            }
+            b' ' | b'\t' | b'\r' => at += 1,
+            b'\\' => {
+                escline = true;
+                at += 1;
+            }
+            b'/' if rest.starts_with(b"//") => {
+                at += rest
+                    .iter()
+                    .position(|&it| it == b'\n')
+                    .unwrap_or(rest.len());
+            }
+            b'/' if rest.starts_with(b"/*") => {
+                let mut nesting = 0usize;
+                loop {
+                    if bytes[at..].starts_with(b"/*") {
+                        nesting += 1;
+                        at += 2;
+                    } else if bytes[at..].starts_with(b"*/") {
+                        nesting -= 1;
+                        at += 2;
+                        if nesting == 0 {
+                            break;
+                        }
+                    } else if at >= bytes.len() {
+                        return None;
+                    } else {
+                        at += 1;
+                    }
+                }
+            }
+            b'/' if rest.starts_with(b"/-") => {
+                slashdash = true;
+                node = true;
+                at += 2;
+            }
+            other => {
+                node = true;
+                slashdash = false;
+                at = match other {
+                    b'"' if rest.starts_with(b"\"\"\"") => closed(bytes, at + 3, b"\"\"\"")?,
+                    b'"' => closed(bytes, at + 1, b"\"")?,
+                    b'#' if rest.iter().find(|&&it| it != b'#') == Some(&b'"') => {
+                        let hashes = rest.iter().take_while(|&&it| it == b'#').count();
+                        let body = &rest[hashes..];
+                        let quotes: &[u8] = if body.starts_with(b"\"\"\"") {
+                            b"\"\"\""
+                        } else {
+                            b"\""
+                        };
+                        let mut close = quotes.to_vec();
+                        close.extend(std::iter::repeat_n(b'#', hashes));
+                        let from = hashes + quotes.len();
+                        let found = rest[from..]
+                            .windows(close.len())
+                            .position(|it| it == close.as_slice())?;
+                        at + from + found + close.len()
+                    }
+                    b'{' => {
+                        depth += 1;
+                        at + 1
+                    }
+                    b'}' => {
+                        depth = depth.checked_sub(1)?;
+                        at + 1
+                    }
+                    _ => at + 1,
+                };
+            }
+        }
+    }
+    if escline || slashdash {
+        return None;
+    }
+    slices.push(start..bytes.len());
+    Some(slices)
+}
+
+/// The offset just past the `close` that ends an escaped string whose body starts at `at`, or
+/// `None` when the string is not closed.
+fn closed(bytes: &[u8], mut at: usize, close: &[u8]) -> Option<usize> {
+    while at < bytes.len() {
+        if bytes[at] == b'\\' {
+            at += 2;
+        } else if bytes[at..].starts_with(close) {
+            return Some(at + close.len());
+        } else {
+            at += 1;
+        }
+    }
+    None
+}
+
+/// What decoding the top-level nodes in order has gathered so far.
+#[derive(Default)]
+struct TopLevel {
+    manifest: Manifest,
+    seen: Seen,
+    /// The span of the first node's name, once there is a node.
+    first: Option<Range<usize>>,
 }
 
 /// The deepest `{ … }` nesting accepted. The KDL parser recurses per level, so a hostile file
@@ -186,6 +398,8 @@ fn skip_quoted(bytes: &[u8], mut at: usize, close: &str) -> usize {
 
 struct Decoder<'a> {
     src: &'a str,
+    /// Where the text that kdl parsed starts in `src`: kdl's spans are relative to it.
+    base: usize,
     diags: Diagnostics,
 }
 
@@ -199,8 +413,9 @@ impl Decoder<'_> {
 
     /// A span of the source, widened to char boundaries (kdl can report one inside a char).
     fn span(&self, span: SourceSpan) -> Range<usize> {
-        let start = floor_char_boundary(self.src, span.offset());
-        let mut end = (span.offset() + span.len()).clamp(start, self.src.len());
+        let offset = self.base + span.offset();
+        let start = floor_char_boundary(self.src, offset);
+        let mut end = (offset + span.len()).clamp(start, self.src.len());
         while !self.src.is_char_boundary(end) {
             end += 1;
         }
@@ -243,59 +458,61 @@ impl Decoder<'_> {
 
     // ---- the document ----
 
-    fn document(&mut self, doc: &KdlDocument) -> Manifest {
-        let mut manifest = Manifest::default();
-        if doc.nodes().is_empty() {
+    /// Decodes one top-level node into `top`.
+    fn top_node(&mut self, node: &KdlNode, top: &mut TopLevel) {
+        if top.first.is_none() {
+            top.first = Some(self.span(node.name().span()));
+        }
+        let manifest = &mut top.manifest;
+        self.no_type_annotation(node);
+        match node.name().value() {
+            "project" => {
+                if let Some(first) = &manifest.project {
+                    self.push(
+                        Diagnostic::error(
+                            Code::DuplicateProject,
+                            self.span(node.name().span()),
+                            "more than one `project` node",
+                        )
+                        .label("second project")
+                        .related(first.span.clone(), "first declared here")
+                        .help("a manifest describes one project; use one directory per project"),
+                    );
+                    return;
+                }
+                manifest.project = self.project(node);
+            }
+            "defaults" => {
+                if self.once(&mut top.seen, node) {
+                    manifest.defaults = Some(self.defaults(node));
+                }
+            }
+            "function" => manifest.functions.extend(self.function(node)),
+            "workflow" => manifest.workflows.extend(self.workflow(node)),
+            "agent" => manifest.agents.extend(self.agent(node)),
+            "pipeline" => manifest.pipelines.extend(self.pipeline(node)),
+            "tool-server" => manifest.tool_servers.extend(self.tool_server(node)),
+            "llm" => {
+                if self.once(&mut top.seen, node) {
+                    manifest.llm = Some(self.llm(node));
+                }
+            }
+            "prompt" => manifest.prompts.extend(self.prompt(node)),
+            _ => self.unknown_node(node, TOP_NODES, "the manifest"),
+        }
+    }
+
+    /// The manifest once every top-level node is decoded, with the checks over all of them.
+    fn finish(&mut self, top: TopLevel) -> Manifest {
+        let Some(first) = top.first else {
             self.push(
                 Diagnostic::error(Code::EmptyManifest, 0..0, "the manifest declares nothing")
                     .label("no nodes")
                     .help("start with `project \"name\" { }`; `restack init` writes a starter manifest"),
             );
-            return manifest;
-        }
-        let mut seen = Seen::new();
-        for node in doc.nodes() {
-            self.no_type_annotation(node);
-            match node.name().value() {
-                "project" => {
-                    if let Some(first) = &manifest.project {
-                        self.push(
-                            Diagnostic::error(
-                                Code::DuplicateProject,
-                                self.span(node.name().span()),
-                                "more than one `project` node",
-                            )
-                            .label("second project")
-                            .related(first.span.clone(), "first declared here")
-                            .help(
-                                "a manifest describes one project; use one directory per project",
-                            ),
-                        );
-                        continue;
-                    }
-                    manifest.project = self.project(node);
-                }
-                "defaults" => {
-                    if self.once(&mut seen, node) {
-                        manifest.defaults = Some(self.defaults(node));
-                    }
-                }
-                "function" => manifest.functions.extend(self.function(node)),
-                "workflow" => manifest.workflows.extend(self.workflow(node)),
-                "agent" => manifest.agents.extend(self.agent(node)),
-                "pipeline" => manifest.pipelines.extend(self.pipeline(node)),
-                "tool-server" => manifest.tool_servers.extend(self.tool_server(node)),
-                "llm" => {
-                    if self.once(&mut seen, node) {
-                        manifest.llm = Some(self.llm(node));
-                    }
-                }
-                "prompt" => manifest.prompts.extend(self.prompt(node)),
-                _ => self.unknown_node(node, TOP_NODES, "the manifest"),
-            }
-        }
-        if manifest.project.is_none() {
-            let first = self.span(doc.nodes()[0].name().span());
+            return Manifest::default();
+        };
+        if top.manifest.project.is_none() {
             self.push(
                 Diagnostic::error(
                     Code::MissingProject,
@@ -306,7 +523,7 @@ impl Decoder<'_> {
                 .help("add `project \"name\" { }` at the top of the manifest"),
             );
         }
-        manifest
+        top.manifest
     }
 
     // ---- shapes ----
@@ -2197,4 +2414,87 @@ fn floor_char_boundary(text: &str, mut at: usize) -> usize {
         at -= 1;
     }
     at
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every manifest the repository holds, plus texts that stress the splitter.
+    fn corpus() -> Vec<String> {
+        let mut texts = Vec::new();
+        for dir in ["tests/cases", "examples", "tests/fixtures"] {
+            let mut stack = vec![std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(dir)];
+            while let Some(dir) = stack.pop() {
+                let Ok(entries) = std::fs::read_dir(&dir) else {
+                    continue;
+                };
+                for entry in entries.flatten() {
+                    let path = entry.path();
+                    if path.is_dir() {
+                        stack.push(path);
+                    } else if path.extension().is_some_and(|it| it == "kdl")
+                        && let Ok(text) = std::fs::read_to_string(&path)
+                    {
+                        texts.push(text);
+                    }
+                }
+            }
+        }
+        assert!(texts.len() > 20, "the corpus was not found");
+        let project = "project \"p\" {\n  python \"3.12\"\n}\n";
+        for tail in [
+            "function \"A\" {\n  doc \"a { b\"\n}\nfunction \"B\"",
+            "/-\nfunction \"A\" { }\nfunction \"B\" { doc #\"x\"y\n\"# }",
+            "function \\\n  \"A\" { doc \"\"\"\n  x } \\\"\"\"\n  \"\"\"\n}\n",
+            "/* a\n/* nested */\n*/ function \"A\" { } // c\nfunction \"B\" {};function \"C\"\n",
+            "function \"A\" { doc ##\"\"\"\n  \"\"\"# }\n  \"\"\"##\n}\nfunction \"B\" /- {\n}\n",
+            "function \"A\" {\r\n}\r\nfunction \"B\" { }",
+            "function \"A\" {\n}\n}\nfunction \"B\"\n",
+            "function \"A\" \"unclosed\nfunction \"B\"\n",
+            "function \"A\" { doc true }\nfunction \"B\" { doc #true }\n",
+            "function \"A\" { doc \"é\" }\nfunction \"B\" (t)\n",
+            "\n\n// only a comment\n",
+        ] {
+            texts.push(format!("{project}{tail}"));
+            texts.push(tail.to_owned());
+        }
+        texts
+    }
+
+    #[test]
+    fn split_decoding_equals_one_parse() {
+        for text in corpus() {
+            let whole = decode_with(&text, None, false);
+            let split = decode(&text);
+            assert_eq!(format!("{split:?}"), format!("{whole:?}"), "{text}");
+            let mut cache = ParseCache::default();
+            for _ in 0..2 {
+                let cached = decode_cached(&text, &mut cache);
+                assert_eq!(format!("{cached:?}"), format!("{whole:?}"), "{text}");
+            }
+        }
+    }
+
+    #[test]
+    fn splits_only_between_top_level_nodes() {
+        let text = "a { b \"}\n\" }\nc #\"\n\"# /-\nd\ne \\\n f\n// x\ng";
+        let slices: Vec<&str> = split(text)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|it| &text[it])
+            .collect();
+        assert_eq!(
+            slices,
+            [
+                "a { b \"}\n\" }\n",
+                "c #\"\n\"# /-\nd\n",
+                "e \\\n f\n",
+                "// x\ng"
+            ]
+        );
+        assert_eq!(split("a }\nb"), None);
+        assert_eq!(split("a \"b\nc"), None);
+        assert_eq!(split("a /* b\nc"), None);
+    }
 }

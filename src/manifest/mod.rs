@@ -16,7 +16,7 @@ pub(crate) mod types;
 use std::path::{Path, PathBuf};
 
 pub use ast::Manifest;
-pub use decode::decode;
+pub use decode::{ParseCache, decode, decode_cached};
 
 /// The manifest's file name.
 pub const FILE_NAME: &str = "restack.kdl";

@@ -76,5 +76,5 @@ pub use path::PathError;
 pub use reconcile::{Plan, PlanOptions, Summary, plan};
 pub use saved::{PLAN_VERSION, SavedPlanError};
 pub(crate) use scan::read_file as scan_one;
-pub use scan::{OnDisk, ScanError, Snapshot, scan};
+pub use scan::{OnDisk, ScanCache, ScanError, Snapshot, scan, scan_cached};
 pub use state::{BASE_DIR, Entry, STATE_DIR, STATE_FILE, STATE_VERSION, State, StateError};

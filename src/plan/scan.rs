@@ -1,8 +1,10 @@
 //! `scan`: reads what is on disk for every path the plan needs. Reads only; never writes.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fs::Metadata;
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use crate::plan::hash::Hash;
 use crate::plan::path::{self, PathError};
@@ -51,21 +53,114 @@ pub enum ScanError {
 /// Reads every path in `files` or in `state` under `root` (contents and hash), never following a
 /// symlink, plus the merge bases of the state's scaffolds.
 pub fn scan(root: &Path, files: &FileSet, state: &State) -> Result<Snapshot, ScanError> {
+    scan_with(root, files, state, None)
+}
+
+/// Files a long-running caller (`watch`) read before, by full path, with the metadata they had
+/// then, so that [`scan_cached`] reads again only the files whose metadata changed.
+///
+/// The trade-off, as in git's index: a file counts as unchanged when its size, inode, device,
+/// modification and status-change times (ctime, which no user tool can set back) are all as
+/// recorded. Any write, rename or replace changes the ctime, so a hand edit is still seen. A write
+/// within the same clock tick as restack's own read could keep the ctime, so a file is recorded
+/// only when its ctime was already [`SETTLED`] old when it was read; a file changed more recently
+/// is read again next time. A wall clock set backwards can defeat this; the one-shot commands never
+/// use the cache.
+#[derive(Debug, Default)]
+pub struct ScanCache {
+    files: HashMap<PathBuf, (Stamp, OnDisk)>,
+}
+
+/// How old a file's ctime must be, when it is read, for its bytes to be remembered: well above
+/// the tick of the file system's coarse clock.
+const SETTLED: Duration = Duration::from_secs(1);
+
+/// The metadata that any change of a file's bytes changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Stamp {
+    len: u64,
+    ino: u64,
+    dev: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
+impl Stamp {
+    #[cfg(unix)]
+    #[expect(
+        clippy::unnecessary_wraps,
+        reason = "the same signature as off unix, where there is no stamp"
+    )]
+    fn of(meta: &Metadata) -> Option<Self> {
+        use std::os::unix::fs::MetadataExt;
+        Some(Stamp {
+            len: meta.len(),
+            ino: meta.ino(),
+            dev: meta.dev(),
+            mtime: (meta.mtime(), meta.mtime_nsec()),
+            ctime: (meta.ctime(), meta.ctime_nsec()),
+        })
+    }
+
+    #[cfg(not(unix))]
+    fn of(_meta: &Metadata) -> Option<Self> {
+        None
+    }
+
+    /// True when the ctime is at least [`SETTLED`] before `read_at`.
+    fn settled(&self, read_at: SystemTime) -> bool {
+        let (secs, nanos) = self.ctime;
+        let (Ok(secs), Ok(nanos)) = (u64::try_from(secs), u32::try_from(nanos)) else {
+            return false;
+        };
+        let ctime =
+            SystemTime::UNIX_EPOCH + Duration::new(secs, 0) + Duration::from_nanos(nanos.into());
+        read_at
+            .duration_since(ctime)
+            .is_ok_and(|age| age >= SETTLED)
+    }
+}
+
+/// [`scan`], reading only the files whose metadata changed since `cache` recorded them (see
+/// [`ScanCache`]), and updating `cache` with the paths of this scan only.
+pub fn scan_cached(
+    root: &Path,
+    files: &FileSet,
+    state: &State,
+    cache: &mut ScanCache,
+) -> Result<Snapshot, ScanError> {
+    let mut fresh = HashMap::new();
+    let snapshot = scan_with(root, files, state, Some((&cache.files, &mut fresh)))?;
+    cache.files = fresh;
+    Ok(snapshot)
+}
+
+type Seen = HashMap<PathBuf, (Stamp, OnDisk)>;
+
+fn scan_with(
+    root: &Path,
+    files: &FileSet,
+    state: &State,
+    cache: Option<(&Seen, &mut Seen)>,
+) -> Result<Snapshot, ScanError> {
+    let (old, mut fresh) = match cache {
+        Some((old, fresh)) => (Some(old), Some(fresh)),
+        None => (None, None),
+    };
     let paths: BTreeSet<&String> = files.files.keys().chain(state.files.keys()).collect();
     let paths: Vec<&String> = paths.into_iter().collect();
     // Reading and hashing is spread over the cores; the first error in path order wins, as if
     // the paths were read one by one.
     let read = parallel::map(&paths, |rel| {
-        read_file(root, rel).map(|found| {
-            found.map(|bytes| OnDisk {
-                hash: Hash::of(&bytes),
-                bytes,
-            })
-        })
+        let full = path::resolve(root, rel)?;
+        read_stamped(full, rel, old)
     });
     let mut snapshot = Snapshot::default();
     for (rel, found) in paths.into_iter().zip(read) {
-        if let Some(on_disk) = found? {
+        if let Some((full, on_disk, stamp)) = found? {
+            if let (Some(fresh), Some(stamp)) = (fresh.as_deref_mut(), stamp) {
+                fresh.insert(full, (stamp, on_disk.clone()));
+            }
             snapshot.files.insert(rel.clone(), on_disk);
         }
     }
@@ -75,18 +170,71 @@ pub fn scan(root: &Path, files: &FileSet, state: &State) -> Result<Snapshot, Sca
         .filter(|(_, entry)| entry.kind == Kind::Scaffold)
         .collect();
     let bases = parallel::map(&scaffolds, |(rel, entry)| {
-        let base = match state.pending_bases.get(*rel) {
-            Some(base) => Some(base.clone()),
-            None => read_base(root, rel)?,
+        if let Some(base) = state.pending_bases.get(*rel) {
+            return Ok((
+                Some(base.clone()).filter(|it| Hash::of(it) == entry.hash),
+                None,
+            ));
+        }
+        path::validate(rel)?;
+        let full = path::resolve_unchecked(root, &format!("{BASE_DIR}/{rel}"))?;
+        let Some((full, on_disk, stamp)) = read_stamped(full, rel, old)? else {
+            return Ok((None, None));
         };
-        Ok::<_, ScanError>(base.filter(|it| Hash::of(it) == entry.hash))
+        let base = (on_disk.hash == entry.hash)
+            .then(|| String::from_utf8(on_disk.bytes.clone()).ok())
+            .flatten();
+        Ok::<_, ScanError>((base, stamp.map(|stamp| (full, stamp, on_disk))))
     });
-    for ((rel, _), base) in scaffolds.into_iter().zip(bases) {
-        if let Some(base) = base? {
+    for ((rel, _), found) in scaffolds.into_iter().zip(bases) {
+        let (base, stamped) = found?;
+        if let (Some(fresh), Some((full, stamp, on_disk))) = (fresh.as_deref_mut(), stamped) {
+            fresh.insert(full, (stamp, on_disk));
+        }
+        if let Some(base) = base {
             snapshot.bases.insert(rel.clone(), base);
         }
     }
     Ok(snapshot)
+}
+
+/// A file read and hashed, or taken from `old` when its [`Stamp`] is unchanged; with the stamp to
+/// remember it by, when it is settled.
+type Stamped = Option<(PathBuf, OnDisk, Option<Stamp>)>;
+
+fn read_stamped(full: PathBuf, rel: &str, old: Option<&Seen>) -> Result<Stamped, ScanError> {
+    let Some(meta) = metadata(&full, rel)? else {
+        return Ok(None);
+    };
+    let Some(old) = old else {
+        let bytes = read_bytes(&full, rel)?;
+        let on_disk = OnDisk {
+            hash: Hash::of(&bytes),
+            bytes,
+        };
+        return Ok(Some((full, on_disk, None)));
+    };
+    let stamp = Stamp::of(&meta);
+    if let (Some(stamp), Some((known, on_disk))) = (&stamp, old.get(&full))
+        && stamp == known
+    {
+        let on_disk = on_disk.clone();
+        return Ok(Some((full, on_disk, Some(stamp.clone()))));
+    }
+    let read_at = SystemTime::now();
+    let bytes = read_bytes(&full, rel)?;
+    // Remember the bytes only if nothing changed the file while it was read, and its last change
+    // is old enough that a later one must move its ctime.
+    let after = std::fs::symlink_metadata(&full)
+        .ok()
+        .as_ref()
+        .and_then(Stamp::of);
+    let stamp = stamp.filter(|it| after.as_ref() == Some(it) && it.settled(read_at));
+    let on_disk = OnDisk {
+        hash: Hash::of(&bytes),
+        bytes,
+    };
+    Ok(Some((full, on_disk, stamp)))
 }
 
 /// Reads `root/rel` if it exists, refusing unsafe paths, symlinks and directories.
@@ -95,39 +243,119 @@ pub(crate) fn read_file(root: &Path, rel: &str) -> Result<Option<Vec<u8>>, ScanE
     read_at(&full, rel)
 }
 
-fn read_base(root: &Path, rel: &str) -> Result<Option<String>, ScanError> {
-    path::validate(rel)?;
-    let full = path::resolve_unchecked(root, &format!("{BASE_DIR}/{rel}"))?;
-    Ok(read_at(&full, rel)?.and_then(|bytes| String::from_utf8(bytes).ok()))
+fn read_at(full: &Path, rel: &str) -> Result<Option<Vec<u8>>, ScanError> {
+    if metadata(full, rel)?.is_none() {
+        return Ok(None);
+    }
+    read_bytes(full, rel).map(Some)
 }
 
-fn read_at(full: &Path, rel: &str) -> Result<Option<Vec<u8>>, ScanError> {
+/// The metadata of a regular file, `None` if it does not exist; an error for anything else.
+fn metadata(full: &Path, rel: &str) -> Result<Option<Metadata>, ScanError> {
     match std::fs::symlink_metadata(full) {
-        Ok(meta) if meta.is_file() => {}
-        Ok(_) => {
-            return Err(ScanError::NotAFile {
-                path: rel.to_owned(),
-            });
-        }
+        Ok(meta) if meta.is_file() => Ok(Some(meta)),
+        Ok(_) => Err(ScanError::NotAFile {
+            path: rel.to_owned(),
+        }),
         Err(err)
             if matches!(
                 err.kind(),
                 io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
             ) =>
         {
-            return Ok(None);
+            Ok(None)
         }
-        Err(source) => {
-            return Err(ScanError::Io {
-                path: rel.to_owned(),
-                source,
-            });
-        }
-    }
-    std::fs::read(full)
-        .map(Some)
-        .map_err(|source| ScanError::Io {
+        Err(source) => Err(ScanError::Io {
             path: rel.to_owned(),
             source,
-        })
+        }),
+    }
+}
+
+fn read_bytes(full: &Path, rel: &str) -> Result<Vec<u8>, ScanError> {
+    std::fs::read(full).map_err(|source| ScanError::Io {
+        path: rel.to_owned(),
+        source,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir;
+    use crate::render::File;
+
+    fn one_file(rel: &str) -> FileSet {
+        let mut set = FileSet::default();
+        set.files.insert(
+            rel.to_owned(),
+            File {
+                contents: "x\n".to_owned(),
+                kind: Kind::Managed,
+                origin: ir::Origin {
+                    entity: "function \"F\"".to_owned(),
+                    span: (0, 1),
+                },
+                template: "test.j2".to_owned(),
+            },
+        );
+        set
+    }
+
+    #[test]
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the test edits a file in place, as a user would"
+    )]
+    fn the_cache_serves_unchanged_files_and_rereads_changed_ones() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path();
+        let full = root.join("a.py");
+        std::fs::write(&full, "disk\n").expect("write");
+        let set = one_file("a.py");
+        let state = State::default();
+        let mut cache = ScanCache::default();
+        let first = scan_cached(root, &set, &state, &mut cache).expect("scan");
+        assert_eq!(first, scan(root, &set, &state).expect("scan"));
+        // Just written: not settled, so not remembered.
+        assert!(cache.files.is_empty());
+
+        // A remembered stamp that matches is served from the cache (here a marked copy).
+        let meta = std::fs::symlink_metadata(&full).expect("metadata");
+        let stamp = Stamp::of(&meta).expect("unix stamp");
+        let marked = OnDisk {
+            hash: Hash::of(b"cached\n"),
+            bytes: b"cached\n".to_vec(),
+        };
+        cache
+            .files
+            .insert(full.clone(), (stamp.clone(), marked.clone()));
+        let hit = scan_cached(root, &set, &state, &mut cache).expect("scan");
+        assert_eq!(hit.files.get("a.py"), Some(&marked));
+
+        // Any write moves the stamp: the file is read again.
+        std::fs::write(&full, "edited by hand\n").expect("write");
+        cache.files.insert(full.clone(), (stamp, marked));
+        let edited = scan_cached(root, &set, &state, &mut cache).expect("scan");
+        assert_eq!(edited, scan(root, &set, &state).expect("scan"));
+        assert_eq!(
+            edited.files.get("a.py").map(|it| it.bytes.as_slice()),
+            Some(b"edited by hand\n".as_slice())
+        );
+    }
+
+    #[test]
+    fn a_settled_file_is_one_changed_a_second_before_its_read() {
+        let stamp = Stamp {
+            len: 1,
+            ino: 1,
+            dev: 1,
+            mtime: (100, 0),
+            ctime: (100, 0),
+        };
+        let at = |secs, nanos| SystemTime::UNIX_EPOCH + Duration::new(secs, nanos);
+        assert!(stamp.settled(at(101, 0)));
+        assert!(!stamp.settled(at(100, 999_999_999)));
+        assert!(!stamp.settled(at(99, 0)));
+    }
 }

@@ -171,7 +171,7 @@ pub fn watch(options: &Options, report: &mut dyn FnMut(Report<'_>)) -> Result<()
         run: options.run.clone(),
         service: None,
         sender: sender.clone(),
-        render_cache: crate::render::RenderCache::default(),
+        caches: reconcile::Caches::default(),
     };
     if let Ok(state) = State::load(&looping.root) {
         looping.record(&state);
@@ -237,8 +237,9 @@ struct Loop {
     run: Option<RunOptions>,
     service: Option<Service>,
     sender: Sender<Message>,
-    /// Python renderings known to parse, so a reconcile parses only the files whose bytes changed.
-    render_cache: crate::render::RenderCache,
+    /// What earlier reconciles parsed (manifest nodes, Python renderings), so a reconcile parses
+    /// only what changed.
+    caches: reconcile::Caches,
 }
 
 impl Loop {
@@ -348,7 +349,7 @@ impl Loop {
             &bytes,
             &self.paths.overrides,
             started,
-            &mut self.render_cache,
+            &mut self.caches,
         );
         report(Report::Outcome {
             name: &self.name,

@@ -5,12 +5,25 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::analyze::{Analysis, analyze};
+use crate::analyze::{Analysis, analyze_cached};
 use crate::apply::{self, Applied, ApplyError, ApplyOptions};
 use crate::config;
 use crate::ir;
+use crate::manifest::ParseCache;
 use crate::plan::{self, Hash, Plan, PlanOptions, State};
 use crate::render::{self, ScaffoldWarning};
+
+/// What earlier reconciles proved, kept by the watch loop: the parsed top-level manifest nodes
+/// (see [`crate::manifest::decode_cached`]), the Python renderings known to parse (see
+/// [`render::render_cached`]), both giving the same results as parsing again; and the files
+/// read from disk with their metadata, read again only when it changed (see [`plan::ScanCache`]
+/// for that trade-off).
+#[derive(Debug, Default)]
+pub(crate) struct Caches {
+    pub parse: ParseCache,
+    pub render: render::RenderCache,
+    pub scan: plan::ScanCache,
+}
 
 /// What one reconcile did.
 #[derive(Debug)]
@@ -68,18 +81,17 @@ impl Reconciled {
 
 /// Analyzes `bytes` (the manifest called `name`), renders, plans against the disk at `root` and
 /// applies. A plan made stale by a concurrent edit between the scan and the apply is planned once
-/// more before giving up. `cache` carries what earlier reconciles proved about the rendering
-/// (see [`render::render_cached`]).
+/// more before giving up. `caches` carries what earlier reconciles parsed.
 pub(crate) fn reconcile(
     root: &Path,
     name: &str,
     bytes: &[u8],
     overrides: &Path,
     started: Instant,
-    cache: &mut render::RenderCache,
+    caches: &mut Caches,
 ) -> Outcome {
     let mut timings = Timings::default();
-    let analysis = analyze(name, bytes);
+    let analysis = analyze_cached(name, bytes, &mut caches.parse);
     timings.analyze = started.elapsed();
     let Some(project) = analysis.project.clone() else {
         return Outcome::Invalid {
@@ -92,7 +104,7 @@ pub(crate) fn reconcile(
         Ok(overrides) => overrides,
         Err(message) => return Outcome::Failed { message },
     };
-    let files = match render::render_cached(&project, &overrides, cache) {
+    let files = match render::render_cached(&project, &overrides, &mut caches.render) {
         Ok(files) => files,
         Err(err) => {
             return Outcome::Failed {
@@ -107,7 +119,14 @@ pub(crate) fn reconcile(
     let mut attempts = 0;
     loop {
         attempts += 1;
-        let result = plan_and_apply(root, &project, &files, manifest, &mut timings);
+        let result = plan_and_apply(
+            root,
+            &project,
+            &files,
+            manifest,
+            &mut timings,
+            &mut caches.scan,
+        );
         match result {
             Ok((plan, applied, warnings)) => {
                 return Outcome::Applied(Box::new(Reconciled {
@@ -166,10 +185,11 @@ fn plan_and_apply(
     files: &render::FileSet,
     manifest: Hash,
     timings: &mut Timings,
+    scanned: &mut plan::ScanCache,
 ) -> Result<(Plan, Applied, Vec<ScaffoldWarning>), Failure> {
     let planning = Instant::now();
     let state = State::load(root)?;
-    let snapshot = plan::scan(root, files, &state)?;
+    let snapshot = plan::scan_cached(root, files, &state, scanned)?;
     timings.scan = planning.elapsed();
     let planning = Instant::now();
     let warnings = render::check_scaffolds(project, |path| {
