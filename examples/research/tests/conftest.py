@@ -20,6 +20,7 @@ from restack_ai import Restack
 from restack_ai.restack import CloudConnectionOptions, ServiceOptions
 from temporalio.common import SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.runtime import Runtime, TelemetryConfig
 from temporalio.testing import WorkflowEnvironment
 
 from research.common.logging import configure_logging
@@ -35,7 +36,13 @@ ServiceFactory = Callable[..., AbstractAsyncContextManager[Restack]]
 
 @pytest.fixture(scope="session")
 async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
-    """A Temporal dev server for the whole session, with the `engineId` search attribute."""
+    """A Temporal dev server for the whole session, with the `engineId` search attribute.
+
+    It runs on a Temporal runtime of its own. The default one is restack_ai's (created at import,
+    forwarding Temporal core logs at INFO), and each Restack client makes another one: using both
+    in a process lets a worker's tracing spans be closed by the wrong runtime, which panics in
+    Temporal core and kills the worker's pollers, so workflows hang.
+    """
     scripts = sysconfig.get_path("scripts")
     binary = shutil.which("temporal", path=scripts) or shutil.which("temporal")
     env = await WorkflowEnvironment.start_local(
@@ -43,6 +50,7 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
         dev_server_existing_path=binary,
         search_attributes=[SearchAttributeKey.for_text("engineId")],
         dev_server_log_level="error",
+        runtime=Runtime(telemetry=TelemetryConfig()),
     )
     try:
         yield env

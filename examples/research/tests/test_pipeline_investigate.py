@@ -1,8 +1,8 @@
 # Scaffolded by restack from restack.kdl: this file is yours to edit.
 """Pipeline `Investigate`: its operator semantics, run on a real Temporal dev server.
 
-    SCOPE -> (SEARCH_WEB -> RANK_WEB) + SEARCH_PAPERS + SEARCH_NEWS -> SYNTHESIZE <-> CRITIQUE
-    ->? FACT_CHECK -> REPORT
+    SCOPE -> (SEARCH_WEB -> RANK_WEB) + SEARCH_PAPERS + SEARCH_NEWS -> SYNTHESIZE <-> CRITIQUE ->?
+    FACT_CHECK -> REPORT
 
 The orchestrator under test is the generated one. Its scaffolded steps are replaced by scripted
 doubles registered under the same function names; the payload's `script` tells each double what

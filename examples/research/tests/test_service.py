@@ -36,6 +36,10 @@ def test_registry_lists_every_entity() -> None:
         "summarize",
     ]
     assert all(hasattr(cls, "__temporal_workflow_definition") for cls in AGENTS + WORKFLOWS)
+    # Functions register under their activity names (a pipeline step's is prefixed with its
+    # pipeline, and `registry.py` imports it under that name); every name must be distinct.
+    activities = {fn.__temporal_activity_definition.name for fn in FUNCTIONS}
+    assert len(activities) == len(FUNCTIONS)
     assert all(callable(lifespan) for lifespan in LIFESPANS)
     assert TASK_QUEUE == "research"
 

@@ -273,7 +273,12 @@ class Runner:
             iteration=iteration,
             run=self.cursor.run,
         )
-        output = await self.steps[name](step_input, self.calls)
+        # A function step's result is decoded into the `StepOutput` of the step's module, which
+        # the orchestrator imports with `import_functions()` (outside the workflow sandbox): a
+        # different class from this sandboxed module's, so it is rebuilt here.
+        output = StepOutput.model_validate(
+            await self.steps[name](step_input, self.calls), from_attributes=True
+        )
         self.steps_done += 1
         scope.results[name] = output
         scope.history.append(
