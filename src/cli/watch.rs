@@ -51,6 +51,7 @@ pub(crate) fn watch(global: &GlobalArgs, printer: &Printer, flags: &WatchFlags) 
                 grace: Duration::from_millis(flags.grace_ms),
             }),
             overrides: global.config.templates.clone(),
+            lock_timeout: global.config.lock_timeout,
         };
         let mut show = |report: Report<'_>| {
             if flags.json_events {

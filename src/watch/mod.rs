@@ -66,6 +66,9 @@ pub struct Options {
     /// The template-overrides folder, relative to the manifest's directory (the `templates`
     /// setting; default [`OVERRIDES_DIR`]).
     pub overrides: PathBuf,
+    /// How long a reconcile waits for the apply lock held by another restack (the `lock_timeout`
+    /// setting) before reporting it and leaving the save to the next reconcile.
+    pub lock_timeout: Duration,
 }
 
 /// How to run the generated service.
@@ -164,6 +167,7 @@ pub fn watch(options: &Options, report: &mut dyn FnMut(Report<'_>)) -> Result<()
         root,
         name,
         debounce: options.debounce,
+        lock_timeout: options.lock_timeout,
         last_input: None,
         recorded: BTreeMap::new(),
         reported: BTreeMap::new(),
@@ -235,6 +239,8 @@ struct Loop {
     /// The package of the last valid project (for `--run`).
     package: Option<String>,
     run: Option<RunOptions>,
+    /// See [`Options::lock_timeout`].
+    lock_timeout: Duration,
     service: Option<Service>,
     sender: Sender<Message>,
     /// What earlier reconciles parsed (manifest nodes, Python renderings), so a reconcile parses
@@ -348,6 +354,7 @@ impl Loop {
             &self.name,
             &bytes,
             &self.paths.overrides,
+            self.lock_timeout,
             started,
             &mut self.caches,
         );

@@ -87,6 +87,7 @@ pub(crate) fn reconcile(
     name: &str,
     bytes: &[u8],
     overrides: &Path,
+    lock_timeout: Duration,
     started: Instant,
     caches: &mut Caches,
 ) -> Outcome {
@@ -124,6 +125,7 @@ pub(crate) fn reconcile(
             &project,
             &files,
             manifest,
+            lock_timeout,
             &mut timings,
             &mut caches.scan,
         );
@@ -184,6 +186,7 @@ fn plan_and_apply(
     project: &ir::Project,
     files: &render::FileSet,
     manifest: Hash,
+    lock_timeout: Duration,
     timings: &mut Timings,
     scanned: &mut plan::ScanCache,
 ) -> Result<(Plan, Applied, Vec<ScaffoldWarning>), Failure> {
@@ -206,7 +209,11 @@ fn plan_and_apply(
     let plan = plan::plan(files, &snapshot, &state, &options);
     timings.plan = planning.elapsed();
     let applying = Instant::now();
-    let applied = apply::apply(root, &plan, &ApplyOptions::new(manifest))?;
+    let options = ApplyOptions {
+        lock_timeout,
+        ..ApplyOptions::new(manifest)
+    };
+    let applied = apply::apply(root, &plan, &options)?;
     timings.apply = applying.elapsed();
     Ok((plan, applied, warnings))
 }
