@@ -357,7 +357,10 @@ fn write_pipeline(rng: &mut Rng, stages: &[(bool, Stage)], out: &mut String) {
 }
 
 /// One random valid manifest.
-#[expect(clippy::too_many_lines, reason = "one generator, node by node, in manifest order")]
+#[expect(
+    clippy::too_many_lines,
+    reason = "one generator, node by node, in manifest order"
+)]
 fn generate(seed: u64) -> String {
     let mut rng = Rng(seed);
     let mut out = String::new();
@@ -541,7 +544,12 @@ fn generate(seed: u64) -> String {
     let mut prompts = BTreeSet::new();
     for name in rng.fresh(SNAKES, count, &mut prompts) {
         if rng.coin() {
-            writeln!(out, "prompt \"{name}\" version=\"1.{}.0\" {{", rng.range(0, 9)).unwrap();
+            writeln!(
+                out,
+                "prompt \"{name}\" version=\"1.{}.0\" {{",
+                rng.range(0, 9)
+            )
+            .unwrap();
         } else {
             writeln!(out, "prompt \"{name}\" {{").unwrap();
         }
@@ -594,7 +602,10 @@ fn check(manifest: &str) -> Result<(), TestCaseError> {
         .map_err(|err| TestCaseError::fail(format!("render failed: {err}\n{manifest}")))?;
     let mut python = 0;
     for (path, file) in &files.files {
-        if !path.ends_with(".py") {
+        if std::path::Path::new(path)
+            .extension()
+            .is_none_or(|it| it != "py")
+        {
             continue;
         }
         python += 1;
