@@ -209,10 +209,11 @@ fn policy(rng: &mut Rng, out: &mut String) {
     }
 }
 
-fn calls(rng: &mut Rng, out: &mut String, functions: &[&str]) {
+/// A `calls` node naming some of `callable` (declared functions and workflows).
+fn calls(rng: &mut Rng, out: &mut String, callable: &[&str]) {
     let mut taken = BTreeSet::new();
-    let count = rng.range(1, functions.len());
-    let called = rng.fresh(functions, count, &mut taken);
+    let count = rng.range(1, callable.len());
+    let called = rng.fresh(callable, count, &mut taken);
     let listed: Vec<String> = called.iter().map(|it| format!("\"{it}\"")).collect();
     writeln!(out, "    calls {}", listed.join(" ")).unwrap();
 }
@@ -399,6 +400,7 @@ fn generate(seed: u64) -> String {
     }
 
     let count = rng.range(0, 2);
+    let mut workflows: Vec<&str> = Vec::new();
     for name in rng.fresh(ENTITIES, count, &mut entities) {
         writeln!(out, "workflow \"{name}\" {{").unwrap();
         let count = rng.range(0, 3);
@@ -411,10 +413,12 @@ fn generate(seed: u64) -> String {
             writeln!(out, "    output \"{}\"", ty(&mut rng, 2)).unwrap();
         }
         if rng.coin() {
-            calls(&mut rng, &mut out, &functions);
+            let callable: Vec<&str> = functions.iter().chain(&workflows).copied().collect();
+            calls(&mut rng, &mut out, &callable);
         }
         policy(&mut rng, &mut out);
         out.push_str("}\n\n");
+        workflows.push(name);
     }
 
     let count = rng.range(0, 2);
@@ -442,7 +446,8 @@ fn generate(seed: u64) -> String {
             }
         }
         if rng.coin() {
-            calls(&mut rng, &mut out, &functions);
+            let callable: Vec<&str> = functions.iter().chain(&workflows).copied().collect();
+            calls(&mut rng, &mut out, &callable);
         }
         if rng.coin() {
             wants_llm = true;
