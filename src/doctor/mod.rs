@@ -28,6 +28,25 @@ pub const PACKAGES: &[&str] = &[
     "temporalio",
 ];
 
+/// The id of every check, in report order (a finding's `check`); docs/troubleshooting.md explains
+/// each one and its fix.
+pub const CHECKS: &[&str] = &[
+    "manifest",
+    "overrides",
+    "python",
+    "venv",
+    "restack-ai",
+    "fastmcp",
+    "conflicts",
+    "engine",
+    "engine-api",
+    "service-import",
+    "tools-config",
+    "llm-keys",
+    "git",
+    "state",
+];
+
 /// How a check came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
