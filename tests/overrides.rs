@@ -197,3 +197,70 @@ fn configuration_precedence_cli_env_project_user() {
         "{stderr}"
     );
 }
+
+/// Every file below `root` with its bytes, to prove a refused run wrote nothing.
+fn snapshot(root: &Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut files: Vec<_> = walkdir::WalkDir::new(root)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|it| it.file_type().is_file())
+        .map(|it| {
+            let bytes = std::fs::read(it.path()).expect("read");
+            (it.path().to_path_buf(), bytes)
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// Overrides are read only from regular files in a real folder of the project: an override folder
+/// or file that is a symbolic link (which could lead out of the project) is refused with a
+/// message naming it, exit 1, and nothing is written on either side.
+#[cfg(unix)]
+#[test]
+fn symlinked_overrides_are_refused() {
+    let outside = tempfile::tempdir().expect("tempdir");
+    write(
+        &outside.path().join("core/service.py.j2"),
+        &customized("outside"),
+    );
+    for (link, target, named) in [
+        (
+            "restack-templates",
+            outside.path().to_path_buf(),
+            "restack-templates",
+        ),
+        (
+            "restack-templates/core/service.py.j2",
+            outside.path().join("core/service.py.j2"),
+            "restack-templates/core/service.py.j2",
+        ),
+    ] {
+        let dir = project();
+        let link = dir.path().join(link);
+        std::fs::create_dir_all(link.parent().expect("a parent")).expect("mkdir");
+        std::os::unix::fs::symlink(&target, &link).expect("symlink");
+        let inside_before = snapshot(dir.path());
+        let outside_before = snapshot(outside.path());
+        for command in ["plan", "apply", "check"] {
+            let out = restack(dir.path(), &[command], &[]);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{command}: {stderr}");
+            assert!(
+                stderr.contains(&format!("`{named}` is a symbolic link")),
+                "{command}: {stderr}"
+            );
+        }
+        assert_eq!(
+            snapshot(dir.path()),
+            inside_before,
+            "nothing written inside"
+        );
+        assert_eq!(
+            snapshot(outside.path()),
+            outside_before,
+            "nothing written outside"
+        );
+    }
+}

@@ -139,7 +139,11 @@ pub(crate) fn overrides(
 ) -> Result<Overrides, ExitStatus> {
     let overrides = config::overrides::load(root, &global.config.templates).map_err(|err| {
         printer.error(&err.to_string());
-        ExitStatus::Error
+        if err.is_users() {
+            ExitStatus::Failure
+        } else {
+            ExitStatus::Error
+        }
     })?;
     let mut failed = false;
     for problem in overrides.check() {
