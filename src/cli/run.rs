@@ -166,17 +166,30 @@ fn schedule_command(
     Ok(command)
 }
 
+/// Counts SIGINTs into `counter` (with `signal-hook`, as `watch` does). If the handler cannot be
+/// installed, Ctrl-C keeps its default effect, which still reaches the child.
+#[cfg(unix)]
+fn count_interrupts(counter: Arc<AtomicUsize>) {
+    use signal_hook::consts::signal::SIGINT;
+    if let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT]) {
+        std::thread::spawn(move || {
+            for _ in signals.forever() {
+                counter.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+    }
+}
+
+/// Elsewhere Ctrl-C keeps its default effect, which reaches the child too.
+#[cfg(not(unix))]
+fn count_interrupts(_counter: Arc<AtomicUsize>) {}
+
 /// Runs the child with inherited stdio until it exits. Ctrl-C reaches the child directly (same
 /// process group); restack keeps waiting so the child can shut down cleanly, and a second Ctrl-C
 /// kills it.
 fn supervise(printer: &Printer, mut command: Command) -> ExitStatus {
     let interrupts = Arc::new(AtomicUsize::new(0));
-    let counter = Arc::clone(&interrupts);
-    // Fails only when a handler is already installed (e.g. twice in one process); then Ctrl-C
-    // keeps its default effect, which still reaches the child.
-    let _ = ctrlc::set_handler(move || {
-        counter.fetch_add(1, Ordering::SeqCst);
-    });
+    count_interrupts(Arc::clone(&interrupts));
     let mut child = match command.spawn() {
         Ok(child) => child,
         Err(err) => {
