@@ -73,6 +73,9 @@ def restack_service(temporal_env: WorkflowEnvironment) -> ServiceFactory:
     ) -> AsyncIterator[Restack]:
         engine_id = f"test-{uuid.uuid4().hex[:12]}"
         client = Restack(CloudConnectionOptions(engine_id=engine_id, api_key=None, address=address))
+        # Connect before any worker runs: restack-ai builds a new Temporal runtime per
+        # connection, and building one while a worker's runtime is busy can deadlock.
+        await client.connect()
         service = await client.create_service(
             agents=list(AGENTS if agents is None else agents),
             workflows=list(WORKFLOWS if workflows is None else workflows),

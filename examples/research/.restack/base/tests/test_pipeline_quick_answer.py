@@ -90,6 +90,9 @@ async def client(temporal_env: WorkflowEnvironment) -> AsyncIterator[Restack]:
     address = temporal_env.client.service_client.config.target_host
     engine_id = f"test-{uuid.uuid4().hex[:12]}"
     restack = Restack(CloudConnectionOptions(engine_id=engine_id, api_key=None, address=address))
+    # Connect before any worker runs: restack-ai builds a new Temporal runtime per connection,
+    # and building one while a worker's runtime is busy can deadlock.
+    await restack.connect()
     service = await restack.create_service(
         workflows=workflows,
         functions=functions,
