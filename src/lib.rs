@@ -23,6 +23,7 @@ pub mod ir;
 pub mod manifest;
 pub mod operators;
 pub mod plan;
+pub mod record;
 pub mod render;
 pub mod watch;
 pub mod workspace;

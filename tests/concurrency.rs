@@ -224,9 +224,12 @@ fn describe(output: &Output) -> String {
 }
 
 /// Every file below `root` except the lock file.
+/// The tree without the lock file and the render record (a cache of the last rendering, which
+/// also records the scaffolds' text as last checked: here the user's edit).
 fn tree_without_lock(root: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut tree = support::tree(root);
     tree.remove(".restack/lock");
+    tree.retain(|rel, _| !rel.starts_with(".restack/cache/"));
     tree
 }
 

@@ -32,6 +32,19 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     sync_dir(dir)
 }
 
+/// Replaces (or creates) `path` with `bytes` atomically as seen by other processes (temp file,
+/// rename), creating parent directories, but without any fsync: for caches, which a crash may
+/// leave old, new or missing, but never torn.
+pub fn replace_unsynced(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let mut temp = tempfile::Builder::new()
+        .prefix(TEMP_PREFIX)
+        .tempfile_in(dir)?;
+    temp.write_all(bytes)?;
+    temp.into_temp_path().persist(path).map_err(|err| err.error)
+}
+
 /// How many files [`write_all_atomic`] writes and syncs at once. The work is waiting on the disk,
 /// not the CPU: concurrent fsyncs share journal commits (ext4, xfs), so even two cores gain from
 /// many threads. Also bounds the open file descriptors.

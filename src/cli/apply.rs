@@ -9,6 +9,8 @@ use crate::cli::exit_status::ExitStatus;
 use crate::cli::printer::Printer;
 use crate::cli::session;
 use crate::plan::{self, DisplayOptions, Hash, Plan};
+use crate::record::Record;
+use crate::render;
 
 /// Exit 0 when everything was applied, 1 when the manifest is invalid or a change was blocked
 /// (the blocked files are untouched, everything else is applied), 2 when restack failed (IO,
@@ -32,18 +34,27 @@ pub(crate) fn apply(
         // The lock is taken before planning: a reconcile planned outside it would go stale
         // whenever a concurrent apply finished first. A saved plan is checked under it by
         // `apply::apply_locked` (and refused as stale then, which is its contract).
-        let (root, manifest, plan, lock) = if let Some(file) = saved {
+        // A reconcile also records its rendering (see `crate::record`); a saved plan has none.
+        let (root, manifest, plan, lock, rendering) = if let Some(file) = saved {
             let (root, manifest, plan) = load_saved(global, printer, file)?;
             let lock =
                 apply::lock::acquire(&root, options(manifest).lock_timeout).map_err(failed)?;
-            (root, manifest, plan, lock)
+            (root, manifest, plan, lock, None)
         } else {
             let compiled = session::compile(global, printer)?;
             let lock =
                 apply::lock::acquire(&compiled.root, options(compiled.manifest).lock_timeout)
                     .map_err(failed)?;
-            let plan = session::plan(&compiled, force, printer)?;
-            (compiled.root, compiled.manifest, plan, lock)
+            let planned = session::plan(&compiled, force, printer)?;
+            let root = compiled.root.clone();
+            let manifest = compiled.manifest;
+            (
+                root,
+                manifest,
+                planned.plan,
+                lock,
+                Some((compiled, planned.scaffolds)),
+            )
         };
         let display = DisplayOptions {
             color: printer.color,
@@ -52,6 +63,18 @@ pub(crate) fn apply(
         printer.out(&plan::display::human(&plan, &display));
         let applied =
             apply::apply_locked(&root, &plan, &options(manifest), &lock).map_err(failed)?;
+        if let Some((compiled, scaffolds)) = rendering {
+            let record = Record::after_apply(
+                compiled.key,
+                &compiled.diagnostics,
+                &compiled.files,
+                render::target_of(&compiled.project),
+                scaffolds,
+                &plan,
+            );
+            // Only a cache: a record that cannot be saved makes the next plan slower, no more.
+            let _ = record.save(&root);
+        }
         report(printer, &applied);
         Ok(if applied.blocked.is_empty() {
             ExitStatus::Success

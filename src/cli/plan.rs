@@ -20,8 +20,7 @@ pub(crate) fn plan(
     out: Option<&Path>,
 ) -> ExitStatus {
     let run = || -> Result<ExitStatus, ExitStatus> {
-        let compiled = session::compile(global, printer)?;
-        let plan = session::plan(&compiled, false, printer)?;
+        let plan = session::plan_read_only(global, printer)?;
         if json {
             printer.out(&plan::display::json(&plan));
         } else {

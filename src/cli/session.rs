@@ -12,8 +12,11 @@ use crate::config;
 use crate::diag::{self, RenderOptions, Severity};
 use crate::ir;
 use crate::manifest;
-use crate::plan::{self, Hash, Plan, PlanOptions, State};
-use crate::render::{self, FileSet, Overrides, ProblemSeverity, RenderError};
+use crate::plan::{self, BASE_DIR, Hash, Plan, PlanOptions, State};
+use crate::record::{self, Record, RecordedScaffold};
+use crate::render::{
+    self, FileSet, Kind, OverrideProblem, Overrides, ProblemSeverity, RenderError, parallel,
+};
 
 /// A manifest that was found, read and analyzed.
 pub(crate) struct Loaded {
@@ -31,6 +34,17 @@ pub(crate) struct Compiled {
     pub manifest: Hash,
     pub project: ir::Project,
     pub files: FileSet,
+    /// The inputs of the rendering, hashed ([`record::key`]).
+    pub key: Hash,
+    /// The manifest's diagnostics (warnings: there are no errors).
+    pub diagnostics: diag::Diagnostics,
+}
+
+/// A plan, with the check of every scaffold the manifest expects (against the disk as planned),
+/// from which `apply` builds the render record.
+pub(crate) struct Planned {
+    pub plan: Plan,
+    pub scaffolds: Vec<RecordedScaffold>,
 }
 
 /// The directory the command runs in: `-C DIR`, else the working directory.
@@ -78,27 +92,46 @@ pub(crate) fn read(global: &GlobalArgs, printer: &Printer) -> Result<Source, Exi
 /// Finds, reads and analyzes the manifest, printing every diagnostic. Errors in the manifest are
 /// `Failure` (exit 1); a manifest that cannot be found or read is `Error` (exit 2).
 pub(crate) fn load(global: &GlobalArgs, printer: &Printer) -> Result<Loaded, ExitStatus> {
-    let Source {
-        dir,
-        path,
-        name,
-        bytes,
-    } = read(global, printer)?;
-    let analysis = analyze(&name, &bytes);
-    print_diagnostics(printer, &name, &analysis.text, &analysis.diagnostics);
-    let root = path.parent().map_or_else(|| dir.clone(), Path::to_path_buf);
-    Ok(Loaded {
-        root,
-        name,
-        hash: Hash::of(&bytes),
+    let source = read(global, printer)?;
+    Ok(load_source(printer, &source))
+}
+
+/// Analyzes a manifest that was read, printing every diagnostic.
+fn load_source(printer: &Printer, source: &Source) -> Loaded {
+    let Source { name, bytes, .. } = source;
+    let analysis = analyze(name, bytes);
+    print_diagnostics(printer, name, &analysis.text, &analysis.diagnostics);
+    Loaded {
+        root: source.root(),
+        name: name.clone(),
+        hash: Hash::of(bytes),
         analysis,
-    })
+    }
+}
+
+impl Source {
+    /// The project root: the manifest's directory.
+    pub(crate) fn root(&self) -> PathBuf {
+        self.path
+            .parent()
+            .map_or_else(|| self.dir.clone(), Path::to_path_buf)
+    }
 }
 
 /// Loads the manifest and renders the project. An invalid manifest is `Failure`; a template that
 /// produced invalid output is an internal error (`Error`).
 pub(crate) fn compile(global: &GlobalArgs, printer: &Printer) -> Result<Compiled, ExitStatus> {
-    let loaded = load(global, printer)?;
+    let source = read(global, printer)?;
+    compile_source(global, printer, &source)
+}
+
+/// [`compile`] of a manifest that was read.
+fn compile_source(
+    global: &GlobalArgs,
+    printer: &Printer,
+    source: &Source,
+) -> Result<Compiled, ExitStatus> {
+    let loaded = load_source(printer, source);
     let Some(project) = loaded.analysis.project else {
         printer.err(&format!("{}: invalid; nothing was planned\n", loaded.name));
         return Err(ExitStatus::Failure);
@@ -122,10 +155,12 @@ pub(crate) fn compile(global: &GlobalArgs, printer: &Printer) -> Result<Compiled
         ExitStatus::Error
     })?;
     Ok(Compiled {
+        key: record::key(&source.bytes, &overrides),
         root: loaded.root,
         manifest: loaded.hash,
         project,
         files,
+        diagnostics: loaded.analysis.diagnostics,
     })
 }
 
@@ -145,8 +180,14 @@ pub(crate) fn overrides(
             ExitStatus::Error
         }
     })?;
+    report_overrides(printer, overrides.check())?;
+    Ok(overrides)
+}
+
+/// Prints the problems of the overrides; an invalid one is `Failure`.
+fn report_overrides(printer: &Printer, problems: Vec<OverrideProblem>) -> Result<(), ExitStatus> {
     let mut failed = false;
-    for problem in overrides.check() {
+    for problem in problems {
         let line = problem.line.map(|it| format!(":{it}")).unwrap_or_default();
         match problem.severity {
             ProblemSeverity::Error => {
@@ -166,7 +207,7 @@ pub(crate) fn overrides(
         printer.err("a template override is invalid; nothing was planned\n");
         return Err(ExitStatus::Failure);
     }
-    Ok(overrides)
+    Ok(())
 }
 
 /// A render error caused by an override, naming the override's file and line.
@@ -201,7 +242,7 @@ pub(crate) fn plan(
     compiled: &Compiled,
     force: bool,
     printer: &Printer,
-) -> Result<Plan, ExitStatus> {
+) -> Result<Planned, ExitStatus> {
     let state = State::load(&compiled.root).map_err(|err| {
         printer.error(&err.to_string());
         ExitStatus::Error
@@ -210,29 +251,158 @@ pub(crate) fn plan(
         printer.error(&err.to_string());
         ExitStatus::Error
     })?;
-    let warnings = render::check_scaffolds(&compiled.project, |path| {
-        snapshot
-            .files
-            .get(path)
-            .and_then(|it| it.text())
-            .map(str::to_owned)
+    let target = render::target_of(&compiled.project);
+    let expectations = render::expectations(&compiled.project);
+    let checked = parallel::map(&expectations, |expectation| {
+        let text = snapshot.files.get(&expectation.path)?.text()?;
+        Some((Hash::of(text), render::check_one(expectation, text, target)))
     });
-    if !printer.quiet {
-        for warning in warnings {
-            printer.err(&format!(
-                "warning[{}]: {}:{}: {}\n",
-                warning.code.name(),
-                warning.path,
-                warning.line,
-                warning.message
-            ));
-        }
-    }
+    let scaffolds: Vec<RecordedScaffold> = expectations
+        .into_iter()
+        .zip(checked)
+        .map(|(expectation, checked)| RecordedScaffold {
+            expectation,
+            checked,
+        })
+        .collect();
+    print_scaffold_warnings(printer, &scaffolds);
     let options = PlanOptions {
         manifest: compiled.manifest,
         force,
     };
-    Ok(plan::plan(&compiled.files, &snapshot, &state, &options))
+    Ok(Planned {
+        plan: plan::plan(&compiled.files, &snapshot, &state, &options),
+        scaffolds,
+    })
+}
+
+/// The plan for `plan` and `check`, printing what they print. When the render record proves the
+/// project unchanged since the last apply ([`unchanged`]), it is made from hashes alone, without
+/// analyzing or rendering; otherwise the manifest is analyzed and rendered as usual. Both roads
+/// print the same diagnostics and give the same plan.
+pub(crate) fn plan_read_only(global: &GlobalArgs, printer: &Printer) -> Result<Plan, ExitStatus> {
+    let source = read(global, printer)?;
+    if let Some(proof) = unchanged(global, &source) {
+        let text = String::from_utf8_lossy(&source.bytes);
+        print_diagnostics(printer, &source.name, &text, &proof.diagnostics);
+        report_overrides(printer, proof.override_problems)?;
+        print_scaffold_warnings(printer, &proof.scaffolds);
+        return Ok(proof.plan);
+    }
+    let compiled = compile_source(global, printer, &source)?;
+    Ok(plan(&compiled, false, printer)?.plan)
+}
+
+/// What [`unchanged`] proves: the plan, and what the full road would have printed.
+struct Unchanged {
+    plan: Plan,
+    diagnostics: diag::Diagnostics,
+    override_problems: Vec<OverrideProblem>,
+    scaffolds: Vec<RecordedScaffold>,
+}
+
+/// The plan of a project whose render record matches the manifest, the overrides and this
+/// restack, when that plan changes nothing (see [`plan::plan_unchanged`]). `None` for anything
+/// else, including every error: the full road then reports it. Prints nothing.
+fn unchanged(global: &GlobalArgs, source: &Source) -> Option<Unchanged> {
+    let root = source.root();
+    let overrides = config::overrides::load(&root, &global.config.templates).ok()?;
+    let override_problems = overrides.check();
+    if override_problems
+        .iter()
+        .any(|it| it.severity == ProblemSeverity::Error)
+    {
+        return None;
+    }
+    let record = Record::load(&root, record::key(&source.bytes, &overrides))?;
+    let diagnostics = record.diagnostics()?;
+    let state = State::load(&root).ok()?;
+    let mut paths: Vec<&str> = record
+        .files
+        .keys()
+        .chain(
+            state
+                .files
+                .keys()
+                .filter(|it| !record.files.contains_key(*it)),
+        )
+        .map(String::as_str)
+        .collect();
+    let n_files = paths.len();
+    let bases: Vec<String> = state
+        .files
+        .iter()
+        .filter(|(_, entry)| entry.kind == Kind::Scaffold)
+        .map(|(rel, _)| format!("{BASE_DIR}/{rel}"))
+        .collect();
+    paths.extend(bases.iter().map(String::as_str));
+    let hashes = plan::scan_hashes(&root, &paths)?;
+    let mut disk = plan::Hashes::default();
+    for (at, (rel, hash)) in paths.iter().zip(&hashes).enumerate() {
+        let Some(hash) = hash else { continue };
+        if at < n_files {
+            disk.files.insert(rel, *hash);
+        } else {
+            let rel = rel
+                .strip_prefix(BASE_DIR)
+                .and_then(|it| it.strip_prefix('/'))?;
+            disk.bases.insert(rel, *hash);
+        }
+    }
+    let plan = plan::plan_unchanged(&record.files, &disk, &state, Hash::of(&source.bytes))?;
+    // A scaffold whose text changed since its last check is checked again, from its text alone.
+    let scaffolds = record
+        .scaffolds
+        .iter()
+        .map(|scaffold| {
+            let now = disk.files.get(scaffold.expectation.path.as_str());
+            let checked = match (&scaffold.checked, now) {
+                (_, None) => None,
+                (Some((hash, checked)), Some(now)) if hash == now => Some((*hash, checked.clone())),
+                (_, Some(_)) => {
+                    let bytes = std::fs::read(root.join(&scaffold.expectation.path)).ok()?;
+                    match String::from_utf8(bytes) {
+                        Ok(text) => Some((
+                            Hash::of(&text),
+                            render::check_one(&scaffold.expectation, &text, record.python),
+                        )),
+                        Err(_) => None,
+                    }
+                }
+            };
+            Some(RecordedScaffold {
+                expectation: scaffold.expectation.clone(),
+                checked,
+            })
+        })
+        .collect::<Option<Vec<_>>>()?;
+    Some(Unchanged {
+        plan,
+        diagnostics,
+        override_problems,
+        scaffolds,
+    })
+}
+
+/// Prints the warnings of the scaffold checks (not under `-q`).
+fn print_scaffold_warnings(printer: &Printer, scaffolds: &[RecordedScaffold]) {
+    if printer.quiet {
+        return;
+    }
+    let warnings = render::collect_scaffold_warnings(
+        scaffolds
+            .iter()
+            .map(|it| it.checked.as_ref().map(|(_, checked)| checked)),
+    );
+    for warning in warnings {
+        printer.err(&format!(
+            "warning[{}]: {}:{}: {}\n",
+            warning.code.name(),
+            warning.path,
+            warning.line,
+            warning.message
+        ));
+    }
 }
 
 /// At most this many diagnostics are drawn; the summary lines still count them all. Drawing one

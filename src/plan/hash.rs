@@ -15,6 +15,11 @@ impl Hash {
         Hash(*blake3::hash(bytes.as_ref()).as_bytes())
     }
 
+    /// A hash computed elsewhere (e.g. by a streaming `blake3::Hasher`).
+    pub fn from_bytes(bytes: [u8; 32]) -> Hash {
+        Hash(bytes)
+    }
+
     /// The 64-digit lowercase hex form.
     pub fn to_hex(self) -> String {
         blake3::Hash::from_bytes(self.0).to_hex().to_string()

@@ -120,6 +120,92 @@ pub fn plan(files: &FileSet, snapshot: &Snapshot, state: &State, options: &PlanO
     }
 }
 
+/// What [`plan_unchanged`] knows of the disk: the hash of every file that exists among the
+/// rendered and recorded paths, and of the stored merge base of every scaffold in the state.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Hashes<'a> {
+    pub files: BTreeMap<&'a str, Hash>,
+    pub bases: BTreeMap<&'a str, Hash>,
+}
+
+/// [`plan`] for a rendering known only by its hashes (`rendered`, from a render record), when
+/// that plan changes nothing: every rendered path kept with no merge base to store, every orphan
+/// already gone. `None` as soon as some path needs more (a create, an update, a merge, a block, a
+/// delete, a base to store), which needs the rendered bytes: the caller then renders and calls
+/// [`plan`]. Whenever this returns a plan, [`plan`] returns the same one (proved by tests).
+pub fn plan_unchanged(
+    rendered: &BTreeMap<String, Entry>,
+    disk: &Hashes<'_>,
+    state: &State,
+    manifest: Hash,
+) -> Option<Plan> {
+    if state.interrupted || !state.pending_bases.is_empty() {
+        return None;
+    }
+    let mut changes = Vec::with_capacity(rendered.len());
+    let mut next = BTreeMap::new();
+    for (rel, file) in rendered {
+        let on_disk = *disk.files.get(rel.as_str())?;
+        let entry = state.files.get(rel);
+        let record = if on_disk == file.hash {
+            file.clone()
+        } else {
+            // Only a scaffold the user edited, whose rendering did not change, is kept.
+            let entry = entry?;
+            if file.kind != Kind::Scaffold || on_disk == entry.hash || entry.hash != file.hash {
+                return None;
+            }
+            Entry {
+                origin: file.origin.clone(),
+                ..entry.clone()
+            }
+        };
+        // A scaffold's merge base must already be stored, and be this rendering.
+        if file.kind == Kind::Scaffold {
+            let entry = entry.filter(|it| it.kind == Kind::Scaffold)?;
+            let base = disk.bases.get(rel.as_str())?;
+            if *base != entry.hash || *base != file.hash {
+                return None;
+            }
+        }
+        changes.push(Change {
+            path: rel.clone(),
+            action: Action::Keep,
+            kind: file.kind,
+            origin: file.origin.clone(),
+            before: Some(on_disk),
+            after: Some(on_disk),
+            forced: None,
+            contents: None,
+            base: None,
+            previous: None,
+            conflicts: Vec::new(),
+        });
+        next.insert(rel.clone(), record);
+    }
+    // An orphan still on disk is deleted or blocked; one already gone is dropped silently.
+    let orphan_on_disk = state
+        .files
+        .keys()
+        .any(|rel| !rendered.contains_key(rel) && disk.files.contains_key(rel.as_str()));
+    if orphan_on_disk {
+        return None;
+    }
+    Some(Plan {
+        manifest,
+        state: state.fingerprint(),
+        force: false,
+        interrupted: false,
+        changes,
+        next: State {
+            manifest: Some(manifest),
+            files: next,
+            pending_bases: BTreeMap::new(),
+            interrupted: false,
+        },
+    })
+}
+
 /// A change and the state entry to record for its path (`None`: drop it).
 type Planned = (Change, Option<Entry>);
 
@@ -316,4 +402,161 @@ fn plan_orphan(rel: &str, entry: &Entry, disk: Option<&OnDisk>, force: bool) -> 
     }
     change.action = Action::Blocked(Reason::OrphanEdited);
     Some((change, Some(entry.clone())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir;
+
+    const TEXTS: [&str; 3] = ["one\n", "two\n", "three\n"];
+
+    /// Every combination, for one rendered path and one orphan, of: the kind rendered and
+    /// recorded, the rendering, the state's hash, the disk and the stored base. Wherever
+    /// `plan_unchanged` gives a plan it is `plan`'s; wherever `plan` changes nothing, it gives one.
+    #[test]
+    fn plan_unchanged_is_plan_whenever_nothing_changes() {
+        let texts = || TEXTS.iter().map(|it| Some(*it)).chain([None]);
+        let kinds = [Kind::Managed, Kind::Scaffold];
+        let manifest = Hash::of("manifest");
+        let mut proved = 0;
+        for kind in kinds {
+            for rendered in TEXTS {
+                for recorded in kinds
+                    .iter()
+                    .flat_map(|kind| texts().map(move |it| (*kind, it)))
+                {
+                    for disk in texts() {
+                        for base in texts() {
+                            for orphan in [None, Some(false), Some(true)] {
+                                proved += usize::from(check_case(
+                                    kind, rendered, recorded, disk, base, orphan, manifest,
+                                ));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        // The proof is not vacuous: many cases are no-ops.
+        assert!(proved > 20, "{proved}");
+    }
+
+    /// One case; true when `plan_unchanged` gave a plan.
+    #[expect(
+        clippy::too_many_lines,
+        reason = "one case built in full, in the order `plan` reads it"
+    )]
+    fn check_case(
+        kind: Kind,
+        rendered: &str,
+        (recorded_kind, recorded): (Kind, Option<&str>),
+        disk: Option<&str>,
+        base: Option<&str>,
+        orphan: Option<bool>,
+        manifest: Hash,
+    ) -> bool {
+        let rel = "src/a.py";
+        let origin = ir::Origin {
+            entity: "function \"A\"".to_owned(),
+            span: (0, 1),
+        };
+        let mut files = FileSet::default();
+        files.files.insert(
+            rel.to_owned(),
+            File {
+                contents: rendered.to_owned(),
+                kind,
+                origin: origin.clone(),
+                template: "t.j2".to_owned(),
+            },
+        );
+        let mut state = State::default();
+        let old_origin = Origin {
+            entity: "function \"Old\"".to_owned(),
+            span: (5, 9),
+        };
+        if let Some(recorded) = recorded {
+            state.files.insert(
+                rel.to_owned(),
+                Entry {
+                    kind: recorded_kind,
+                    origin: old_origin.clone(),
+                    hash: Hash::of(recorded),
+                },
+            );
+        }
+        let mut snapshot = Snapshot::default();
+        let mut hashes = Hashes::default();
+        if let Some(disk) = disk {
+            let on_disk = OnDisk {
+                hash: Hash::of(disk),
+                bytes: disk.as_bytes().to_vec(),
+            };
+            snapshot.files.insert(rel.to_owned(), on_disk);
+            hashes.files.insert(rel, Hash::of(disk));
+        }
+        // As `scan` reads them: a scaffold's base only when it matches the state's hash.
+        if let (Some(base), Some(recorded)) = (base, recorded)
+            && recorded_kind == Kind::Scaffold
+        {
+            if Hash::of(base) == Hash::of(recorded) {
+                snapshot.bases.insert(rel.to_owned(), base.to_owned());
+            }
+            hashes.bases.insert(rel, Hash::of(base));
+        }
+        let gone = "src/gone.py";
+        if let Some(on_disk) = orphan {
+            state.files.insert(
+                gone.to_owned(),
+                Entry {
+                    kind: Kind::Managed,
+                    origin: old_origin,
+                    hash: Hash::of("gone\n"),
+                },
+            );
+            if on_disk {
+                let bytes = b"gone\n".to_vec();
+                hashes.files.insert(gone, Hash::of(&bytes));
+                snapshot.files.insert(
+                    gone.to_owned(),
+                    OnDisk {
+                        hash: Hash::of(&bytes),
+                        bytes,
+                    },
+                );
+            }
+        }
+        let slow = plan(
+            &files,
+            &snapshot,
+            &state,
+            &PlanOptions {
+                manifest,
+                force: false,
+            },
+        );
+        let record: BTreeMap<String, Entry> = files
+            .files
+            .iter()
+            .map(|(rel, file)| {
+                let entry = Entry {
+                    kind: file.kind,
+                    origin: Origin::from(&file.origin),
+                    hash: Hash::of(&file.contents),
+                };
+                (rel.clone(), entry)
+            })
+            .collect();
+        let fast = plan_unchanged(&record, &hashes, &state, manifest);
+        let case = format!(
+            "kind {kind:?}, rendered {rendered:?}, recorded {recorded_kind:?} {recorded:?}, disk {disk:?}, base {base:?}, orphan {orphan:?}"
+        );
+        let no_op = slow.is_in_sync() && slow.changes.iter().all(|it| it.base.is_none());
+        match &fast {
+            Some(fast) => assert_eq!(fast, &slow, "{case}"),
+            None => assert!(!no_op, "a no-op not proved: {case}\n{slow:#?}"),
+        }
+        fast.is_some()
+    }
 }

@@ -198,6 +198,71 @@ fn scan_with(
     Ok(snapshot)
 }
 
+/// The blake3 hash of every file of `paths` under `root` (`None` for a missing one), in order,
+/// reading each file once and keeping only its hash. For proving a project unchanged
+/// ([`crate::plan::plan_unchanged`]); `paths` must have passed [`path::validate`] (or be a merge
+/// base under `.restack/base/`).
+///
+/// Returns `None` when anything is unusual: a symlink anywhere below the root, something other
+/// than a regular file, an IO error. The caller then takes the full road ([`scan`]), which
+/// reports it. Each directory is checked for symlinks once, not once per file below it.
+pub fn scan_hashes(root: &Path, paths: &[&str]) -> Option<Vec<Option<Hash>>> {
+    // Every directory below the root that some path goes through, parents before children.
+    let dirs: BTreeSet<&str> = paths.iter().flat_map(|rel| ancestors(rel)).collect();
+    let mut missing: std::collections::HashSet<&str> = std::collections::HashSet::new();
+    let under_missing = |missing: &std::collections::HashSet<&str>, rel: &str| {
+        ancestors(rel).any(|dir| missing.contains(dir))
+    };
+    for dir in dirs {
+        if under_missing(&missing, dir) {
+            continue;
+        }
+        match std::fs::symlink_metadata(root.join(dir)) {
+            Ok(meta) if meta.is_dir() => {}
+            Ok(meta) if meta.file_type().is_symlink() => return None,
+            Ok(_) => {
+                missing.insert(dir);
+            }
+            Err(err)
+                if matches!(
+                    err.kind(),
+                    io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+                ) =>
+            {
+                missing.insert(dir);
+            }
+            Err(_) => return None,
+        }
+    }
+    let hashes = parallel::map(paths, |rel| {
+        if under_missing(&missing, rel) {
+            return Some(None);
+        }
+        let full = root.join(rel);
+        match std::fs::symlink_metadata(&full) {
+            Ok(meta) if meta.is_file() => {
+                std::fs::read(&full).ok().map(|bytes| Some(Hash::of(bytes)))
+            }
+            Err(err)
+                if matches!(
+                    err.kind(),
+                    io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+                ) =>
+            {
+                Some(None)
+            }
+            // A symlink, a directory or anything else in the way, or an IO error.
+            Ok(_) | Err(_) => None,
+        }
+    });
+    hashes.into_iter().collect()
+}
+
+/// The proper ancestors of a relative path, shortest first: `a/b/c` → `a`, `a/b`.
+fn ancestors(rel: &str) -> impl Iterator<Item = &str> {
+    rel.match_indices('/').map(|(at, _)| &rel[..at])
+}
+
 /// A file read and hashed, or taken from `old` when its [`Stamp`] is unchanged; with the stamp to
 /// remember it by, when it is settled.
 type Stamped = Option<(PathBuf, OnDisk, Option<Stamp>)>;

@@ -36,7 +36,10 @@ pub use file_set::{File, FileSet, Kind};
 pub use output::Output;
 pub use overrides::{OverrideProblem, Overrides, ProblemSeverity};
 pub use registry::{PolicyConstant, Registration, Role};
-pub use scaffold_check::{ScaffoldWarning, check_scaffolds};
+pub use scaffold_check::{
+    Checked, Expect, Expectation, ScaffoldWarning, check_one, check_scaffolds,
+    collect as collect_scaffold_warnings, expectations, target_of,
+};
 
 use std::collections::HashSet;
 

@@ -2,23 +2,54 @@
 //! disagree: a declared agent event without a handler, an expected class or function missing.
 //! Warnings only: it never changes a file.
 
-use ruff_python_ast::{Stmt, StmtClassDef};
+use ruff_python_ast::{PythonVersion, Stmt, StmtClassDef};
 use ruff_python_parser::{Mode, ParseOptions, parse_unchecked};
 use ruff_text_size::{Ranged, TextSize};
+use serde::{Deserialize, Serialize};
 
 use crate::diag::Code;
 use crate::ir;
 use crate::render::{check, parallel};
 
 /// One disagreement between a scaffold and the manifest.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScaffoldWarning {
     /// Path of the scaffold, relative to the project root.
     pub path: String,
     /// 1-based line the warning points at (the class, or 1 when the whole file is concerned).
     pub line: usize,
+    #[serde(with = "code_name")]
     pub code: Code,
     pub message: String,
+}
+
+/// A scaffold the manifest expects, and what it must define. Owned and serializable, so that a
+/// record of an earlier run ([`crate::record`]) can check a scaffold again without the project.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Expectation {
+    /// Path of the scaffold, relative to the project root.
+    pub path: String,
+    pub expect: Expect,
+}
+
+/// What a scaffold must define at top level.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Expect {
+    /// An (async) function with this name.
+    Function(String),
+    /// A class with this name and one method per event.
+    Class { name: String, events: Vec<String> },
+}
+
+/// The check of one scaffold's text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Checked {
+    /// The file does not parse: one warning, no checks.
+    Unparsable(ScaffoldWarning),
+    /// The file parses; every mismatch found (none when it agrees).
+    Parsed(Vec<ScaffoldWarning>),
 }
 
 /// Checks the function, workflow and agent scaffolds of `project`. `contents(path)` returns the
@@ -28,70 +59,119 @@ pub fn check_scaffolds(
     project: &ir::Project,
     contents: impl Fn(&str) -> Option<String> + Sync,
 ) -> Vec<ScaffoldWarning> {
-    let src = format!("src/{}", project.package);
-    let target = check::target_version(&project.python);
+    let target = target_of(project);
+    let expected = expectations(project);
+    // Each scaffold is parsed on its own (in parallel).
+    let checked = parallel::map(&expected, |expectation| {
+        let text = contents(&expectation.path)?;
+        Some(check_one(expectation, &text, target))
+    });
+    collect(checked.iter().map(Option::as_ref))
+}
 
-    let mut expected: Vec<(String, Expect<'_>)> = Vec::new();
+/// Every scaffold `project` expects, in a fixed order: functions, workflows, agents.
+pub fn expectations(project: &ir::Project) -> Vec<Expectation> {
+    let src = format!("src/{}", project.package);
+    let mut expected = Vec::new();
     for function in &project.functions {
-        let path = format!("{src}/functions/{}.py", function.names.module);
-        expected.push((path, Expect::Function(&function.names.module)));
+        expected.push(Expectation {
+            path: format!("{src}/functions/{}.py", function.names.module),
+            expect: Expect::Function(function.names.module.clone()),
+        });
     }
     for workflow in &project.workflows {
-        let path = format!("{src}/workflows/{}.py", workflow.names.module);
-        expected.push((path, Expect::Class(&workflow.names.class, &[])));
+        expected.push(Expectation {
+            path: format!("{src}/workflows/{}.py", workflow.names.module),
+            expect: Expect::Class {
+                name: workflow.names.class.clone(),
+                events: Vec::new(),
+            },
+        });
     }
     for agent in &project.agents {
-        let path = format!("{src}/agents/{}.py", agent.names.module);
-        expected.push((path, Expect::Class(&agent.names.class, &agent.events)));
+        expected.push(Expectation {
+            path: format!("{src}/agents/{}.py", agent.names.module),
+            expect: Expect::Class {
+                name: agent.names.class.clone(),
+                events: agent.events.iter().map(|it| it.name.clone()).collect(),
+            },
+        });
     }
+    expected
+}
 
-    // Each scaffold is parsed on its own (in parallel); a file that does not parse gives one
-    // warning and no checks. Warnings come out as before: every parse failure first, then every
-    // mismatch, each in scaffold order.
-    let checked = parallel::map(&expected, |(path, expect)| {
-        let text = contents(path)?;
-        let parsed = parse_unchecked(
-            &text,
-            ParseOptions::from(Mode::Module).with_target_version(target),
-        );
-        if let Some(error) = parsed.errors().first() {
-            let (line, _) = check::line_column(&text, error.location.start());
-            return Some(Err(ScaffoldWarning {
-                path: path.clone(),
-                line,
-                code: Code::ScaffoldMismatch,
-                message: format!("`{path}` does not parse: {}", error.error),
-            }));
-        }
-        let module = parsed.try_into_module()?.into_syntax();
-        Some(Ok(check_module(path, &text, &module.body, expect)))
-    });
+/// The Python version scaffolds are parsed under, as `(major, minor)`.
+pub fn target_of(project: &ir::Project) -> (u8, u8) {
+    let target = check::target_version(&project.python);
+    (target.major, target.minor)
+}
+
+/// Checks one scaffold's `text` against what it must define, parsing it under `target`.
+pub fn check_one(expectation: &Expectation, text: &str, target: (u8, u8)) -> Checked {
+    let path = &expectation.path;
+    let (major, minor) = target;
+    let parsed = parse_unchecked(
+        text,
+        ParseOptions::from(Mode::Module).with_target_version(PythonVersion { major, minor }),
+    );
+    if let Some(error) = parsed.errors().first() {
+        let (line, _) = check::line_column(text, error.location.start());
+        return Checked::Unparsable(ScaffoldWarning {
+            path: path.clone(),
+            line,
+            code: Code::ScaffoldMismatch,
+            message: format!("`{path}` does not parse: {}", error.error),
+        });
+    }
+    match parsed.try_into_module() {
+        Some(module) => Checked::Parsed(check_module(
+            path,
+            text,
+            &module.into_syntax().body,
+            &expectation.expect,
+        )),
+        None => Checked::Parsed(Vec::new()),
+    }
+}
+
+/// The warnings of every check, in expectation order (`None`: the file is absent): every parse
+/// failure first, then every mismatch, each in scaffold order.
+pub fn collect<'a>(checked: impl IntoIterator<Item = Option<&'a Checked>>) -> Vec<ScaffoldWarning> {
     let mut warnings = Vec::new();
     let mut found = Vec::new();
     for result in checked.into_iter().flatten() {
         match result {
-            Err(unparsable) => warnings.push(unparsable),
-            Ok(mismatches) => found.extend(mismatches),
+            Checked::Unparsable(unparsable) => warnings.push(unparsable.clone()),
+            Checked::Parsed(mismatches) => found.extend(mismatches.iter().cloned()),
         }
     }
     warnings.extend(found);
     warnings
 }
 
-/// What a scaffold must define at top level.
-enum Expect<'a> {
-    /// An (async) function with this name.
-    Function(&'a str),
-    /// A class with this name and one method per event.
-    Class(&'a str, &'a [ir::Event]),
+/// Serializes a [`Code`] as its stable name.
+mod code_name {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error as _};
+
+    use crate::diag::Code;
+
+    #[expect(
+        clippy::trivially_copy_pass_by_ref,
+        reason = "serde's `with` passes fields by reference"
+    )]
+    pub(super) fn serialize<S: Serializer>(code: &Code, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(code.name())
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Code, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        Code::from_name(&name).ok_or_else(|| D::Error::custom(format!("unknown code `{name}`")))
+    }
 }
 
-fn check_module(
-    path: &str,
-    text: &str,
-    body: &[Stmt],
-    expect: &Expect<'_>,
-) -> Vec<ScaffoldWarning> {
+fn check_module(path: &str, text: &str, body: &[Stmt], expect: &Expect) -> Vec<ScaffoldWarning> {
     let warn = |line: usize, code: Code, message: String| ScaffoldWarning {
         path: path.to_owned(),
         line,
@@ -102,7 +182,7 @@ fn check_module(
         Expect::Function(name) => {
             let present = body
                 .iter()
-                .any(|stmt| matches!(stmt, Stmt::FunctionDef(def) if def.name.as_str() == *name));
+                .any(|stmt| matches!(stmt, Stmt::FunctionDef(def) if def.name.as_str() == name));
             if present {
                 Vec::new()
             } else {
@@ -113,9 +193,9 @@ fn check_module(
                 )]
             }
         }
-        Expect::Class(name, events) => {
+        Expect::Class { name, events } => {
             let class = body.iter().find_map(|stmt| match stmt {
-                Stmt::ClassDef(def) if def.name.as_str() == *name => Some(def),
+                Stmt::ClassDef(def) if def.name.as_str() == name => Some(def),
                 _ => None,
             });
             let Some(class) = class else {
@@ -128,14 +208,13 @@ fn check_module(
             let line = line_of(text, class.start());
             events
                 .iter()
-                .filter(|event| !has_method(class, &event.name))
+                .filter(|event| !has_method(class, event))
                 .map(|event| {
                     warn(
                         line,
                         Code::MissingHandler,
                         format!(
-                            "event `{}` has no handler: `{name}` has no `@agent.event` method `{}`",
-                            event.name, event.name
+                            "event `{event}` has no handler: `{name}` has no `@agent.event` method `{event}`"
                         ),
                     )
                 })

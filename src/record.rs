@@ -1,0 +1,236 @@
+//! The render record: what one rendering of the project produced, saved by `apply` in
+//! `.restack/cache/render.json`, so that `plan` and `check` can prove a project unchanged without
+//! analyzing and rendering it again (DESIGN.md §6: a no-op plan within 2× of reading and hashing
+//! the files).
+//!
+//! # What it holds, and why that is enough
+//!
+//! Analysis and rendering are pure functions of three inputs: the manifest's bytes, the template
+//! overrides (names and sources) and restack itself (its sources and templates, digested at build
+//! time into `RESTACK_BUILD_ID` by `build.rs`). The record is keyed by a blake3 hash of all three
+//! ([`key`]) and holds what the plan needs from a rendering:
+//!
+//! - every rendered path with its kind, origin and content hash (a [`crate::plan::Entry`]);
+//! - the manifest's diagnostics (warnings only: a manifest with errors renders nothing);
+//! - the scaffolds the manifest expects, each with the hash of the text last checked and the
+//!   result, so a scaffold the user has not touched since is not parsed again (one that changed
+//!   is checked again from its text, which needs no project).
+//!
+//! A record whose key differs, that does not parse, or that has another format version is
+//! ignored: the command analyzes and renders as usual. The record is a cache, never a source of
+//! truth: it is not committed (the folder holds a `.gitignore` of `*`), it is written without
+//! fsync (a torn record fails to parse and is ignored), and only `apply` (and `watch`, which
+//! applies) writes it, so `plan` and `check` still write nothing.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::apply::write;
+use crate::diag::{Code, Diagnostic, Diagnostics, Severity};
+use crate::plan::{Action, Entry, Hash, Origin, Plan, STATE_DIR};
+use crate::render::{Checked, Expectation, FileSet, Overrides, check_one, parallel};
+
+/// The record's folder, relative to the project root.
+pub const CACHE_DIR: &str = ".restack/cache";
+/// The record, relative to the project root.
+pub const RECORD_FILE: &str = ".restack/cache/render.json";
+/// The record format this restack reads and writes.
+const VERSION: u32 = 1;
+/// Digest of this build's sources and templates (see `build.rs`).
+const BUILD_ID: &str = env!("RESTACK_BUILD_ID");
+
+/// The inputs a rendering is a function of, hashed: the manifest's bytes, the overrides and this
+/// build of restack.
+pub fn key(manifest: &[u8], overrides: &Overrides) -> Hash {
+    let mut hasher = blake3::Hasher::new();
+    let mut field = |bytes: &[u8]| {
+        hasher.update(&(bytes.len() as u64).to_le_bytes());
+        hasher.update(bytes);
+    };
+    field(b"restack render record");
+    field(BUILD_ID.as_bytes());
+    field(manifest);
+    for name in overrides.names() {
+        field(name.as_bytes());
+        field(overrides.get(name).unwrap_or_default().as_bytes());
+    }
+    Hash::from_bytes(*hasher.finalize().as_bytes())
+}
+
+/// One rendering's results (see the module docs).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Record {
+    pub version: u32,
+    /// [`key`] of the inputs.
+    pub key: Hash,
+    /// The manifest's diagnostics, in order.
+    pub diagnostics: Vec<RecordedDiagnostic>,
+    /// Every rendered path: kind, origin and the hash of the rendering.
+    pub files: BTreeMap<String, Entry>,
+    /// The Python version scaffolds are parsed under, `(major, minor)`.
+    pub python: (u8, u8),
+    /// The scaffolds the manifest expects, in check order.
+    pub scaffolds: Vec<RecordedScaffold>,
+}
+
+/// A scaffold the manifest expects and the last check of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordedScaffold {
+    pub expectation: Expectation,
+    /// The hash of the text checked and the result; `None` when the file was absent.
+    pub checked: Option<(Hash, Checked)>,
+}
+
+/// A [`Diagnostic`] in the record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordedDiagnostic {
+    pub code: String,
+    pub severity: Severity,
+    pub message: String,
+    pub span: (usize, usize),
+    pub label: String,
+    pub help: Option<String>,
+    pub related: Vec<((usize, usize), String)>,
+}
+
+impl RecordedDiagnostic {
+    fn of(diagnostic: &Diagnostic) -> RecordedDiagnostic {
+        RecordedDiagnostic {
+            code: diagnostic.code.name().to_owned(),
+            severity: diagnostic.severity,
+            message: diagnostic.message.clone(),
+            span: (diagnostic.span.start, diagnostic.span.end),
+            label: diagnostic.label.clone(),
+            help: diagnostic.help.clone(),
+            related: diagnostic
+                .related
+                .iter()
+                .map(|(span, label)| ((span.start, span.end), label.clone()))
+                .collect(),
+        }
+    }
+
+    fn to_diagnostic(&self) -> Option<Diagnostic> {
+        Some(Diagnostic {
+            code: Code::from_name(&self.code)?,
+            severity: self.severity,
+            message: self.message.clone(),
+            span: self.span.0..self.span.1,
+            label: self.label.clone(),
+            help: self.help.clone(),
+            related: self
+                .related
+                .iter()
+                .map(|((start, end), label)| (*start..*end, label.clone()))
+                .collect(),
+        })
+    }
+}
+
+impl Record {
+    /// A record of a rendering keyed by `key`.
+    pub fn new(
+        key: Hash,
+        diagnostics: &Diagnostics,
+        files: BTreeMap<String, Entry>,
+        python: (u8, u8),
+        scaffolds: Vec<RecordedScaffold>,
+    ) -> Record {
+        Record {
+            version: VERSION,
+            key,
+            diagnostics: diagnostics.iter().map(RecordedDiagnostic::of).collect(),
+            files,
+            python,
+            scaffolds,
+        }
+    }
+
+    /// The record of `files` rendered from the inputs `key`, with the scaffold checks `before`
+    /// (made against the disk `plan` was made against) brought up to date with `plan` applied: a
+    /// scaffold apply wrote is checked again from the bytes written, one it deleted is absent,
+    /// every other keeps its check.
+    pub fn after_apply(
+        key: Hash,
+        diagnostics: &Diagnostics,
+        files: &FileSet,
+        python: (u8, u8),
+        before: Vec<RecordedScaffold>,
+        plan: &Plan,
+    ) -> Record {
+        let files = files
+            .files
+            .iter()
+            .map(|(rel, file)| {
+                let entry = Entry {
+                    kind: file.kind,
+                    origin: Origin::from(&file.origin),
+                    hash: Hash::of(&file.contents),
+                };
+                (rel.clone(), entry)
+            })
+            .collect();
+        let scaffolds = parallel::map_owned(before, |mut scaffold| {
+            let change = plan
+                .changes
+                .binary_search_by(|it| it.path.as_str().cmp(&scaffold.expectation.path))
+                .ok()
+                .map(|at| &plan.changes[at]);
+            match change.map(|it| (it.action, it.contents.as_deref())) {
+                Some((Action::Create | Action::Update | Action::Merge, Some(text))) => {
+                    let checked = check_one(&scaffold.expectation, text, python);
+                    scaffold.checked = Some((Hash::of(text), checked));
+                }
+                Some((Action::Delete, _)) => scaffold.checked = None,
+                _ => {}
+            }
+            scaffold
+        });
+        Record::new(key, diagnostics, files, python, scaffolds)
+    }
+
+    /// The project's record, if there is one for exactly these inputs (`key`). Anything else (no
+    /// record, another key or format, unreadable, corrupt) is `None`: the caller renders.
+    pub fn load(root: &Path, key: Hash) -> Option<Record> {
+        let bytes = std::fs::read(root.join(RECORD_FILE)).ok()?;
+        let record: Record = serde_json::from_slice(&bytes).ok()?;
+        let valid = record.version == VERSION
+            && record.key == key
+            && record
+                .files
+                .keys()
+                .chain(record.scaffolds.iter().map(|it| &it.expectation.path))
+                .all(|path| crate::plan::path::validate(path).is_ok());
+        valid.then_some(record)
+    }
+
+    /// The manifest's diagnostics; `None` if one names a code this restack does not know.
+    pub fn diagnostics(&self) -> Option<Diagnostics> {
+        self.diagnostics
+            .iter()
+            .map(RecordedDiagnostic::to_diagnostic)
+            .collect::<Option<Vec<_>>>()
+            .map(Diagnostics::from)
+    }
+
+    /// Saves the record in the project at `root`, replacing the file atomically (without fsync:
+    /// it is a cache). Does nothing unless `.restack/` exists (`apply` made it), so no command
+    /// creates restack's folder just for a cache. Best effort: a record that cannot be written is
+    /// only a slower next plan, so errors are returned for the caller to ignore or log.
+    pub fn save(&self, root: &Path) -> std::io::Result<()> {
+        if !root.join(STATE_DIR).is_dir() {
+            return Ok(());
+        }
+        let ignore = root.join(CACHE_DIR).join(".gitignore");
+        if !ignore.exists() {
+            write::replace_unsynced(&ignore, b"# restack's cache: never commit it.\n*\n")?;
+        }
+        let json = serde_json::to_vec(self).map_err(std::io::Error::other)?;
+        write::replace_unsynced(&root.join(RECORD_FILE), &json)
+    }
+}
