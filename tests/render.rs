@@ -229,3 +229,76 @@ pipeline "Beta" {
         );
     }
 }
+
+/// The top-level nodes of a manifest by lines: a node starts at a line with no indentation that
+/// is neither blank nor a comment, and runs to the next one.
+fn top_level_nodes(text: &str) -> Vec<std::ops::Range<usize>> {
+    let mut starts = Vec::new();
+    let mut at = 0;
+    for line in text.split_inclusive('\n') {
+        let starts_node = line
+            .chars()
+            .next()
+            .is_some_and(|c| !c.is_whitespace() && c != '/' && c != '}');
+        if starts_node {
+            starts.push(at);
+        }
+        at += line.len();
+    }
+    starts
+        .iter()
+        .zip(starts.iter().skip(1).chain([&text.len()]))
+        .map(|(start, end)| *start..*end)
+        .collect()
+}
+
+/// A memoizing render cache (what `watch` keeps) renders every project exactly as a fresh
+/// render does, through a sequence of edits of every example: each top-level node removed in
+/// turn (when the rest is still valid) and put back, an edit that only moves entities, and a
+/// change of the Python target; and it renders again only a part of the project for such edits.
+#[test]
+fn a_memoizing_cache_renders_exactly_what_a_fresh_render_does() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    for example in ["blog", "research", "support-desk"] {
+        let original = std::fs::read_to_string(root.join(example).join("restack.kdl"))
+            .expect("the example's manifest");
+        let mut versions = vec![original.clone()];
+        for node in top_level_nodes(&original) {
+            let mut without = original.clone();
+            without.replace_range(node, "");
+            versions.push(without);
+            versions.push(original.clone());
+        }
+        // Moves every entity (spans shift) without changing any.
+        versions.push(format!("// a comment that moves everything\n\n{original}"));
+        versions.push(original.replace("python \">=3.10", "python \">=3.11"));
+        versions.push(original.clone());
+
+        let mut cache = render::RenderCache::memoizing();
+        let mut partial = 0;
+        for (at, text) in versions.iter().enumerate() {
+            let analysis = restack::analyze::analyze("restack.kdl", text.as_bytes());
+            let Some(project) = analysis.project else {
+                continue;
+            };
+            let fresh = render::render(&project).expect("renders");
+            let memoized =
+                render::render_cached(&project, &render::Overrides::default(), &mut cache)
+                    .expect("renders with the cache");
+            assert!(
+                fresh == memoized,
+                "{example}, version {at}: the memoized rendering differs"
+            );
+            let counts = cache.last;
+            assert_eq!(counts.rendered + counts.reused, fresh.files.len());
+            if at > 0 && counts.rendered < fresh.files.len() / 2 {
+                partial += 1;
+            }
+        }
+        assert!(
+            partial >= versions.len() / 2,
+            "{example}: only {partial} of {} renderings reused most outputs",
+            versions.len()
+        );
+    }
+}

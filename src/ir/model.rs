@@ -38,7 +38,10 @@ pub struct Project {
 pub struct Origin {
     /// Human name of the manifest entity, e.g. `function "SendEmail"` or `project "blog"`.
     pub entity: String,
-    /// Byte span of the entity's node in the manifest.
+    /// Byte span of the entity's node in the manifest. Not serialized: templates never see
+    /// positions, so a rendering cannot depend on where an entity sits in the manifest (and
+    /// `watch` reuses the renderings of entities an edit only moved).
+    #[serde(skip)]
     pub span: (usize, usize),
 }
 

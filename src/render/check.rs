@@ -76,7 +76,7 @@ mod tests {
     use super::*;
     use crate::ir::Origin;
 
-    fn output() -> Output {
+    fn output() -> Output<'static> {
         let origin = Origin {
             entity: "project \"blog\"".to_owned(),
             span: (0, 0),

@@ -139,7 +139,7 @@ const SUBPACKAGES: &[(&str, &str)] = &[
 ];
 
 /// The files this area renders.
-pub(super) fn outputs(project: &ir::Project) -> Vec<Output> {
+pub(super) fn outputs(project: &ir::Project) -> Vec<Output<'_>> {
     let origin = &project.origin;
     let src = format!("src/{}", project.package);
     let mut out: Vec<Output> = PROJECT_FILES
@@ -178,7 +178,7 @@ pub(super) fn outputs(project: &ir::Project) -> Vec<Output> {
 }
 
 /// The model, scaffold and test of one function.
-fn function_outputs(src: &str, function: &ir::Function) -> Vec<Output> {
+fn function_outputs<'a>(src: &str, function: &'a ir::Function) -> Vec<Output<'a>> {
     let mut out = Vec::new();
     let module = &function.names.module;
     let origin = &function.origin;
@@ -210,7 +210,11 @@ fn function_outputs(src: &str, function: &ir::Function) -> Vec<Output> {
 }
 
 /// The model, scaffold and test of one workflow.
-fn workflow_outputs(project: &ir::Project, src: &str, workflow: &ir::Workflow) -> Vec<Output> {
+fn workflow_outputs<'a>(
+    project: &'a ir::Project,
+    src: &str,
+    workflow: &'a ir::Workflow,
+) -> Vec<Output<'a>> {
     let mut out = Vec::new();
     let module = &workflow.names.module;
     let origin = &workflow.origin;
@@ -230,7 +234,7 @@ fn workflow_outputs(project: &ir::Project, src: &str, workflow: &ir::Workflow) -
             origin,
         )
         .with("workflow", workflow)
-        .with("callees", &callees),
+        .with("callees", callees.clone()),
     );
     out.push(
         Output::scaffold(
@@ -239,13 +243,13 @@ fn workflow_outputs(project: &ir::Project, src: &str, workflow: &ir::Workflow) -
             origin,
         )
         .with("workflow", workflow)
-        .with("callees", &callees),
+        .with("callees", callees.clone()),
     );
     out
 }
 
 /// The models, scaffold and test of one agent.
-fn agent_outputs(project: &ir::Project, src: &str, agent: &ir::Agent) -> Vec<Output> {
+fn agent_outputs<'a>(project: &'a ir::Project, src: &str, agent: &'a ir::Agent) -> Vec<Output<'a>> {
     let mut out = Vec::new();
     let module = &agent.names.module;
     let origin = &agent.origin;
@@ -265,7 +269,7 @@ fn agent_outputs(project: &ir::Project, src: &str, agent: &ir::Agent) -> Vec<Out
             origin,
         )
         .with("agent", agent)
-        .with("callees", &callees),
+        .with("callees", callees.clone()),
     );
     out.push(
         Output::scaffold(
@@ -415,7 +419,7 @@ fn models_of_agent(agent: &ir::Agent) -> Models<'_> {
 
 /// A called entity with what a scaffold needs to call it: its kind, names, input fields and
 /// output type.
-#[derive(serde::Serialize)]
+#[derive(Clone, serde::Serialize)]
 struct CalleeView<'a> {
     kind: &'static str,
     names: &'a ir::Names,

@@ -10,7 +10,9 @@ use minijinja::value::{Serde, ValueKind};
 use minijinja::{Environment, Error, ErrorKind, UndefinedBehavior, Value, syntax::SyntaxConfig};
 
 use crate::ir;
-use crate::render::{Output, Overrides, PolicyConstant, Registration, RenderError, check, isort};
+use crate::render::{
+    Output, Overrides, PolicyConstant, Registration, RenderError, check, isort, memo,
+};
 
 /// The environment every output renders in. Templates load lazily: an override of that name
 /// first, else the embedded template.
@@ -58,40 +60,59 @@ pub(super) fn environment(overrides: &Overrides) -> Environment<'static> {
 
 /// What every template sees: `project` (the whole IR), `package`, `registrations` (every symbol
 /// the service registers), `policies` (every `common/retries.py` constant), `python_target`
-/// (`"py310"`).
+/// (`"py310"`). Returned as the entries of the base context and of `project`, by name; see
+/// [`base_value`].
 pub(super) fn base_context(
     project: &ir::Project,
     registrations: &[Registration],
     policies: &[PolicyConstant],
-) -> Value {
+) -> (BTreeMap<String, Value>, BTreeMap<String, Value>) {
     let target = check::target_version(&project.python);
-    let mut map: BTreeMap<&'static str, Value> = BTreeMap::new();
-    map.insert("project", Value::from(Serde(project)));
-    map.insert("package", Value::from(project.package.as_str()));
-    map.insert("registrations", Value::from(Serde(registrations)));
-    map.insert("policies", Value::from(Serde(policies)));
+    let whole = Value::from(Serde(project));
+    let fields: BTreeMap<String, Value> = whole
+        .try_iter()
+        .into_iter()
+        .flatten()
+        .filter_map(|key| {
+            let value = whole.get_item(&key).ok()?;
+            Some((key.as_str()?.to_owned(), value))
+        })
+        .collect();
+    let mut map: BTreeMap<String, Value> = BTreeMap::new();
+    map.insert("package".to_owned(), Value::from(project.package.as_str()));
     map.insert(
-        "python_target",
+        "registrations".to_owned(),
+        Value::from(Serde(registrations)),
+    );
+    map.insert("policies".to_owned(), Value::from(Serde(policies)));
+    map.insert(
+        "python_target".to_owned(),
         Value::from(format!("py{}{}", target.major, target.minor)),
     );
-    Value::from(map)
+    (map, fields)
+}
+
+/// The base context as templates see it: a map that records what each render looks up in it
+/// (see [`super::memo`]), with `project` one too.
+pub(super) fn base_value(
+    base: &BTreeMap<String, Value>,
+    project: &BTreeMap<String, Value>,
+) -> Value {
+    let mut entries = base.clone();
+    entries.insert(
+        "project".to_owned(),
+        memo::Tracked::value("project.", project.clone()),
+    );
+    memo::Tracked::value("", entries)
 }
 
 /// Renders one output's body (without its header).
 pub(super) fn render_output(
     env: &Environment<'static>,
     base: &Value,
-    output: &Output,
+    output: &Output<'_>,
 ) -> Result<String, RenderError> {
-    debug_assert!(
-        output
-            .context
-            .keys()
-            .all(|key| base.get_attr(key).is_ok_and(|it| it.is_undefined())),
-        "output context of `{}` shadows a base key",
-        output.path
-    );
-    let context = minijinja::value::merge_maps([Value::from(output.context.clone()), base.clone()]);
+    let context = minijinja::value::merge_maps([output.context_value(), base.clone()]);
     env.get_template(output.template)
         .and_then(|template| template.render(context))
         .map_err(|err| RenderError::Template {

@@ -8,6 +8,9 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::ir::{self, Backend, Fallback, Transport, Type};
+use std::sync::Arc;
+
+use crate::render::output::Shared;
 use crate::render::{Output, PolicyConstant, Registration, Role};
 
 /// `(name, include_str!(templates/name))`.
@@ -43,7 +46,7 @@ const LINE_LENGTH: usize = 100;
 const FIRST_TOOL_PORT: usize = 8100;
 
 /// The files this area renders.
-pub(super) fn outputs(project: &ir::Project) -> Vec<Output> {
+pub(super) fn outputs(project: &ir::Project) -> Vec<Output<'_>> {
     let mut out = Vec::new();
     if let Some(llm) = &project.llm {
         out.extend(llm_outputs(project, llm));
@@ -221,7 +224,7 @@ fn router_yaml(llm: &ir::Llm, kong: Option<(&String, &String)>) -> RouterYaml {
     }
 }
 
-fn llm_outputs(project: &ir::Project, llm: &ir::Llm) -> Vec<Output> {
+fn llm_outputs<'a>(project: &'a ir::Project, llm: &'a ir::Llm) -> Vec<Output<'a>> {
     let package = &project.package;
     let origin = &llm.origin;
     let kong = match &llm.backend {
@@ -324,7 +327,7 @@ fn llm_outputs(project: &ir::Project, llm: &ir::Llm) -> Vec<Output> {
 // ---------------------------------------------------------------------------------------------
 // Tool servers
 
-#[derive(Serialize)]
+#[derive(Clone, Serialize)]
 struct ServerCtx {
     declared: String,
     module: String,
@@ -342,7 +345,7 @@ struct ServerCtx {
     arguments: String,
 }
 
-#[derive(Serialize)]
+#[derive(Clone, Serialize)]
 struct ToolCtx {
     name: String,
     /// `@mcp.tool`, or `@mcp.tool(name="main")` when the function had to be renamed.
@@ -365,10 +368,10 @@ fn transport_name(transport: Transport) -> &'static str {
     }
 }
 
-fn tool_outputs(project: &ir::Project) -> Vec<Output> {
+fn tool_outputs(project: &ir::Project) -> Vec<Output<'_>> {
     let package = &project.package;
     let origin = &project.origin;
-    let servers: Vec<ServerCtx> = project
+    let servers: Arc<[ServerCtx]> = project
         .tool_servers
         .iter()
         .enumerate()
@@ -419,7 +422,7 @@ fn tool_outputs(project: &ir::Project) -> Vec<Output> {
             origin,
         ),
         Output::managed("config/tools.yaml", "tools/tools.yaml.j2", origin)
-            .with("servers", &servers),
+            .with("servers", Shared(Arc::clone(&servers))),
         Output::managed(
             format!("src/{package}/tools/__init__.py"),
             "core/subpackage_init.py.j2",
@@ -436,9 +439,9 @@ fn tool_outputs(project: &ir::Project) -> Vec<Output> {
         )
         .with("expected", expected.render(0))
         .with("calls", calls.render(0))
-        .with("servers", &servers),
+        .with("servers", Shared(Arc::clone(&servers))),
     ];
-    for (server, ctx) in project.tool_servers.iter().zip(&servers) {
+    for (server, ctx) in project.tool_servers.iter().zip(servers.iter()) {
         let module = &server.names.module;
         out.push(
             Output::scaffold(
@@ -446,7 +449,7 @@ fn tool_outputs(project: &ir::Project) -> Vec<Output> {
                 "tools/server.py.j2",
                 &server.origin,
             )
-            .with("server", ctx),
+            .with("server", ctx.clone()),
         );
         out.push(
             Output::scaffold(
@@ -454,7 +457,7 @@ fn tool_outputs(project: &ir::Project) -> Vec<Output> {
                 "tools/test_server.py.j2",
                 &server.origin,
             )
-            .with("server", ctx),
+            .with("server", ctx.clone()),
         );
     }
     out
@@ -689,7 +692,7 @@ fn compare_versions(a: &str, b: &str) -> Ordering {
     key(a).cmp(&key(b))
 }
 
-fn prompt_outputs(project: &ir::Project) -> Vec<Output> {
+fn prompt_outputs(project: &ir::Project) -> Vec<Output<'_>> {
     let package = &project.package;
     let origin = &project.origin;
     let mut names: Vec<&str> = project.prompts.iter().map(|it| it.name.as_str()).collect();

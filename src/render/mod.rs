@@ -15,12 +15,14 @@
 
 mod check;
 mod core;
+mod digest;
 mod env;
 mod error;
 mod file_set;
 mod header;
 mod isort;
 mod llm;
+mod memo;
 mod output;
 mod overrides;
 #[doc(hidden)]
@@ -41,7 +43,7 @@ pub use scaffold_check::{
     collect as collect_scaffold_warnings, expectations, target_of,
 };
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use crate::ir;
 
@@ -62,18 +64,45 @@ pub fn render_with(project: &ir::Project, overrides: &Overrides) -> Result<FileS
     render_cached(project, overrides, &mut RenderCache::default())
 }
 
-/// Python renderings already known to parse: the blake3 hash of the bytes with the target
-/// version they were parsed under. A long-running caller (`watch`) keeps one and passes it to
-/// every [`render_cached`], so that only the files whose bytes changed are parsed again. It holds
-/// the `.py` files of the last successful rendering only, so it never grows past one project.
+/// What earlier renderings proved, for a long-running caller (`watch`) that passes one to every
+/// [`render_cached`]:
+///
+/// - the Python renderings known to parse: the blake3 hash of the bytes with the target version
+///   they were parsed under, so that only files whose bytes changed are parsed again;
+/// - when made with [`RenderCache::memoizing`], every output as last rendered with what it read
+///   (see [`memo`]), so that only the outputs whose inputs changed are rendered again.
+///
+/// It holds the last successful rendering only, so it never grows past one project.
 #[derive(Debug, Default, Clone)]
 pub struct RenderCache {
     parsed: HashSet<([u8; 32], (u8, u8))>,
+    memoize: bool,
+    outputs: HashMap<String, memo::Memo>,
+    /// How many outputs the last rendering rendered, and how many it reused.
+    pub last: Counts,
+}
+
+/// Outputs rendered and reused by one [`render_cached`].
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Counts {
+    pub rendered: usize,
+    pub reused: usize,
+}
+
+impl RenderCache {
+    /// A cache that also remembers every output and renders again only what changed.
+    pub fn memoizing() -> RenderCache {
+        RenderCache {
+            memoize: true,
+            ..RenderCache::default()
+        }
+    }
 }
 
 /// [`render_with`], skipping the parse of every `.py` file whose exact bytes `cache` has seen
-/// parse under the same target version (parsing is a pure function of the two), and updating
-/// `cache`. The result, errors included, is the same as [`render_with`]'s.
+/// parse under the same target version (parsing is a pure function of the two), and, for a
+/// memoizing cache, the rendering of every output whose inputs did not change; updating `cache`.
+/// The result, errors included, is the same as [`render_with`]'s.
 pub fn render_cached(
     project: &ir::Project,
     overrides: &Overrides,
@@ -82,40 +111,92 @@ pub fn render_cached(
     let env = env::environment(overrides);
     let registrations = registrations(project);
     let policies = policies(project);
-    let base = env::base_context(project, &registrations, &policies);
+    let (base_entries, project_entries) = env::base_context(project, &registrations, &policies);
+    let base = env::base_value(&base_entries, &project_entries);
     let target = check::target_version(&project.python);
     let version = (target.major, target.minor);
     let outputs = outputs(project);
+    debug_assert!(
+        outputs.iter().all(|output| output
+            .context
+            .keys()
+            .all(|key| *key != "project" && !base_entries.contains_key(*key))),
+        "an output context shadows a base key"
+    );
     let known = &cache.parsed;
+    let memos = &cache.outputs;
+    let memoize = cache.memoize;
+    let templates = memoize.then(|| memo::TemplateHashes::new(overrides));
+    let hashes = memo::DepHashes::new(&base_entries, &project_entries);
     // Each output is consumed by its job: its context is freed as soon as its file is rendered.
     let rendered = parallel::map_owned(outputs, |output| {
-        let body = env::render_output(&env, &base, &output)?;
-        let contents = header::with_header(&output.path, output.kind, &body);
+        let own = templates
+            .as_ref()
+            .map(|templates| memo::own_key(&output, templates));
+        let reused = own.and_then(|own| {
+            memos
+                .get(&output.path)
+                .filter(|memo| memo.still_valid(own, &hashes))
+        });
+        let (file, contents_hash, memo) = if let Some(memo) = reused {
+            let file = File {
+                origin: output.origin.clone(),
+                ..memo.file.clone()
+            };
+            (file, memo.contents_hash, None)
+        } else {
+            let (body, reads) = memo::tracking(|| env::render_output(&env, &base, &output));
+            let contents = header::with_header(&output.path, output.kind, &body?);
+            let file = File {
+                contents,
+                kind: output.kind,
+                origin: output.origin.clone(),
+                template: output.template.to_owned(),
+            };
+            let contents_hash = *blake3::hash(file.contents.as_bytes()).as_bytes();
+            let memo = own.map(|own| memo::Memo {
+                own,
+                contents_hash,
+                deps: reads
+                    .into_iter()
+                    .map(|dep| {
+                        let hash = hashes.get(&dep);
+                        (dep, hash)
+                    })
+                    .collect(),
+                file: file.clone(),
+            });
+            (file, contents_hash, memo)
+        };
         let mut parsed = None;
         if std::path::Path::new(&output.path)
             .extension()
             .is_some_and(|ext| ext == "py")
         {
-            let key = (*blake3::hash(contents.as_bytes()).as_bytes(), version);
+            let key = (contents_hash, version);
             if !known.contains(&key) {
-                check::python(&output, &contents, target)?;
+                check::python(&output, &file.contents, target)?;
             }
             parsed = Some(key);
         }
-        let file = File {
-            contents,
-            kind: output.kind,
-            origin: output.origin,
-            template: output.template.to_owned(),
-        };
-        Ok((output.path, file, parsed))
+        Ok((output.path, file, parsed, memo, reused.is_some()))
     });
     let mut set = FileSet::default();
     let mut parsed = HashSet::new();
+    let mut counts = Counts::default();
+    let mut fresh: Vec<(String, memo::Memo)> = Vec::new();
     // The first error in output order, whatever thread met it first: the same error every run.
     for res in rendered {
-        let (path, file, key) = res?;
+        let (path, file, key, memo, reused) = res?;
         parsed.extend(key);
+        if reused {
+            counts.reused += 1;
+        } else {
+            counts.rendered += 1;
+        }
+        if let Some(memo) = memo {
+            fresh.push((path.clone(), memo));
+        }
         debug_assert!(
             !set.files.contains_key(&path),
             "two outputs render the same path `{path}`"
@@ -123,11 +204,24 @@ pub fn render_cached(
         set.files.insert(path, file);
     }
     cache.parsed = parsed;
+    cache.last = counts;
+    cache.remember(&set, fresh);
     Ok(set)
 }
 
+impl RenderCache {
+    /// Keeps the memos of the paths of `set` only: reused ones as they were, `fresh` ones new.
+    fn remember(&mut self, set: &FileSet, fresh: Vec<(String, memo::Memo)>) {
+        if !self.memoize {
+            return;
+        }
+        self.outputs.retain(|path, _| set.files.contains_key(path));
+        self.outputs.extend(fresh);
+    }
+}
+
 /// Every file to render, from every area.
-fn outputs(project: &ir::Project) -> Vec<Output> {
+fn outputs(project: &ir::Project) -> Vec<Output<'_>> {
     let mut all = core::outputs(project);
     all.extend(pipelines::outputs(project));
     all.extend(llm::outputs(project));

@@ -2,20 +2,25 @@
 //! rendering logic.
 
 use std::collections::BTreeMap;
+use std::fmt;
+
+use std::sync::Arc;
 
 use minijinja::Value;
 use minijinja::value::Serde;
 use serde::Serialize;
 
 use crate::ir;
-use crate::render::Kind;
+use crate::render::{Kind, digest};
 
 /// A file of the generated project, before rendering.
 ///
 /// The template sees the base context (`project`, `package`, `registrations`, `python_target`)
-/// plus every value added with [`Output::with`] (e.g. `function`, `workflow`).
-#[derive(Debug, Clone)]
-pub struct Output {
+/// plus every value added with [`Output::with`] (e.g. `function`, `workflow`). Those values are
+/// kept as they were given (usually references into the IR) and turned into template values only
+/// when the file is rendered, so a project's contexts are never all alive at once, and `watch`
+/// can hash them without building them.
+pub struct Output<'a> {
     /// Path relative to the project root, `/`-separated.
     pub path: String,
     /// Name of an embedded template, e.g. `core/function.py.j2`.
@@ -24,10 +29,58 @@ pub struct Output {
     /// The manifest entity the file is rendered for.
     pub origin: ir::Origin,
     /// Template-specific context, merged over the base context.
-    pub context: BTreeMap<&'static str, Value>,
+    pub(super) context: BTreeMap<&'static str, Box<dyn Context + 'a>>,
 }
 
-impl Output {
+/// A value of an output's own context, turned into a template value or hashed on demand.
+pub(super) trait Context: Send + Sync {
+    /// The value as templates see it.
+    fn value(&self) -> Value;
+    /// Appends the value's serde form to `buffer`, to hash (see [`digest`]).
+    fn feed(&self, buffer: &mut Vec<u8>);
+}
+
+struct Of<T>(T);
+
+impl<T: Serialize + Send + Sync> Context for Of<T> {
+    fn value(&self) -> Value {
+        Value::from(Serde(&self.0))
+    }
+
+    fn feed(&self, buffer: &mut Vec<u8>) {
+        digest::feed(buffer, &self.0);
+    }
+}
+
+/// A context value shared by several outputs of one entity, serialized as the value itself.
+#[derive(Debug)]
+pub(super) struct Shared<T: ?Sized>(pub(super) Arc<T>);
+
+impl<T: ?Sized> Clone for Shared<T> {
+    fn clone(&self) -> Self {
+        Shared(Arc::clone(&self.0))
+    }
+}
+
+impl<T: Serialize + ?Sized> Serialize for Shared<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
+impl fmt::Debug for Output<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Output")
+            .field("path", &self.path)
+            .field("template", &self.template)
+            .field("kind", &self.kind)
+            .field("origin", &self.origin)
+            .field("context", &self.context.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl<'a> Output<'a> {
     /// A file wholly derived from the manifest.
     pub fn managed(path: impl Into<String>, template: &'static str, origin: &ir::Origin) -> Self {
         Self::new(path.into(), template, Kind::Managed, origin)
@@ -48,10 +101,26 @@ impl Output {
         }
     }
 
-    /// Adds a value to the template's context under `key`; IR values go through serde.
+    /// Adds a value to the template's context under `key`; it goes through serde when the file
+    /// is rendered.
     #[must_use]
-    pub fn with(mut self, key: &'static str, value: impl Serialize) -> Self {
-        self.context.insert(key, Value::from(Serde(value)));
+    pub fn with(mut self, key: &'static str, value: impl Serialize + Send + Sync + 'a) -> Self {
+        self.context.insert(key, Box::new(Of(value)));
         self
+    }
+
+    /// The names of the values added with [`Output::with`].
+    pub fn context_keys(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.context.keys().copied()
+    }
+
+    /// The own context as a template value.
+    pub(super) fn context_value(&self) -> Value {
+        Value::from(
+            self.context
+                .iter()
+                .map(|(key, value)| (*key, value.value()))
+                .collect::<BTreeMap<_, _>>(),
+        )
     }
 }

@@ -9,6 +9,9 @@ use serde::Serialize;
 
 use crate::ir::{self, Field, StepTarget, Style, python_string};
 use crate::operators::{self, Entry, StageBody, Unit};
+use std::sync::Arc;
+
+use crate::render::output::Shared;
 use crate::render::{Output, PolicyConstant, Registration, Role};
 
 /// `(name, include_str!(templates/name))`.
@@ -36,7 +39,7 @@ pub(super) const TEMPLATES: &[(&str, &str)] = &[
 ];
 
 /// The files this area renders.
-pub(super) fn outputs(project: &ir::Project) -> Vec<Output> {
+pub(super) fn outputs(project: &ir::Project) -> Vec<Output<'_>> {
     if project.pipelines.is_empty() {
         return Vec::new();
     }
@@ -57,7 +60,7 @@ pub(super) fn outputs(project: &ir::Project) -> Vec<Output> {
     ];
     let mut diagrams = Vec::new();
     for pipeline in &project.pipelines {
-        let view = PipelineView::new(project, pipeline);
+        let view = Shared(Arc::new(PipelineView::new(project, pipeline)));
         let module = &pipeline.names.module;
         let origin = &pipeline.origin;
         let steps_dir = format!("{src}/{module}_steps");
@@ -68,7 +71,7 @@ pub(super) fn outputs(project: &ir::Project) -> Vec<Output> {
                 origin,
             )
             .with("pipeline", pipeline)
-            .with("view", &view),
+            .with("view", view.clone()),
         );
         out.push(
             Output::managed(
@@ -78,7 +81,7 @@ pub(super) fn outputs(project: &ir::Project) -> Vec<Output> {
             )
             .with("pipeline", pipeline),
         );
-        for step in &view.steps {
+        for step in &view.0.steps {
             let path = format!("{steps_dir}/{}.py", step.module);
             let template = if step.kind == "scaffold" {
                 "pipelines/step.py.j2"
@@ -88,10 +91,10 @@ pub(super) fn outputs(project: &ir::Project) -> Vec<Output> {
             out.push(
                 Output::scaffold(path, template, origin)
                     .with("pipeline", pipeline)
-                    .with("step", step),
+                    .with("step", step.clone()),
             );
         }
-        if view.has_conditions {
+        if view.0.has_conditions {
             out.push(
                 Output::scaffold(
                     format!("{steps_dir}/conditions.py"),
@@ -99,7 +102,7 @@ pub(super) fn outputs(project: &ir::Project) -> Vec<Output> {
                     origin,
                 )
                 .with("pipeline", pipeline)
-                .with("view", &view),
+                .with("view", view.clone()),
             );
         }
         out.push(
@@ -109,7 +112,7 @@ pub(super) fn outputs(project: &ir::Project) -> Vec<Output> {
                 origin,
             )
             .with("pipeline", pipeline)
-            .with("view", &view),
+            .with("view", view.clone()),
         );
         diagrams.push(Diagram {
             name: pipeline.names.declared.clone(),
@@ -131,14 +134,14 @@ pub(super) fn outputs(project: &ir::Project) -> Vec<Output> {
 pub(super) fn registrations(project: &ir::Project) -> Vec<Registration> {
     let mut all = Vec::new();
     for pipeline in &project.pipelines {
-        let view = PipelineView::new(project, pipeline);
+        let view = Shared(Arc::new(PipelineView::new(project, pipeline)));
         let module = format!("{}.pipelines.{}", project.package, pipeline.names.module);
         all.push(Registration::new(
             Role::Workflow,
             &module,
             &pipeline.names.class,
         ));
-        for step in view.steps.iter().filter(|step| step.kind == "scaffold") {
+        for step in view.0.steps.iter().filter(|step| step.kind == "scaffold") {
             all.push(
                 Registration::new(
                     Role::Function,

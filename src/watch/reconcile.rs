@@ -18,11 +18,22 @@ use crate::render::{self, ScaffoldWarning};
 /// [`render::render_cached`]), both giving the same results as parsing again; and the files
 /// read from disk with their metadata, read again only when it changed (see [`plan::ScanCache`]
 /// for that trade-off).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Caches {
     pub parse: ParseCache,
     pub render: render::RenderCache,
     pub scan: plan::ScanCache,
+}
+
+impl Default for Caches {
+    fn default() -> Caches {
+        Caches {
+            parse: ParseCache::default(),
+            // Only the outputs whose inputs changed are rendered again (see `render::memo`).
+            render: render::RenderCache::memoizing(),
+            scan: plan::ScanCache::default(),
+        }
+    }
 }
 
 /// What one reconcile did.

@@ -1,0 +1,271 @@
+//! Memoized rendering for `watch`: an output is rendered again only when something it read
+//! changed. What an output reads is its template (and the templates it imports), its own context
+//! and the parts of the base context the template looked up while rendering it, which the base
+//! context records as they happen ([`Tracked`]). Rendering is a pure function of those, so an
+//! output whose inputs all hash the same as last time renders to the same bytes, and is reused.
+//!
+//! The granularity is the top-level key of the base context (`package`, `registrations`, …) and,
+//! for `project`, each of its fields (`project.name`, `project.agents`, …): a function's module
+//! reads `project.name` but not `project.agents`, so editing an agent re-renders the agent's
+//! files and the project-wide files that list agents, not every function. Whatever enumerates a
+//! tracked map as a whole (iterating it, printing it) depends on all of it.
+//!
+//! The argument is the usual one for dynamic dependency tracking: a template that read the same
+//! values takes the same branches, so it reads the same values again and renders the same bytes.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+
+use minijinja::Value;
+use minijinja::value::{Enumerator, Object, ObjectRepr};
+
+use crate::plan::Hash;
+use crate::render::{File, Output, Overrides, digest};
+
+/// A base-context value an output read: a top-level key, or `project.<field>`; `project.*` is
+/// the whole project.
+pub(super) type Dep = String;
+
+thread_local! {
+    /// The reads of the render running on this thread, when one is being tracked.
+    static READS: RefCell<Option<BTreeSet<Dep>>> = const { RefCell::new(None) };
+}
+
+fn note(dep: impl FnOnce() -> Dep) {
+    READS.with(|reads| {
+        if let Some(reads) = reads.borrow_mut().as_mut() {
+            reads.insert(dep());
+        }
+    });
+}
+
+/// Runs `render` and returns what it read of the base context on this thread.
+pub(super) fn tracking<R>(render: impl FnOnce() -> R) -> (R, BTreeSet<Dep>) {
+    READS.with(|reads| *reads.borrow_mut() = Some(BTreeSet::new()));
+    let result = render();
+    let reads = READS
+        .with(|reads| reads.borrow_mut().take())
+        .unwrap_or_default();
+    (result, reads)
+}
+
+/// A map of the base context that records every key looked up in it.
+#[derive(Debug)]
+pub(super) struct Tracked {
+    /// The prefix of the recorded names: `""` for the base context, `"project."` for `project`.
+    prefix: &'static str,
+    entries: BTreeMap<String, Value>,
+}
+
+impl Tracked {
+    pub(super) fn value(prefix: &'static str, entries: BTreeMap<String, Value>) -> Value {
+        Value::from_object(Tracked { prefix, entries })
+    }
+}
+
+impl Object for Tracked {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let key = key.as_str()?;
+        let (name, value) = self.entries.get_key_value(key)?;
+        // `project` itself is tracked field by field.
+        if !(self.prefix.is_empty() && name == "project") {
+            note(|| format!("{}{name}", self.prefix));
+        }
+        Some(value.clone())
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        note(|| format!("{}*", self.prefix));
+        Enumerator::Values(
+            self.entries
+                .keys()
+                .map(|it| Value::from(it.as_str()))
+                .collect(),
+        )
+    }
+}
+
+/// The hash of each base-context value, computed once per rendering, when first needed.
+pub(super) struct DepHashes<'a> {
+    base: &'a BTreeMap<String, Value>,
+    project: &'a BTreeMap<String, Value>,
+    known: Mutex<HashMap<Dep, Option<Hash>>>,
+}
+
+impl<'a> DepHashes<'a> {
+    pub(super) fn new(
+        base: &'a BTreeMap<String, Value>,
+        project: &'a BTreeMap<String, Value>,
+    ) -> Self {
+        DepHashes {
+            base,
+            project,
+            known: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The hash of `dep` now; `None` for a name that no longer exists.
+    pub(super) fn get(&self, dep: &str) -> Option<Hash> {
+        if let Some(known) = self.known.lock().ok().and_then(|it| it.get(dep).copied()) {
+            return known;
+        }
+        let hash = match dep.strip_prefix("project.") {
+            Some("*") => Some(hash_map(self.project)),
+            Some(field) => self.project.get(field).map(hash_value),
+            None if dep == "*" => Some(hash_map(self.base)),
+            None => self.base.get(dep).map(hash_value),
+        };
+        if let Ok(mut known) = self.known.lock() {
+            known.insert(dep.to_owned(), hash);
+        }
+        hash
+    }
+}
+
+fn hash_map(map: &BTreeMap<String, Value>) -> Hash {
+    let mut hasher = blake3::Hasher::new();
+    for (key, value) in map {
+        hasher.update(key.as_bytes());
+        hasher.update(hash_value(value).to_hex().as_bytes());
+    }
+    Hash::from_bytes(*hasher.finalize().as_bytes())
+}
+
+/// The digest of a template value's serde form.
+fn hash_value(value: &Value) -> Hash {
+    digest::digest(value)
+}
+
+/// The hash of everything an output is besides the base context: where it goes, what it is, its
+/// template (with every template it imports) and its own context. Not its origin, which only
+/// labels the file (templates never see manifest positions).
+pub(super) fn own_key(output: &Output<'_>, templates: &TemplateHashes) -> Hash {
+    let mut buffer = Vec::with_capacity(4096);
+    let field = |buffer: &mut Vec<u8>, bytes: &[u8]| {
+        buffer.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+        buffer.extend_from_slice(bytes);
+    };
+    field(&mut buffer, output.path.as_bytes());
+    field(&mut buffer, format!("{:?}", output.kind).as_bytes());
+    field(
+        &mut buffer,
+        &templates.closure(output.template).to_hex().into_bytes(),
+    );
+    for (key, value) in &output.context {
+        field(&mut buffer, key.as_bytes());
+        value.feed(&mut buffer);
+    }
+    Hash::of(&buffer)
+}
+
+/// The hash of each template together with every template it imports, includes or extends.
+pub(super) struct TemplateHashes {
+    sources: BTreeMap<String, String>,
+    closures: Mutex<HashMap<String, Hash>>,
+}
+
+impl TemplateHashes {
+    pub(super) fn new(overrides: &Overrides) -> TemplateHashes {
+        let sources = super::template_names()
+            .into_iter()
+            .map(|name| {
+                let source = overrides
+                    .get(name)
+                    .or_else(|| super::template_source(name))
+                    .unwrap_or_default();
+                (name.to_owned(), source.to_owned())
+            })
+            .collect();
+        TemplateHashes {
+            sources,
+            closures: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn closure(&self, name: &str) -> Hash {
+        if let Some(hash) = self
+            .closures
+            .lock()
+            .ok()
+            .and_then(|it| it.get(name).copied())
+        {
+            return hash;
+        }
+        let mut seen = BTreeSet::new();
+        let mut todo = vec![name.to_owned()];
+        let mut hasher = blake3::Hasher::new();
+        while let Some(next) = todo.pop() {
+            if !seen.insert(next.clone()) {
+                continue;
+            }
+            let source = self.sources.get(&next).map_or("", String::as_str);
+            hasher.update(next.as_bytes());
+            hasher.update(&(source.len() as u64).to_le_bytes());
+            hasher.update(source.as_bytes());
+            todo.extend(referenced(source));
+        }
+        let hash = Hash::from_bytes(*hasher.finalize().as_bytes());
+        if let Ok(mut closures) = self.closures.lock() {
+            closures.insert(name.to_owned(), hash);
+        }
+        hash
+    }
+}
+
+/// Every quoted name ending in `.j2` in a template's source: the templates it may load. Broader
+/// than the `import`/`from`/`include`/`extends` tags (a name in a comment counts too), which only
+/// makes the memo more cautious.
+fn referenced(source: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    for quote in ['"', '\''] {
+        let mut parts = source.split(quote);
+        parts.next();
+        // Every other part is inside quotes (approximately: this over-approximates).
+        for part in parts {
+            let is_template = std::path::Path::new(part)
+                .extension()
+                .is_some_and(|ext| ext == "j2");
+            if is_template && !part.contains(char::is_whitespace) {
+                names.push(part.to_owned());
+            }
+        }
+    }
+    names
+}
+
+/// One output as last rendered, and what it read.
+#[derive(Debug, Clone)]
+pub(super) struct Memo {
+    pub(super) own: Hash,
+    /// The blake3 hash of the rendered bytes (what the Python parse check is keyed by).
+    pub(super) contents_hash: [u8; 32],
+    pub(super) deps: Vec<(Dep, Option<Hash>)>,
+    pub(super) file: File,
+}
+
+impl Memo {
+    /// Whether the output would render the same now: the same own inputs, and every base value
+    /// it read unchanged.
+    pub(super) fn still_valid(&self, own: Hash, hashes: &DepHashes<'_>) -> bool {
+        self.own == own && self.deps.iter().all(|(dep, hash)| hashes.get(dep) == *hash)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::referenced;
+
+    #[test]
+    fn referenced_templates_are_found_in_any_quote() {
+        let source =
+            "{% from \"core/macros.j2\" import x %}\n{% include 'a/b.j2' %}\n\"not a template\"";
+        let mut names = referenced(source);
+        names.sort();
+        assert_eq!(names, ["a/b.j2", "core/macros.j2"]);
+    }
+}
