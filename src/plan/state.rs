@@ -192,13 +192,81 @@ pub(crate) enum FormatError {
 }
 
 /// Parses `text` as `T` after checking its `"version"` is not newer than `version`.
+///
+/// The version is read first on its own (every other field skipped), then the whole text straight
+/// into `T`: never through a `serde_json::Value` tree, which for a large state costs several
+/// times the memory and time of the typed parse.
 pub(crate) fn parse_versioned<T: serde::de::DeserializeOwned>(
     text: &str,
     version: u32,
 ) -> Result<T, FormatError> {
-    let value: serde_json::Value =
+    /// Only the version; a document that is not an object has none.
+    struct Probe(Option<serde_json::Value>);
+
+    impl<'de> Deserialize<'de> for Probe {
+        fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Probe, D::Error> {
+            struct Visit;
+            impl<'de> serde::de::Visitor<'de> for Visit {
+                type Value = Probe;
+
+                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.write_str("any JSON value")
+                }
+
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut map: A,
+                ) -> Result<Probe, A::Error> {
+                    let mut found = None;
+                    while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                        if key == "version" && found.is_none() {
+                            found = Some(map.next_value::<serde_json::Value>()?);
+                        } else {
+                            map.next_value::<serde::de::IgnoredAny>()?;
+                        }
+                    }
+                    Ok(Probe(found))
+                }
+
+                fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                    self,
+                    mut seq: A,
+                ) -> Result<Probe, A::Error> {
+                    while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                    Ok(Probe(None))
+                }
+
+                fn visit_unit<E>(self) -> Result<Probe, E> {
+                    Ok(Probe(None))
+                }
+
+                fn visit_bool<E>(self, _: bool) -> Result<Probe, E> {
+                    Ok(Probe(None))
+                }
+
+                fn visit_i64<E>(self, _: i64) -> Result<Probe, E> {
+                    Ok(Probe(None))
+                }
+
+                fn visit_u64<E>(self, _: u64) -> Result<Probe, E> {
+                    Ok(Probe(None))
+                }
+
+                fn visit_f64<E>(self, _: f64) -> Result<Probe, E> {
+                    Ok(Probe(None))
+                }
+
+                fn visit_str<E>(self, _: &str) -> Result<Probe, E> {
+                    Ok(Probe(None))
+                }
+            }
+            deserializer.deserialize_any(Visit)
+        }
+    }
+
+    let Probe(found) =
         serde_json::from_str(text).map_err(|err| FormatError::Corrupt(err.to_string()))?;
-    match value.get("version").and_then(serde_json::Value::as_u64) {
+    match found.as_ref().and_then(serde_json::Value::as_u64) {
         Some(found) if found == u64::from(version) => {}
         Some(found) if found > u64::from(version) => return Err(FormatError::Version(found)),
         Some(found) => {
@@ -210,7 +278,7 @@ pub(crate) fn parse_versioned<T: serde::de::DeserializeOwned>(
             return Err(FormatError::Corrupt("missing `version` number".to_owned()));
         }
     }
-    serde_json::from_value(value).map_err(|err| FormatError::Corrupt(err.to_string()))
+    serde_json::from_str(text).map_err(|err| FormatError::Corrupt(err.to_string()))
 }
 
 /// Reads a file that may be missing.
@@ -233,4 +301,38 @@ pub(crate) fn read_optional(path: &Path) -> Result<Option<String>, StateError> {
 pub(crate) fn disk_hash(root: &Path, rel: &str) -> Option<Hash> {
     let full = path::resolve(root, rel).ok()?;
     std::fs::read(full).ok().map(Hash::of)
+}
+
+#[cfg(test)]
+mod version_tests {
+    use super::{FormatError, State, parse_versioned};
+
+    fn corrupt(text: &str) -> String {
+        match parse_versioned::<serde_json::Value>(text, 1) {
+            Err(FormatError::Corrupt(message)) => message,
+            other => panic!("{text}: expected corrupt, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_version_is_checked_before_the_rest_is_read() {
+        assert!(matches!(
+            parse_versioned::<serde_json::Value>(r#"{"files": 3, "version": 7}"#, 1),
+            Err(FormatError::Version(7))
+        ));
+        for missing in ["[1, 2]", "3", "null", "\"x\"", "{}", r#"{"version": "1"}"#] {
+            assert_eq!(corrupt(missing), "missing `version` number", "{missing}");
+        }
+        assert_eq!(
+            corrupt(r#"{"version": 0}"#),
+            "unsupported format version `0`"
+        );
+        assert!(!corrupt("{").is_empty());
+        assert!(matches!(
+            State::from_json(r#"{"version": 1, "files": []}"#),
+            Err(FormatError::Corrupt(_))
+        ));
+        let state = State::from_json(r#"{"version": 1, "files": {}}"#).expect("a valid state");
+        assert!(state.files.is_empty());
+    }
 }
