@@ -158,23 +158,11 @@ impl Record {
     pub fn after_apply(
         key: Hash,
         diagnostics: &Diagnostics,
-        files: &FileSet,
+        files: BTreeMap<String, Entry>,
         python: (u8, u8),
         before: Vec<RecordedScaffold>,
         plan: &Plan,
     ) -> Record {
-        let files = files
-            .files
-            .iter()
-            .map(|(rel, file)| {
-                let entry = Entry {
-                    kind: file.kind,
-                    origin: Origin::from(&file.origin),
-                    hash: Hash::of(&file.contents),
-                };
-                (rel.clone(), entry)
-            })
-            .collect();
         let scaffolds = parallel::map_owned(before, |mut scaffold| {
             let change = plan
                 .changes
@@ -192,6 +180,22 @@ impl Record {
             scaffold
         });
         Record::new(key, diagnostics, files, python, scaffolds)
+    }
+
+    /// What the record keeps of a rendering: each path's kind, origin and hash.
+    pub fn entries(files: &FileSet) -> BTreeMap<String, Entry> {
+        files
+            .files
+            .iter()
+            .map(|(rel, file)| {
+                let entry = Entry {
+                    kind: file.kind,
+                    origin: Origin::from(&file.origin),
+                    hash: Hash::of(&file.contents),
+                };
+                (rel.clone(), entry)
+            })
+            .collect()
     }
 
     /// The project's record, if there is one for exactly these inputs (`key`). Anything else (no

@@ -981,7 +981,12 @@ fn simulate(snapshot: &Snapshot, plan: &Plan) -> (Snapshot, State) {
     for change in &plan.changes {
         match change.action {
             Action::Create | Action::Update | Action::Merge => {
-                let bytes = change.contents.clone().unwrap_or_default().into_bytes();
+                let bytes = change
+                    .contents
+                    .as_deref()
+                    .unwrap_or_default()
+                    .as_bytes()
+                    .to_vec();
                 disk.insert(
                     change.path.clone(),
                     OnDisk {
@@ -998,7 +1003,7 @@ fn simulate(snapshot: &Snapshot, plan: &Plan) -> (Snapshot, State) {
         if let Some(base) = &change.base
             && plan.next.files.contains_key(&change.path)
         {
-            bases.insert(change.path.clone(), base.clone());
+            bases.insert(change.path.clone(), base.to_string());
         }
     }
     bases.retain(|rel, base| {
@@ -1096,7 +1101,7 @@ fn check_plan(cases: &[PathCase], force: bool) -> Result<(), TestCaseError> {
                 let base = snapshot.bases.get(rel).map_or("", String::as_str);
                 prop_assert_eq!(
                     plan::merge(base, ours, &file.contents),
-                    MergeOutcome::Clean(change.contents.clone().unwrap_or_default())
+                    MergeOutcome::Clean(change.contents.as_deref().unwrap_or_default().to_owned())
                 );
             }
             Action::Keep => {

@@ -183,7 +183,7 @@ pub fn apply_locked(
     let journal_path = path::resolve_unchecked(root, JOURNAL_FILE)?;
     let needs_journal = !targets.is_empty() || !journal.bases.is_empty();
     if needs_journal {
-        write::write_atomic(&journal_path, journal.to_json().as_bytes())
+        write::write_atomic_with(&journal_path, |out| journal.write_json(out))
             .map_err(io_at(&journal_path))?;
     }
 
@@ -269,7 +269,7 @@ fn finish_recovery(root: &Path, state: &State) -> Result<(), ApplyError> {
 /// Writes the given merge bases and removes every base file that `next` no longer needs.
 fn store_bases(
     root: &Path,
-    bases: &std::collections::BTreeMap<String, String>,
+    bases: &std::collections::BTreeMap<String, std::sync::Arc<str>>,
     next: &State,
 ) -> Result<(), ApplyError> {
     let mut writes = Vec::with_capacity(bases.len());

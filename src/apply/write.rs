@@ -15,7 +15,7 @@
 //! `std::fs::write` and `std::fs::rename` are disallowed by clippy.toml elsewhere; this module does
 //! not need them either: the rename is `tempfile`'s `persist`.
 
-use std::io::{self, Write as _};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 /// The prefix of restack's temp files.
@@ -24,9 +24,18 @@ pub const TEMP_PREFIX: &str = ".restack-";
 /// Replaces (or creates) `path` with `bytes` atomically, creating parent directories. A replaced
 /// file keeps its permissions; a new one gets the usual `0o666` minus the umask.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    write_atomic_with(path, |out| out.write_all(bytes))
+}
+
+/// [`write_atomic`] of what `fill` writes, streamed to the temp file (through a buffer) instead of
+/// built in memory first.
+pub fn write_atomic_with(
+    path: &Path,
+    fill: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
-    write_temp(path, bytes)?
+    write_temp_with(path, fill)?
         .persist(path)
         .map_err(|err| err.error)?;
     sync_dir(dir)
@@ -105,6 +114,14 @@ pub fn write_all_atomic(files: &[(&Path, &[u8])]) -> Result<(), BatchError> {
 /// Writes and fsyncs a temp file next to `path` (with `path`'s permissions when it exists) and
 /// closes it, keeping only its name for the rename.
 fn write_temp(path: &Path, bytes: &[u8]) -> io::Result<tempfile::TempPath> {
+    write_temp_with(path, |out| out.write_all(bytes))
+}
+
+/// [`write_temp`] of what `fill` writes.
+fn write_temp_with(
+    path: &Path,
+    fill: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> io::Result<tempfile::TempPath> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut builder = tempfile::Builder::new();
     builder.prefix(TEMP_PREFIX);
@@ -118,7 +135,11 @@ fn write_temp(path: &Path, bytes: &[u8]) -> io::Result<tempfile::TempPath> {
         builder.permissions(permissions);
     }
     let mut temp = builder.tempfile_in(dir)?;
-    temp.write_all(bytes)?;
+    {
+        let mut out = io::BufWriter::new(temp.as_file_mut());
+        fill(&mut out)?;
+        out.flush()?;
+    }
     temp.as_file().sync_all()?;
     Ok(temp.into_temp_path())
 }

@@ -9,7 +9,11 @@ use crate::cli::exit_status::ExitStatus;
 use crate::cli::printer::Printer;
 use crate::cli::session;
 use crate::plan::{self, DisplayOptions, Hash, Plan};
-use crate::record::Record;
+use std::collections::BTreeMap;
+
+use crate::diag::Diagnostics;
+use crate::plan::Entry;
+use crate::record::{Record, RecordedScaffold};
 use crate::render;
 
 /// Exit 0 when everything was applied, 1 when the manifest is invalid or a change was blocked
@@ -46,14 +50,21 @@ pub(crate) fn apply(
                 apply::lock::acquire(&compiled.root, options(compiled.manifest).lock_timeout)
                     .map_err(failed)?;
             let planned = session::plan(&compiled, force, printer)?;
-            let root = compiled.root.clone();
-            let manifest = compiled.manifest;
+            // The plan holds what it writes; the rendering itself is not needed any more (only
+            // its hashes, for the record), so it is freed before applying.
+            let rendering = Rendering {
+                key: compiled.key,
+                files: Record::entries(&compiled.files),
+                python: render::target_of(&compiled.project),
+                diagnostics: compiled.diagnostics,
+                scaffolds: planned.scaffolds,
+            };
             (
-                root,
-                manifest,
+                compiled.root,
+                compiled.manifest,
                 planned.plan,
                 lock,
-                Some((compiled, planned.scaffolds)),
+                Some(rendering),
             )
         };
         let display = DisplayOptions {
@@ -63,13 +74,13 @@ pub(crate) fn apply(
         printer.out(&plan::display::human(&plan, &display));
         let applied =
             apply::apply_locked(&root, &plan, &options(manifest), &lock).map_err(failed)?;
-        if let Some((compiled, scaffolds)) = rendering {
+        if let Some(rendering) = rendering {
             let record = Record::after_apply(
-                compiled.key,
-                &compiled.diagnostics,
-                &compiled.files,
-                render::target_of(&compiled.project),
-                scaffolds,
+                rendering.key,
+                &rendering.diagnostics,
+                rendering.files,
+                rendering.python,
+                rendering.scaffolds,
                 &plan,
             );
             // Only a cache: a record that cannot be saved makes the next plan slower, no more.
@@ -83,6 +94,15 @@ pub(crate) fn apply(
         })
     };
     run().unwrap_or_else(|status| status)
+}
+
+/// What the render record needs from a rendering, kept while the plan is applied.
+struct Rendering {
+    key: Hash,
+    files: BTreeMap<String, Entry>,
+    python: (u8, u8),
+    diagnostics: Diagnostics,
+    scaffolds: Vec<RecordedScaffold>,
 }
 
 /// Reads a saved plan and the manifest it must still match; the staleness checks themselves are

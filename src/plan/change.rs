@@ -1,6 +1,7 @@
 //! `Change`, `Action`, `Reason`: one planned step for one path. Data only; decides nothing.
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -115,10 +116,10 @@ pub struct Change {
     /// The bytes to write (`Create`, `Update`, `Merge`; for `Blocked`, what would be written, to
     /// show a diff; for a blocked conflict, the new rendering).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub contents: Option<String>,
+    pub contents: Option<Arc<str>>,
     /// For scaffolds: the new rendering to store as the merge base, when it changes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub base: Option<String>,
+    pub base: Option<Arc<str>>,
     /// The file's current contents (when it exists and is UTF-8), for diffs; `None` for a `keep`,
     /// which has no diff. Not saved in plans.
     #[serde(skip)]

@@ -17,6 +17,7 @@
 //! The manifest hash is taken from the journaled state only when every write finished.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -45,7 +46,7 @@ pub struct JournalWrite {
 pub struct Journal {
     pub writes: Vec<JournalWrite>,
     /// Merge bases to store, by path.
-    pub bases: BTreeMap<String, String>,
+    pub bases: BTreeMap<String, Arc<str>>,
     /// The state the apply records when it finishes.
     pub state: State,
 }
@@ -55,26 +56,50 @@ pub struct Journal {
 struct JournalFile {
     version: u32,
     writes: Vec<JournalWrite>,
-    bases: BTreeMap<String, String>,
+    bases: BTreeMap<String, Arc<str>>,
     state: StateFile,
 }
 
+/// [`JournalFile`] borrowing its parts, for writing.
+#[derive(Serialize)]
+struct JournalFileRef<'a> {
+    version: u32,
+    writes: &'a [JournalWrite],
+    bases: &'a BTreeMap<String, Arc<str>>,
+    state: StateFileRef<'a>,
+}
+
+#[derive(Serialize)]
+struct StateFileRef<'a> {
+    version: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    manifest: Option<Hash>,
+    files: &'a BTreeMap<String, Entry>,
+}
+
 impl Journal {
-    /// The journal's JSON text.
-    pub fn to_json(&self) -> String {
-        let file = JournalFile {
+    /// Writes [`Journal::to_json`]'s text to `out`, without building it in memory.
+    pub fn write_json(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        let file = JournalFileRef {
             version: JOURNAL_VERSION,
-            writes: self.writes.clone(),
-            bases: self.bases.clone(),
-            state: StateFile {
+            writes: &self.writes,
+            bases: &self.bases,
+            state: StateFileRef {
                 version: crate::plan::state::STATE_VERSION,
                 manifest: self.state.manifest,
-                files: self.state.files.clone(),
+                files: &self.state.files,
             },
         };
-        let mut text = serde_json::to_string_pretty(&file).unwrap_or_default();
-        text.push('\n');
-        text
+        serde_json::to_writer_pretty(&mut *out, &file)?;
+        out.write_all(b"\n")
+    }
+
+    /// The journal's JSON text.
+    pub fn to_json(&self) -> String {
+        let mut bytes = Vec::new();
+        // Writing to a Vec cannot fail.
+        let _ = self.write_json(&mut bytes);
+        String::from_utf8(bytes).unwrap_or_default()
     }
 
     pub(crate) fn from_json(text: &str) -> Result<Journal, FormatError> {
@@ -125,7 +150,7 @@ impl Journal {
             if let Some(entry) = entry {
                 files.insert(rel.clone(), entry.clone());
                 if from_new && let Some(base) = self.bases.get(rel) {
-                    if Hash::of(base) != entry.hash {
+                    if Hash::of(base.as_bytes()) != entry.hash {
                         return Err(format!("the base of `{rel}` does not match its hash"));
                     }
                     pending_bases.insert(rel.clone(), base.clone());

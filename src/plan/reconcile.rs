@@ -2,6 +2,7 @@
 //! `plan` module docs); does no IO.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use crate::plan::change::{Action, Change, Reason};
 use crate::plan::hash::Hash;
@@ -206,6 +207,9 @@ pub fn plan_unchanged(
     })
 }
 
+/// Builds a change of the path being planned: action, before, after, contents.
+type MakeChange<'a> = dyn Fn(Action, Option<Hash>, Option<Hash>, Option<Arc<str>>) -> Change + 'a;
+
 /// A change and the state entry to record for its path (`None`: drop it).
 type Planned = (Change, Option<Entry>);
 
@@ -218,6 +222,8 @@ fn plan_rendered(
     force: bool,
 ) -> Planned {
     let new_hash = Hash::of(&file.contents);
+    // One copy of the rendering, shared by the change and the merge base it may store.
+    let rendering: Arc<str> = Arc::from(file.contents.as_str());
     let origin = Origin::from(&file.origin);
     let fresh = Entry {
         kind: file.kind,
@@ -228,9 +234,9 @@ fn plan_rendered(
         (file.kind == Kind::Scaffold
             && record.hash == new_hash
             && snapshot.bases.get(rel) != Some(&file.contents))
-        .then(|| file.contents.clone())
+        .then(|| Arc::clone(&rendering))
     };
-    let change = |action, before, after, contents: Option<String>| Change {
+    let change = |action, before, after, contents: Option<Arc<str>>| Change {
         path: rel.to_owned(),
         action,
         kind: file.kind,
@@ -246,7 +252,7 @@ fn plan_rendered(
             .flatten(),
         conflicts: Vec::new(),
     };
-    let new_contents = Some(file.contents.clone());
+    let new_contents = Some(Arc::clone(&rendering));
 
     let (mut change, record) = match (entry, disk) {
         // Absent: (re)create. A scaffold the user deleted is recreated too (see module docs).
@@ -328,7 +334,7 @@ fn plan_edited_scaffold(
     snapshot: &Snapshot,
     force: bool,
     fresh: Entry,
-    change: &dyn Fn(Action, Option<Hash>, Option<Hash>, Option<String>) -> Change,
+    change: &MakeChange<'_>,
 ) -> Planned {
     let base = snapshot.bases.get(rel).map_or("", String::as_str);
     let outcome = match disk.text() {
@@ -345,7 +351,7 @@ fn plan_edited_scaffold(
                 Action::Merge,
                 Some(disk.hash),
                 Some(Hash::of(&merged)),
-                Some(merged),
+                Some(Arc::from(merged)),
             ),
             Some(fresh),
         ),
@@ -354,7 +360,7 @@ fn plan_edited_scaffold(
                 Action::Blocked(Reason::Conflict),
                 Some(disk.hash),
                 fresh.hash.into(),
-                Some(file.contents.clone()),
+                Some(Arc::from(file.contents.as_str())),
             );
             blocked.conflicts = hunks;
             blocked_or_forced(blocked, force, Some(entry.clone()), fresh)

@@ -107,7 +107,7 @@ impl Plan {
                 )));
             }
             if let (Some(base), Some(entry)) = (&change.base, file.next.files.get(&change.path))
-                && Hash::of(base) != entry.hash
+                && Hash::of(base.as_bytes()) != entry.hash
             {
                 return Err(SavedPlanError::Corrupt(format!(
                     "the merge base of `{}` does not match its hash",

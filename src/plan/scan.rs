@@ -172,7 +172,7 @@ fn scan_with(
     let bases = parallel::map(&scaffolds, |(rel, entry)| {
         if let Some(base) = state.pending_bases.get(*rel) {
             return Ok((
-                Some(base.clone()).filter(|it| Hash::of(it) == entry.hash),
+                Some(base.to_string()).filter(|it| Hash::of(it) == entry.hash),
                 None,
             ));
         }

@@ -44,6 +44,7 @@
 use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -80,7 +81,7 @@ pub struct State {
     pub files: BTreeMap<String, Entry>,
     /// Merge bases that an interrupted apply was about to store, by path. [`crate::plan::scan`]
     /// reads them before `.restack/base/`; `apply` writes them.
-    pub pending_bases: BTreeMap<String, String>,
+    pub pending_bases: BTreeMap<String, Arc<str>>,
     /// An interrupted apply was found and folded in.
     pub interrupted: bool,
 }
