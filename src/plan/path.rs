@@ -7,8 +7,10 @@
 //! a symlink: a symlinked directory could point anywhere, so it is refused even when it happens to
 //! point inside the root. The root itself may be a symlink (the user chose it).
 
+use std::collections::HashMap;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 /// Why a path was refused. Names the path as written in the file set, state or plan.
 #[derive(Debug, thiserror::Error)]
@@ -105,9 +107,122 @@ pub(crate) fn resolve_unchecked(root: &Path, rel: &str) -> Result<PathBuf, PathE
     Ok(at)
 }
 
+/// [`resolve`] for many paths under one root, as one scan does: each directory is checked for
+/// being a symlink once, not once per path below it. The results are [`resolve`]'s.
+pub(crate) struct Resolver<'a> {
+    root: &'a Path,
+    dirs: Mutex<HashMap<String, Component>>,
+}
+
+/// What an existing-or-not directory component turned out to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Component {
+    Present,
+    Missing,
+    Symlink,
+}
+
+impl<'a> Resolver<'a> {
+    pub(crate) fn new(root: &'a Path) -> Resolver<'a> {
+        Resolver {
+            root,
+            dirs: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// [`resolve`].
+    pub(crate) fn resolve(&self, rel: &str) -> Result<PathBuf, PathError> {
+        validate(rel)?;
+        self.resolve_unchecked(rel)
+    }
+
+    /// [`resolve_unchecked`].
+    pub(crate) fn resolve_unchecked(&self, rel: &str) -> Result<PathBuf, PathError> {
+        let symlink = |at: &str| PathError::Symlink {
+            path: rel.to_owned(),
+            component: at.to_owned(),
+        };
+        for (end, _) in rel.match_indices('/') {
+            let dir = &rel[..end];
+            let known = self.dirs.lock().ok().and_then(|it| it.get(dir).copied());
+            let component = if let Some(component) = known {
+                component
+            } else {
+                let component = self.inspect(rel, dir)?;
+                if let Ok(mut dirs) = self.dirs.lock() {
+                    dirs.insert(dir.to_owned(), component);
+                }
+                component
+            };
+            match component {
+                Component::Present => {}
+                Component::Missing => return Ok(self.root.join(rel)),
+                Component::Symlink => return Err(symlink(dir)),
+            }
+        }
+        match self.inspect(rel, rel)? {
+            Component::Symlink => Err(symlink(rel)),
+            Component::Present | Component::Missing => Ok(self.root.join(rel)),
+        }
+    }
+
+    fn inspect(&self, rel: &str, at: &str) -> Result<Component, PathError> {
+        match std::fs::symlink_metadata(self.root.join(at)) {
+            Ok(meta) if meta.file_type().is_symlink() => Ok(Component::Symlink),
+            Ok(_) => Ok(Component::Present),
+            Err(err)
+                if matches!(
+                    err.kind(),
+                    io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+                ) =>
+            {
+                Ok(Component::Missing)
+            }
+            Err(source) => Err(PathError::Io {
+                path: rel.to_owned(),
+                source,
+            }),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::validate;
+    use super::{Resolver, resolve, validate};
+
+    #[cfg(unix)]
+    #[test]
+    fn a_resolver_resolves_as_resolve_does() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("a/b")).expect("mkdir");
+        std::fs::create_dir_all(root.join("outside")).expect("mkdir");
+        std::fs::File::create(root.join("a/file")).expect("file");
+        std::os::unix::fs::symlink(root.join("outside"), root.join("a/link")).expect("symlink");
+        std::os::unix::fs::symlink(root.join("a/file"), root.join("a/b/leaf")).expect("symlink");
+        let resolver = Resolver::new(root);
+        let paths = [
+            "a/b/c.py",
+            "a/file",
+            "a/file/x",
+            "a/link/x.py",
+            "a/link",
+            "a/b/leaf",
+            "gone/x/y",
+            "a/b/new/z",
+            "x",
+            "../x",
+            "a/link/deeper/x",
+        ];
+        // Twice, so the second round runs on cached directories.
+        for _ in 0..2 {
+            for rel in paths {
+                let expected = resolve(root, rel).map_err(|err| err.to_string());
+                let actual = resolver.resolve(rel).map_err(|err| err.to_string());
+                assert_eq!(actual, expected, "{rel}");
+            }
+        }
+    }
 
     #[test]
     fn spelling_rules() {

@@ -222,8 +222,10 @@ fn plan_rendered(
     force: bool,
 ) -> Planned {
     let new_hash = Hash::of(&file.contents);
-    // One copy of the rendering, shared by the change and the merge base it may store.
-    let rendering: Arc<str> = Arc::from(file.contents.as_str());
+    // One copy of the rendering, shared by the change and the merge base it may store, made only
+    // when one of them needs it (a keep needs neither).
+    let shared = std::cell::OnceCell::new();
+    let rendering = || Arc::clone(shared.get_or_init(|| Arc::<str>::from(file.contents.as_str())));
     let origin = Origin::from(&file.origin);
     let fresh = Entry {
         kind: file.kind,
@@ -234,7 +236,7 @@ fn plan_rendered(
         (file.kind == Kind::Scaffold
             && record.hash == new_hash
             && snapshot.bases.get(rel) != Some(&file.contents))
-        .then(|| Arc::clone(&rendering))
+        .then(rendering)
     };
     let change = |action, before, after, contents: Option<Arc<str>>| Change {
         path: rel.to_owned(),
@@ -252,12 +254,11 @@ fn plan_rendered(
             .flatten(),
         conflicts: Vec::new(),
     };
-    let new_contents = Some(Arc::clone(&rendering));
 
     let (mut change, record) = match (entry, disk) {
         // Absent: (re)create. A scaffold the user deleted is recreated too (see module docs).
         (_, None) => (
-            change(Action::Create, None, Some(new_hash), new_contents),
+            change(Action::Create, None, Some(new_hash), Some(rendering())),
             Some(fresh),
         ),
         // Already exactly what restack would write: adopt it.
@@ -270,7 +271,7 @@ fn plan_rendered(
                 Action::Blocked(Reason::Unowned),
                 Some(disk.hash),
                 Some(new_hash),
-                new_contents,
+                Some(rendering()),
             ),
             force,
             None,
@@ -282,7 +283,7 @@ fn plan_rendered(
                 Action::Update,
                 Some(disk.hash),
                 Some(new_hash),
-                new_contents,
+                Some(rendering()),
             ),
             Some(fresh),
         ),
@@ -291,7 +292,7 @@ fn plan_rendered(
                 Action::Blocked(Reason::Modified),
                 Some(disk.hash),
                 Some(new_hash),
-                new_contents,
+                Some(rendering()),
             ),
             force,
             Some(entry.clone()),

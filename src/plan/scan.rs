@@ -151,8 +151,9 @@ fn scan_with(
     let paths: Vec<&String> = paths.into_iter().collect();
     // Reading and hashing is spread over the cores; the first error in path order wins, as if
     // the paths were read one by one.
+    let resolver = path::Resolver::new(root);
     let read = parallel::map(&paths, |rel| {
-        let full = path::resolve(root, rel)?;
+        let full = resolver.resolve(rel)?;
         read_stamped(full, rel, old)
     });
     let mut snapshot = Snapshot::default();
@@ -177,7 +178,7 @@ fn scan_with(
             ));
         }
         path::validate(rel)?;
-        let full = path::resolve_unchecked(root, &format!("{BASE_DIR}/{rel}"))?;
+        let full = resolver.resolve_unchecked(&format!("{BASE_DIR}/{rel}"))?;
         let Some((full, on_disk, stamp)) = read_stamped(full, rel, old)? else {
             return Ok((None, None));
         };

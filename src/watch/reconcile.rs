@@ -2,6 +2,7 @@
 //! every guarantee of `restack apply`. Reads and writes only through `manifest`, `plan::scan` and
 //! `apply`; prints nothing.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -11,7 +12,7 @@ use crate::config;
 use crate::ir;
 use crate::manifest::ParseCache;
 use crate::plan::{self, Hash, Plan, PlanOptions, State};
-use crate::render::{self, ScaffoldWarning};
+use crate::render::{self, Checked, Expectation, ScaffoldWarning};
 
 /// What earlier reconciles proved, kept by the watch loop: the parsed top-level manifest nodes
 /// (see [`crate::manifest::decode_cached`]), the Python renderings known to parse (see
@@ -23,6 +24,9 @@ pub(crate) struct Caches {
     pub parse: ParseCache,
     pub render: render::RenderCache,
     pub scan: plan::ScanCache,
+    /// The last check of each scaffold: what it had to define, the hash of its text, the result
+    /// (a pure function of the two, so an unchanged scaffold is not parsed again).
+    pub scaffolds: HashMap<String, (Expectation, Hash, Checked)>,
 }
 
 impl Default for Caches {
@@ -32,6 +36,7 @@ impl Default for Caches {
             // Only the outputs whose inputs changed are rendered again (see `render::memo`).
             render: render::RenderCache::memoizing(),
             scan: plan::ScanCache::default(),
+            scaffolds: HashMap::new(),
         }
     }
 }
@@ -138,7 +143,7 @@ pub(crate) fn reconcile(
             manifest,
             lock_timeout,
             &mut timings,
-            &mut caches.scan,
+            caches,
         );
         match result {
             Ok((plan, applied, warnings)) => {
@@ -182,6 +187,37 @@ fn load_overrides(root: &Path, dir: &Path) -> Result<render::Overrides, String> 
     }
 }
 
+/// [`render::check_scaffolds`] of the scaffolds in `snapshot`, parsing only those whose text or
+/// expectation changed since the last check in `checked` (which keeps this check's only).
+fn check_scaffolds(
+    project: &ir::Project,
+    snapshot: &plan::Snapshot,
+    checked: &mut HashMap<String, (Expectation, Hash, Checked)>,
+) -> Vec<ScaffoldWarning> {
+    let target = render::target_of(project);
+    let expectations = render::expectations(project);
+    let known = &*checked;
+    let results = render::parallel::map(&expectations, |expectation| {
+        let on_disk = snapshot.files.get(&expectation.path)?;
+        let text = on_disk.text()?;
+        let hash = on_disk.hash;
+        match known.get(&expectation.path) {
+            Some((was, at, result)) if was == expectation && *at == hash => Some(result.clone()),
+            _ => Some(render::check_one(expectation, text, target)),
+        }
+    });
+    let warnings = render::collect_scaffold_warnings(results.iter().map(Option::as_ref));
+    *checked = expectations
+        .into_iter()
+        .zip(results)
+        .filter_map(|(expectation, result)| {
+            let hash = snapshot.files.get(&expectation.path)?.hash;
+            Some((expectation.path.clone(), (expectation, hash, result?)))
+        })
+        .collect();
+    warnings
+}
+
 #[derive(Debug, thiserror::Error)]
 enum Failure {
     #[error(transparent)]
@@ -199,20 +235,14 @@ fn plan_and_apply(
     manifest: Hash,
     lock_timeout: Duration,
     timings: &mut Timings,
-    scanned: &mut plan::ScanCache,
+    caches: &mut Caches,
 ) -> Result<(Plan, Applied, Vec<ScaffoldWarning>), Failure> {
     let planning = Instant::now();
     let state = State::load(root)?;
-    let snapshot = plan::scan_cached(root, files, &state, scanned)?;
+    let snapshot = plan::scan_cached(root, files, &state, &mut caches.scan)?;
     timings.scan = planning.elapsed();
     let planning = Instant::now();
-    let warnings = render::check_scaffolds(project, |path| {
-        snapshot
-            .files
-            .get(path)
-            .and_then(|it| it.text())
-            .map(str::to_owned)
-    });
+    let warnings = check_scaffolds(project, &snapshot, &mut caches.scaffolds);
     let options = PlanOptions {
         manifest,
         force: false,
