@@ -395,13 +395,7 @@ fn print_scaffold_warnings(printer: &Printer, scaffolds: &[RecordedScaffold]) {
             .map(|it| it.checked.as_ref().map(|(_, checked)| checked)),
     );
     for warning in warnings {
-        printer.err(&format!(
-            "warning[{}]: {}:{}: {}\n",
-            warning.code.name(),
-            warning.path,
-            warning.line,
-            warning.message
-        ));
+        printer.err(&format!("{warning}\n"));
     }
 }
 

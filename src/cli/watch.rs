@@ -185,13 +185,7 @@ fn details(printer: &Printer, name: &str, outcome: &Outcome) {
         }
         Outcome::Applied(reconciled) if !printer.quiet => {
             for warning in &reconciled.warnings {
-                printer.err(&format!(
-                    "warning[{}]: {}:{}: {}\n",
-                    warning.code.name(),
-                    warning.path,
-                    warning.line,
-                    warning.message
-                ));
+                printer.err(&format!("{warning}\n"));
             }
         }
         Outcome::Applied(_) | Outcome::Failed { .. } => {}

@@ -543,18 +543,7 @@ mod tests {
                 force: false,
             },
         );
-        let record: BTreeMap<String, Entry> = files
-            .files
-            .iter()
-            .map(|(rel, file)| {
-                let entry = Entry {
-                    kind: file.kind,
-                    origin: Origin::from(&file.origin),
-                    hash: Hash::of(&file.contents),
-                };
-                (rel.clone(), entry)
-            })
-            .collect();
+        let record = crate::record::Record::entries(&files);
         let fast = plan_unchanged(&record, &hashes, &state, manifest);
         let case = format!(
             "kind {kind:?}, rendered {rendered:?}, recorded {recorded_kind:?} {recorded:?}, disk {disk:?}, base {base:?}, orphan {orphan:?}"

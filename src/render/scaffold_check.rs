@@ -23,6 +23,20 @@ pub struct ScaffoldWarning {
     pub message: String,
 }
 
+impl std::fmt::Display for ScaffoldWarning {
+    /// The line printed for it: `warning[code]: path:line: message`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "warning[{}]: {}:{}: {}",
+            self.code.name(),
+            self.path,
+            self.line,
+            self.message
+        )
+    }
+}
+
 /// A scaffold the manifest expects, and what it must define. Owned and serializable, so that a
 /// record of an earlier run ([`crate::record`]) can check a scaffold again without the project.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
