@@ -450,10 +450,6 @@ mod tests {
     }
 
     /// One case; true when `plan_unchanged` gave a plan.
-    #[expect(
-        clippy::too_many_lines,
-        reason = "one case built in full, in the order `plan` reads it"
-    )]
     fn check_case(
         kind: Kind,
         rendered: &str,
