@@ -966,7 +966,7 @@ fn build(cases: &[PathCase]) -> (FileSet, Snapshot, State) {
                 rel,
                 OnDisk {
                     hash: Hash::of(&bytes),
-                    bytes,
+                    bytes: bytes.into(),
                 },
             );
         }
@@ -991,7 +991,7 @@ fn simulate(snapshot: &Snapshot, plan: &Plan) -> (Snapshot, State) {
                     change.path.clone(),
                     OnDisk {
                         hash: Hash::of(&bytes),
-                        bytes,
+                        bytes: bytes.into(),
                     },
                 );
             }

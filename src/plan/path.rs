@@ -130,14 +130,22 @@ impl<'a> Resolver<'a> {
         }
     }
 
-    /// [`resolve`].
-    pub(crate) fn resolve(&self, rel: &str) -> Result<PathBuf, PathError> {
+    /// [`resolve`], with the metadata of the path itself (not following a symlink, which is an
+    /// error anyway) when it exists, so that the caller need not ask the file system again.
+    pub(crate) fn resolve_with_metadata(
+        &self,
+        rel: &str,
+    ) -> Result<(PathBuf, Option<std::fs::Metadata>), PathError> {
         validate(rel)?;
-        self.resolve_unchecked(rel)
+        self.resolve_unchecked_with_metadata(rel)
     }
 
-    /// [`resolve_unchecked`].
-    pub(crate) fn resolve_unchecked(&self, rel: &str) -> Result<PathBuf, PathError> {
+    /// [`resolve_unchecked`], with the metadata of the path itself as
+    /// [`Resolver::resolve_with_metadata`].
+    pub(crate) fn resolve_unchecked_with_metadata(
+        &self,
+        rel: &str,
+    ) -> Result<(PathBuf, Option<std::fs::Metadata>), PathError> {
         let symlink = |at: &str| PathError::Symlink {
             path: rel.to_owned(),
             component: at.to_owned(),
@@ -148,7 +156,7 @@ impl<'a> Resolver<'a> {
             let component = if let Some(component) = known {
                 component
             } else {
-                let component = self.inspect(rel, dir)?;
+                let (component, _) = self.inspect(rel, dir)?;
                 if let Ok(mut dirs) = self.dirs.lock() {
                     dirs.insert(dir.to_owned(), component);
                 }
@@ -156,27 +164,31 @@ impl<'a> Resolver<'a> {
             };
             match component {
                 Component::Present => {}
-                Component::Missing => return Ok(self.root.join(rel)),
+                Component::Missing => return Ok((self.root.join(rel), None)),
                 Component::Symlink => return Err(symlink(dir)),
             }
         }
         match self.inspect(rel, rel)? {
-            Component::Symlink => Err(symlink(rel)),
-            Component::Present | Component::Missing => Ok(self.root.join(rel)),
+            (Component::Symlink, _) => Err(symlink(rel)),
+            (Component::Present | Component::Missing, meta) => Ok((self.root.join(rel), meta)),
         }
     }
 
-    fn inspect(&self, rel: &str, at: &str) -> Result<Component, PathError> {
+    fn inspect(
+        &self,
+        rel: &str,
+        at: &str,
+    ) -> Result<(Component, Option<std::fs::Metadata>), PathError> {
         match std::fs::symlink_metadata(self.root.join(at)) {
-            Ok(meta) if meta.file_type().is_symlink() => Ok(Component::Symlink),
-            Ok(_) => Ok(Component::Present),
+            Ok(meta) if meta.file_type().is_symlink() => Ok((Component::Symlink, None)),
+            Ok(meta) => Ok((Component::Present, Some(meta))),
             Err(err)
                 if matches!(
                     err.kind(),
                     io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
                 ) =>
             {
-                Ok(Component::Missing)
+                Ok((Component::Missing, None))
             }
             Err(source) => Err(PathError::Io {
                 path: rel.to_owned(),
@@ -218,7 +230,10 @@ mod tests {
         for _ in 0..2 {
             for rel in paths {
                 let expected = resolve(root, rel).map_err(|err| err.to_string());
-                let actual = resolver.resolve(rel).map_err(|err| err.to_string());
+                let actual = resolver
+                    .resolve_with_metadata(rel)
+                    .map(|(full, _)| full)
+                    .map_err(|err| err.to_string());
                 assert_eq!(actual, expected, "{rel}");
             }
         }

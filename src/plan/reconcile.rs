@@ -343,7 +343,7 @@ fn plan_edited_scaffold(
         None => MergeOutcome::Conflict(Vec::new()),
     };
     match outcome {
-        MergeOutcome::Clean(merged) if merged.as_bytes() == disk.bytes => (
+        MergeOutcome::Clean(merged) if merged.as_bytes() == &*disk.bytes => (
             change(Action::Keep, Some(disk.hash), Some(disk.hash), None),
             Some(fresh),
         ),
@@ -494,7 +494,7 @@ mod tests {
         if let Some(disk) = disk {
             let on_disk = OnDisk {
                 hash: Hash::of(disk),
-                bytes: disk.as_bytes().to_vec(),
+                bytes: disk.as_bytes().into(),
             };
             snapshot.files.insert(rel.to_owned(), on_disk);
             hashes.files.insert(rel, Hash::of(disk));
@@ -525,7 +525,7 @@ mod tests {
                     gone.to_owned(),
                     OnDisk {
                         hash: Hash::of(&bytes),
-                        bytes,
+                        bytes: bytes.into(),
                     },
                 );
             }

@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::Metadata;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use crate::plan::hash::Hash;
@@ -15,7 +16,8 @@ use crate::render::{FileSet, Kind, parallel};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OnDisk {
     pub hash: Hash,
-    pub bytes: Vec<u8>,
+    /// Shared, so that a cached read (see [`ScanCache`]) is not copied on every scan.
+    pub bytes: Arc<[u8]>,
 }
 
 impl OnDisk {
@@ -153,8 +155,8 @@ fn scan_with(
     // the paths were read one by one.
     let resolver = path::Resolver::new(root);
     let read = parallel::map(&paths, |rel| {
-        let full = resolver.resolve(rel)?;
-        read_stamped(full, rel, old)
+        let (full, meta) = resolver.resolve_with_metadata(rel)?;
+        read_stamped(full, rel, regular(meta, rel)?, old)
     });
     let mut snapshot = Snapshot::default();
     for (rel, found) in paths.into_iter().zip(read) {
@@ -178,12 +180,14 @@ fn scan_with(
             ));
         }
         path::validate(rel)?;
-        let full = resolver.resolve_unchecked(&format!("{BASE_DIR}/{rel}"))?;
-        let Some((full, on_disk, stamp)) = read_stamped(full, rel, old)? else {
+        let (full, meta) =
+            resolver.resolve_unchecked_with_metadata(&format!("{BASE_DIR}/{rel}"))?;
+        let Some((full, on_disk, stamp)) = read_stamped(full, rel, regular(meta, rel)?, old)?
+        else {
             return Ok((None, None));
         };
         let base = (on_disk.hash == entry.hash)
-            .then(|| String::from_utf8(on_disk.bytes.clone()).ok())
+            .then(|| String::from_utf8(on_disk.bytes.to_vec()).ok())
             .flatten();
         Ok::<_, ScanError>((base, stamp.map(|stamp| (full, stamp, on_disk))))
     });
@@ -268,15 +272,21 @@ fn ancestors(rel: &str) -> impl Iterator<Item = &str> {
 /// remember it by, when it is settled.
 type Stamped = Option<(PathBuf, OnDisk, Option<Stamp>)>;
 
-fn read_stamped(full: PathBuf, rel: &str, old: Option<&Seen>) -> Result<Stamped, ScanError> {
-    let Some(meta) = metadata(&full, rel)? else {
+/// `meta` is the file's metadata (not following symlinks), `None` when it does not exist.
+fn read_stamped(
+    full: PathBuf,
+    rel: &str,
+    meta: Option<Metadata>,
+    old: Option<&Seen>,
+) -> Result<Stamped, ScanError> {
+    let Some(meta) = meta else {
         return Ok(None);
     };
     let Some(old) = old else {
         let bytes = read_bytes(&full, rel)?;
         let on_disk = OnDisk {
             hash: Hash::of(&bytes),
-            bytes,
+            bytes: bytes.into(),
         };
         return Ok(Some((full, on_disk, None)));
     };
@@ -298,7 +308,7 @@ fn read_stamped(full: PathBuf, rel: &str, old: Option<&Seen>) -> Result<Stamped,
     let stamp = stamp.filter(|it| after.as_ref() == Some(it) && it.settled(read_at));
     let on_disk = OnDisk {
         hash: Hash::of(&bytes),
-        bytes,
+        bytes: bytes.into(),
     };
     Ok(Some((full, on_disk, stamp)))
 }
@@ -314,6 +324,16 @@ fn read_at(full: &Path, rel: &str) -> Result<Option<Vec<u8>>, ScanError> {
         return Ok(None);
     }
     read_bytes(full, rel).map(Some)
+}
+
+/// `meta` if it is a regular file's, `None` if there is none; an error for anything else.
+fn regular(meta: Option<Metadata>, rel: &str) -> Result<Option<Metadata>, ScanError> {
+    match meta {
+        Some(meta) if !meta.is_file() => Err(ScanError::NotAFile {
+            path: rel.to_owned(),
+        }),
+        meta => Ok(meta),
+    }
 }
 
 /// The metadata of a regular file, `None` if it does not exist; an error for anything else.
@@ -391,7 +411,7 @@ mod tests {
         let stamp = Stamp::of(&meta).expect("unix stamp");
         let marked = OnDisk {
             hash: Hash::of(b"cached\n"),
-            bytes: b"cached\n".to_vec(),
+            bytes: b"cached\n".to_vec().into(),
         };
         cache
             .files
@@ -405,7 +425,7 @@ mod tests {
         let edited = scan_cached(root, &set, &state, &mut cache).expect("scan");
         assert_eq!(edited, scan(root, &set, &state).expect("scan"));
         assert_eq!(
-            edited.files.get("a.py").map(|it| it.bytes.as_slice()),
+            edited.files.get("a.py").map(|it| &*it.bytes),
             Some(b"edited by hand\n".as_slice())
         );
     }
