@@ -201,7 +201,12 @@ impl Record {
     /// The project's record, if there is one for exactly these inputs (`key`). Anything else (no
     /// record, another key or format, unreadable, corrupt) is `None`: the caller renders.
     pub fn load(root: &Path, key: Hash) -> Option<Record> {
-        let bytes = std::fs::read(root.join(RECORD_FILE)).ok()?;
+        // Never read through a symlink (see `plan::path`).
+        let full = crate::plan::path::resolve_unchecked(root, RECORD_FILE).ok()?;
+        if !std::fs::symlink_metadata(&full).ok()?.is_file() {
+            return None;
+        }
+        let bytes = std::fs::read(full).ok()?;
         let record: Record = serde_json::from_slice(&bytes).ok()?;
         let valid = record.version == VERSION
             && record.key == key
@@ -230,11 +235,16 @@ impl Record {
         if !root.join(STATE_DIR).is_dir() {
             return Ok(());
         }
-        let ignore = root.join(CACHE_DIR).join(".gitignore");
-        if !ignore.exists() {
+        // Never write through a symlink (see `plan::path`): a symlinked `.restack/cache` could
+        // point outside the project.
+        let resolve = |rel: &str| {
+            crate::plan::path::resolve_unchecked(root, rel).map_err(std::io::Error::other)
+        };
+        let ignore = resolve(&format!("{CACHE_DIR}/.gitignore"))?;
+        if std::fs::symlink_metadata(&ignore).is_err() {
             write::replace_unsynced(&ignore, b"# restack's cache: never commit it.\n*\n")?;
         }
         let json = serde_json::to_vec(self).map_err(std::io::Error::other)?;
-        write::replace_unsynced(&root.join(RECORD_FILE), &json)
+        write::replace_unsynced(&resolve(RECORD_FILE)?, &json)
     }
 }

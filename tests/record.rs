@@ -234,3 +234,39 @@ fn the_record_is_never_committed_and_never_created_by_plan() {
     fresh.run(["plan"]).status(0);
     assert!(!fresh.exists(".restack"));
 }
+
+#[cfg(unix)]
+#[test]
+fn the_record_is_never_read_or_written_through_a_symlink() {
+    let t = Test::blog();
+    let outside = tempfile::tempdir().expect("temp dir");
+    std::fs::remove_dir_all(t.path(".restack/cache")).expect("rm cache");
+    std::os::unix::fs::symlink(outside.path(), t.path(".restack/cache")).expect("symlink");
+    // A manifest edit, so that apply writes files (and would write a record).
+    let manifest = t.read("restack.kdl");
+    t.write("restack.kdl", &format!("// edited\n{manifest}"));
+    t.run(["apply"]).status(0);
+    let written: Vec<_> = std::fs::read_dir(outside.path())
+        .expect("read dir")
+        .map(|it| it.expect("entry").file_name())
+        .collect();
+    assert!(written.is_empty(), "wrote through the symlink: {written:?}");
+
+    // A record planted behind a symlinked file is not read either.
+    std::fs::remove_file(t.path(".restack/cache")).expect("rm symlink");
+    t.run(["apply"]).status(0);
+    let record = t.read(RECORD);
+    plant_warning(&t);
+    let planted = t.read(RECORD);
+    t.write(RECORD, &record);
+    let elsewhere = outside.path().join("render.json");
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the test plays someone planting a file outside the project"
+    )]
+    std::fs::write(&elsewhere, planted).expect("write the planted record elsewhere");
+    std::fs::remove_file(t.path(RECORD)).expect("rm record");
+    std::os::unix::fs::symlink(&elsewhere, t.path(RECORD)).expect("symlink");
+    let out = t.run(["check"]).status(0);
+    assert!(!out.stderr.contains("planted"), "{}", out.stderr);
+}
