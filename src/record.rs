@@ -29,8 +29,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::apply::write;
 use crate::diag::{Code, Diagnostic, Diagnostics, Severity};
-use crate::plan::{Action, Entry, Hash, Origin, Plan, STATE_DIR};
-use crate::render::{Checked, Expectation, FileSet, Overrides, check_one, parallel};
+use crate::plan::{self, Action, BASE_DIR, Entry, Hash, Origin, Plan, STATE_DIR, State};
+use crate::render::{Checked, Expectation, FileSet, Kind, Overrides, check_one, parallel};
 
 /// The record's folder, relative to the project root.
 pub const CACHE_DIR: &str = ".restack/cache";
@@ -247,4 +247,91 @@ impl Record {
         let json = serde_json::to_vec(self).map_err(std::io::Error::other)?;
         write::replace_unsynced(&resolve(RECORD_FILE)?, &json)
     }
+}
+
+/// What [`prove_unchanged`] proves: the plan of the project, and what analyzing and rendering
+/// it would have reported.
+#[derive(Debug)]
+pub struct Proof {
+    /// A pure no-op plan, equal to the one the full road makes.
+    pub plan: Plan,
+    /// The manifest's diagnostics.
+    pub diagnostics: Diagnostics,
+    /// The scaffold checks against the disk as it is now.
+    pub scaffolds: Vec<RecordedScaffold>,
+}
+
+/// The plan of the project at `root` from its render record and the hashes of the files alone,
+/// without analyzing or rendering: `Some` only when the record matches these inputs (`manifest`
+/// bytes, `overrides`, this build) and the plan changes nothing (see
+/// [`crate::plan::plan_unchanged`]). Anything else, every error included, is `None`, and the
+/// caller takes the full road, which reports it. Reads only.
+pub fn prove_unchanged(root: &Path, manifest: &[u8], overrides: &Overrides) -> Option<Proof> {
+    let record = Record::load(root, key(manifest, overrides))?;
+    let diagnostics = record.diagnostics()?;
+    let state = State::load(root).ok()?;
+    let mut paths: Vec<&str> = record
+        .files
+        .keys()
+        .chain(
+            state
+                .files
+                .keys()
+                .filter(|it| !record.files.contains_key(*it)),
+        )
+        .map(String::as_str)
+        .collect();
+    let n_files = paths.len();
+    let bases: Vec<String> = state
+        .files
+        .iter()
+        .filter(|(_, entry)| entry.kind == Kind::Scaffold)
+        .map(|(rel, _)| format!("{BASE_DIR}/{rel}"))
+        .collect();
+    paths.extend(bases.iter().map(String::as_str));
+    let hashes = plan::scan_hashes(root, &paths)?;
+    let mut disk = plan::Hashes::default();
+    for (at, (rel, hash)) in paths.iter().zip(&hashes).enumerate() {
+        let Some(hash) = hash else { continue };
+        if at < n_files {
+            disk.files.insert(rel, *hash);
+        } else {
+            let rel = rel
+                .strip_prefix(BASE_DIR)
+                .and_then(|it| it.strip_prefix('/'))?;
+            disk.bases.insert(rel, *hash);
+        }
+    }
+    let plan = plan::plan_unchanged(&record.files, &disk, &state, Hash::of(manifest))?;
+    // A scaffold whose text changed since its last check is checked again, from its text alone.
+    let scaffolds = record
+        .scaffolds
+        .iter()
+        .map(|scaffold| {
+            let now = disk.files.get(scaffold.expectation.path.as_str());
+            let checked = match (&scaffold.checked, now) {
+                (_, None) => None,
+                (Some((hash, checked)), Some(now)) if hash == now => Some((*hash, checked.clone())),
+                (_, Some(_)) => {
+                    let bytes = std::fs::read(root.join(&scaffold.expectation.path)).ok()?;
+                    match String::from_utf8(bytes) {
+                        Ok(text) => Some((
+                            Hash::of(&text),
+                            check_one(&scaffold.expectation, &text, record.python),
+                        )),
+                        Err(_) => None,
+                    }
+                }
+            };
+            Some(RecordedScaffold {
+                expectation: scaffold.expectation.clone(),
+                checked,
+            })
+        })
+        .collect::<Option<Vec<_>>>()?;
+    Some(Proof {
+        plan,
+        diagnostics,
+        scaffolds,
+    })
 }

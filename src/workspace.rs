@@ -57,15 +57,6 @@ pub fn check_one(manifest_path: &Path) -> Outcome {
         Ok(bytes) => bytes,
         Err(err) => return Outcome::Failed(err.to_string()),
     };
-    let analysis = analyze(manifest::FILE_NAME, &bytes);
-    let Some(project) = analysis.project else {
-        let errors = analysis
-            .diagnostics
-            .iter()
-            .filter(|it| it.severity == Severity::Error)
-            .count();
-        return Outcome::Invalid(format!("{errors} error(s) in the manifest"));
-    };
     let config = match config::load(Layer::new(Source::Cli), Some(root)) {
         Ok((config, _)) => config,
         Err(err) => return Outcome::Invalid(format!("invalid configuration: {err}")),
@@ -82,6 +73,19 @@ pub fn check_one(manifest_path: &Path) -> Outcome {
         let line = problem.line.map(|it| format!(":{it}")).unwrap_or_default();
         return Outcome::Invalid(format!("{}{line}: {}", problem.file, problem.message));
     }
+    // Proved in sync from the render record, as `restack check` does, without rendering.
+    if crate::record::prove_unchanged(root, &bytes, &overrides).is_some() {
+        return Outcome::InSync;
+    }
+    let analysis = analyze(manifest::FILE_NAME, &bytes);
+    let Some(project) = analysis.project else {
+        let errors = analysis
+            .diagnostics
+            .iter()
+            .filter(|it| it.severity == Severity::Error)
+            .count();
+        return Outcome::Invalid(format!("{errors} error(s) in the manifest"));
+    };
     let files = match render::render_with(&project, &overrides) {
         Ok(files) => files,
         Err(err) => {

@@ -15,8 +15,8 @@ const RECORD: &str = ".restack/cache/render.json";
 const SCAFFOLD: &str = "src/blog/functions/send_email.py";
 const AGENT: &str = "src/blog/agents/onboarding.py";
 
-/// The outputs of `plan`, `plan --json`, `plan --diff` and `check`, with status, stdout and
-/// stderr.
+/// The outputs of `plan`, `plan --json`, `plan --diff`, `check` and `check --workspace`, with
+/// status, stdout and stderr.
 fn outputs(t: &Test) -> Vec<(Option<i32>, String, String)> {
     [
         vec!["plan"],
@@ -25,6 +25,7 @@ fn outputs(t: &Test) -> Vec<(Option<i32>, String, String)> {
         vec!["check"],
         vec!["check", "--json"],
         vec!["-q", "check"],
+        vec!["check", "--workspace"],
     ]
     .into_iter()
     .map(|args| {

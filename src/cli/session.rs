@@ -12,10 +12,10 @@ use crate::config;
 use crate::diag::{self, RenderOptions, Severity};
 use crate::ir;
 use crate::manifest;
-use crate::plan::{self, BASE_DIR, Hash, Plan, PlanOptions, State};
-use crate::record::{self, Record, RecordedScaffold};
+use crate::plan::{self, Hash, Plan, PlanOptions, State};
+use crate::record::{self, RecordedScaffold};
 use crate::render::{
-    self, FileSet, Kind, OverrideProblem, Overrides, ProblemSeverity, RenderError, parallel,
+    self, FileSet, OverrideProblem, Overrides, ProblemSeverity, RenderError, parallel,
 };
 
 /// A manifest that was found, read and analyzed.
@@ -302,7 +302,7 @@ struct Unchanged {
 }
 
 /// The plan of a project whose render record matches the manifest, the overrides and this
-/// restack, when that plan changes nothing (see [`plan::plan_unchanged`]). `None` for anything
+/// restack, when that plan changes nothing (see [`record::prove_unchanged`]). `None` for anything
 /// else, including every error: the full road then reports it. Prints nothing.
 fn unchanged(global: &GlobalArgs, source: &Source) -> Option<Unchanged> {
     let root = source.root();
@@ -314,73 +314,12 @@ fn unchanged(global: &GlobalArgs, source: &Source) -> Option<Unchanged> {
     {
         return None;
     }
-    let record = Record::load(&root, record::key(&source.bytes, &overrides))?;
-    let diagnostics = record.diagnostics()?;
-    let state = State::load(&root).ok()?;
-    let mut paths: Vec<&str> = record
-        .files
-        .keys()
-        .chain(
-            state
-                .files
-                .keys()
-                .filter(|it| !record.files.contains_key(*it)),
-        )
-        .map(String::as_str)
-        .collect();
-    let n_files = paths.len();
-    let bases: Vec<String> = state
-        .files
-        .iter()
-        .filter(|(_, entry)| entry.kind == Kind::Scaffold)
-        .map(|(rel, _)| format!("{BASE_DIR}/{rel}"))
-        .collect();
-    paths.extend(bases.iter().map(String::as_str));
-    let hashes = plan::scan_hashes(&root, &paths)?;
-    let mut disk = plan::Hashes::default();
-    for (at, (rel, hash)) in paths.iter().zip(&hashes).enumerate() {
-        let Some(hash) = hash else { continue };
-        if at < n_files {
-            disk.files.insert(rel, *hash);
-        } else {
-            let rel = rel
-                .strip_prefix(BASE_DIR)
-                .and_then(|it| it.strip_prefix('/'))?;
-            disk.bases.insert(rel, *hash);
-        }
-    }
-    let plan = plan::plan_unchanged(&record.files, &disk, &state, Hash::of(&source.bytes))?;
-    // A scaffold whose text changed since its last check is checked again, from its text alone.
-    let scaffolds = record
-        .scaffolds
-        .iter()
-        .map(|scaffold| {
-            let now = disk.files.get(scaffold.expectation.path.as_str());
-            let checked = match (&scaffold.checked, now) {
-                (_, None) => None,
-                (Some((hash, checked)), Some(now)) if hash == now => Some((*hash, checked.clone())),
-                (_, Some(_)) => {
-                    let bytes = std::fs::read(root.join(&scaffold.expectation.path)).ok()?;
-                    match String::from_utf8(bytes) {
-                        Ok(text) => Some((
-                            Hash::of(&text),
-                            render::check_one(&scaffold.expectation, &text, record.python),
-                        )),
-                        Err(_) => None,
-                    }
-                }
-            };
-            Some(RecordedScaffold {
-                expectation: scaffold.expectation.clone(),
-                checked,
-            })
-        })
-        .collect::<Option<Vec<_>>>()?;
+    let proof = record::prove_unchanged(&root, &source.bytes, &overrides)?;
     Some(Unchanged {
-        plan,
-        diagnostics,
+        plan: proof.plan,
+        diagnostics: proof.diagnostics,
         override_problems,
-        scaffolds,
+        scaffolds: proof.scaffolds,
     })
 }
 
