@@ -391,6 +391,29 @@ fn entities_are_created_invalid_saves_delete_nothing_and_valid_saves_recover() {
     watch.assert_quiet("a reconcile that wrote files");
     let files = tree(root);
 
+    // It saves the render record as `apply` does: `check` proves the project in sync from it
+    // (a warning planted in the record shows that it was used).
+    let record = root.join(".restack/cache/render.json");
+    let text = std::fs::read_to_string(&record).expect("watch saved the render record");
+    let mut planted: serde_json::Value = serde_json::from_str(&text).expect("JSON record");
+    planted["diagnostics"] = serde_json::json!([{
+        "code": "unused-variable", "severity": "warning", "message": "planted in the record",
+        "span": [0, 7], "label": "here", "help": null, "related": [],
+    }]);
+    std::fs::write(&record, planted.to_string()).expect("planted");
+    let check = Command::new(env!("CARGO_BIN_EXE_restack"))
+        .arg("check")
+        .current_dir(root)
+        .output()
+        .expect("restack check");
+    assert!(check.status.success(), "{check:?}");
+    assert!(
+        String::from_utf8_lossy(&check.stderr).contains("planted in the record"),
+        "{check:?}"
+    );
+    std::fs::write(&record, text).expect("restored");
+    watch.assert_quiet("the record read and written back");
+
     // An invalid save: diagnostics, nothing deleted or written.
     let mark = watch.seen.len();
     save_rename_over(&manifest, &format!("{MANIFEST}function \"Bye\" {{\n"));

@@ -349,7 +349,7 @@ impl Loop {
         if !force && self.last_input == Some(input) {
             return false;
         }
-        let outcome = reconcile::reconcile(
+        let mut outcome = reconcile::reconcile(
             &self.root,
             &self.name,
             &bytes,
@@ -362,6 +362,9 @@ impl Loop {
             name: &self.name,
             outcome: &outcome,
         });
+        if let Outcome::Applied(reconciled) = &mut outcome {
+            reconciled.save_record(&self.root);
+        }
         match &outcome {
             Outcome::Applied(reconciled) => {
                 self.last_input = Some(input);

@@ -12,6 +12,7 @@ use crate::config;
 use crate::ir;
 use crate::manifest::ParseCache;
 use crate::plan::{self, Hash, Plan, PlanOptions, State};
+use crate::record::{self, Record, RecordedScaffold};
 use crate::render::{self, Checked, Expectation, ScaffoldWarning};
 
 /// What earlier reconciles proved, kept by the watch loop: the parsed top-level manifest nodes
@@ -68,6 +69,40 @@ pub struct Reconciled {
     pub elapsed: Duration,
     /// Where the time went.
     pub timings: Timings,
+    /// What the render record needs (see [`Reconciled::save_record`]); taken when saved.
+    pub(crate) rendering: Option<Box<Rendering>>,
+}
+
+/// A reconcile's rendering, kept for its render record.
+#[derive(Debug)]
+pub(crate) struct Rendering {
+    key: Hash,
+    diagnostics: crate::diag::Diagnostics,
+    files: render::FileSet,
+    python: (u8, u8),
+    scaffolds: Vec<RecordedScaffold>,
+}
+
+impl Reconciled {
+    /// Saves the render record of this reconcile (as `apply` does), so that `restack check` and
+    /// `restack plan` can prove the project unchanged without rendering it. Done once, after the
+    /// reconcile is reported (it is not part of its latency); a record that cannot be saved only
+    /// makes the next `check` slower.
+    pub(crate) fn save_record(&mut self, root: &Path) {
+        let Some(rendering) = self.rendering.take() else {
+            return;
+        };
+        let Rendering {
+            key,
+            diagnostics,
+            files,
+            python,
+            scaffolds,
+        } = *rendering;
+        let files = Record::entries(&files);
+        let record = Record::after_apply(key, &diagnostics, files, python, scaffolds, &self.plan);
+        let _ = record.save(root);
+    }
 }
 
 /// The duration of each stage of one reconcile.
@@ -147,13 +182,22 @@ pub(crate) fn reconcile(
         );
         match result {
             Ok((plan, applied, warnings)) => {
+                let elapsed = started.elapsed();
+                let rendering = Rendering {
+                    key: record::key(bytes, &overrides),
+                    diagnostics: analysis.diagnostics,
+                    python: render::target_of(&project),
+                    scaffolds: recorded_scaffolds(&project, &caches.scaffolds),
+                    files,
+                };
                 return Outcome::Applied(Box::new(Reconciled {
                     project,
                     plan,
                     applied,
                     warnings,
-                    elapsed: started.elapsed(),
+                    elapsed,
                     timings,
+                    rendering: Some(Box::new(rendering)),
                 }));
             }
             Err(Failure::Apply(ApplyError::Stale(_))) if attempts < 2 => {}
@@ -216,6 +260,27 @@ fn check_scaffolds(
         })
         .collect();
     warnings
+}
+
+/// The scaffold checks of this reconcile in the render record's form: every expectation, with
+/// the hash of the text checked and the result (`None`: no text to check).
+fn recorded_scaffolds(
+    project: &ir::Project,
+    checked: &HashMap<String, (Expectation, Hash, Checked)>,
+) -> Vec<RecordedScaffold> {
+    render::expectations(project)
+        .into_iter()
+        .map(|expectation| {
+            let checked = checked
+                .get(&expectation.path)
+                .filter(|(was, _, _)| *was == expectation)
+                .map(|(_, hash, result)| (*hash, result.clone()));
+            RecordedScaffold {
+                expectation,
+                checked,
+            }
+        })
+        .collect()
 }
 
 #[derive(Debug, thiserror::Error)]
