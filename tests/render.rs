@@ -302,3 +302,45 @@ fn a_memoizing_cache_renders_exactly_what_a_fresh_render_does() {
         );
     }
 }
+
+/// The memo follows overrides too: an override, and a template an override includes (even one
+/// that is not an embedded name), re-render exactly what a fresh render gives.
+#[test]
+fn a_memoizing_cache_follows_overrides_and_what_they_include() {
+    let project = testing::blog();
+    let overrides = |helper: &str, readme: &str| {
+        render::Overrides::new(
+            "restack-templates",
+            [
+                ("core/README.md.j2".to_owned(), readme.to_owned()),
+                ("mine/helper.j2".to_owned(), helper.to_owned()),
+            ]
+            .into_iter()
+            .collect(),
+        )
+    };
+    let readme = "# {{ project.name }}\n{% include \"mine/helper.j2\" %}\n";
+    let mut cache = render::RenderCache::memoizing();
+    for (at, (helper, readme)) in [
+        ("first\n", readme),
+        ("second\n", readme),
+        (
+            "second\n",
+            "# {{ project.name }} again\n{% include \"mine/helper.j2\" %}\n",
+        ),
+        ("second\n", readme),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let overrides = overrides(helper, readme);
+        let fresh = render::render_with(&project, &overrides).expect("renders");
+        let memoized = render::render_cached(&project, &overrides, &mut cache)
+            .expect("renders with the cache");
+        assert!(fresh == memoized, "helper {helper:?}, readme {readme:?}");
+        assert!(fresh.files["README.md"].contents.contains(helper.trim()));
+        if at > 0 {
+            assert_eq!(cache.last.rendered, 1, "only the README renders again");
+        }
+    }
+}

@@ -171,7 +171,9 @@ pub(super) struct TemplateHashes {
 
 impl TemplateHashes {
     pub(super) fn new(overrides: &Overrides) -> TemplateHashes {
-        let sources = super::template_names()
+        // Every name the environment's loader can serve: the embedded templates (overridden or
+        // not) and any other override an override might import.
+        let mut sources: BTreeMap<String, String> = super::template_names()
             .into_iter()
             .map(|name| {
                 let source = overrides
@@ -181,6 +183,10 @@ impl TemplateHashes {
                 (name.to_owned(), source.to_owned())
             })
             .collect();
+        for name in overrides.names() {
+            let source = overrides.get(name).unwrap_or_default();
+            sources.insert(name.to_owned(), source.to_owned());
+        }
         TemplateHashes {
             sources,
             closures: Mutex::new(HashMap::new()),
