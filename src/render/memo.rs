@@ -213,6 +213,10 @@ impl TemplateHashes {
             hasher.update(next.as_bytes());
             hasher.update(&(source.len() as u64).to_le_bytes());
             hasher.update(source.as_bytes());
+            if loads_dynamically(source) {
+                // A template named by an expression could be any: depend on all of them.
+                todo.extend(self.sources.keys().cloned());
+            }
             todo.extend(referenced(source));
         }
         let hash = Hash::from_bytes(*hasher.finalize().as_bytes());
@@ -244,6 +248,20 @@ fn referenced(source: &str) -> Vec<String> {
     names
 }
 
+/// Whether a template loads another by a name that is not a string literal
+/// (`{% include name_var %}`), which [`referenced`] cannot see.
+fn loads_dynamically(source: &str) -> bool {
+    source.match_indices("{%").any(|(at, _)| {
+        let rest = source[at + 2..].trim_start_matches('-').trim_start();
+        ["include", "import", "from", "extends"].iter().any(|tag| {
+            rest.strip_prefix(tag).is_some_and(|after| {
+                after.starts_with(char::is_whitespace)
+                    && !after.trim_start().starts_with(['"', '\''])
+            })
+        })
+    })
+}
+
 /// One output as last rendered, and what it read.
 #[derive(Debug, Clone)]
 pub(super) struct Memo {
@@ -265,6 +283,18 @@ impl Memo {
 #[cfg(test)]
 mod tests {
     use super::referenced;
+
+    #[test]
+    fn loads_by_expression_are_seen() {
+        use super::loads_dynamically;
+        assert!(!loads_dynamically("{% from \"core/macros.j2\" import x %}"));
+        assert!(!loads_dynamically(
+            "{%- include 'a.j2' %}{% if x %}{% endif %}"
+        ));
+        assert!(loads_dynamically("{% include name %}"));
+        assert!(loads_dynamically("{%- extends base ~ \".j2\" %}"));
+        assert!(!loads_dynamically("{% for item in includes %}{% endfor %}"));
+    }
 
     #[test]
     fn referenced_templates_are_found_in_any_quote() {
