@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 use crate::apply::write;
 use crate::diag::{Code, Diagnostic, Diagnostics, Severity};
 use crate::plan::{self, Action, BASE_DIR, Entry, Hash, Origin, Plan, STATE_DIR, State};
-use crate::render::{Checked, Expectation, FileSet, Kind, Overrides, check_one, parallel};
+use crate::render::{FileSet, Kind, Overrides, ScaffoldCheck, check_one, parallel};
 
 /// The record's folder, relative to the project root.
 pub const CACHE_DIR: &str = ".restack/cache";
@@ -73,16 +73,7 @@ pub struct Record {
     /// The Python version scaffolds are parsed under, `(major, minor)`.
     pub python: (u8, u8),
     /// The scaffolds the manifest expects, in check order.
-    pub scaffolds: Vec<RecordedScaffold>,
-}
-
-/// A scaffold the manifest expects and the last check of it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RecordedScaffold {
-    pub expectation: Expectation,
-    /// The hash of the text checked and the result; `None` when the file was absent.
-    pub checked: Option<(Hash, Checked)>,
+    pub scaffolds: Vec<ScaffoldCheck>,
 }
 
 /// A [`Diagnostic`] in the record.
@@ -132,38 +123,29 @@ impl RecordedDiagnostic {
     }
 }
 
-impl Record {
-    /// A record of a rendering keyed by `key`.
-    pub fn new(
-        key: Hash,
-        diagnostics: &Diagnostics,
-        files: BTreeMap<String, Entry>,
-        python: (u8, u8),
-        scaffolds: Vec<RecordedScaffold>,
-    ) -> Record {
-        Record {
-            version: VERSION,
-            key,
-            diagnostics: diagnostics.iter().map(RecordedDiagnostic::of).collect(),
-            files,
-            python,
-            scaffolds,
-        }
-    }
+/// What a record holds of one rendering, gathered before it is applied; [`Rendering::record`]
+/// completes it with the plan.
+#[derive(Debug)]
+pub struct Rendering {
+    /// [`key`] of the inputs.
+    pub key: Hash,
+    /// The manifest's diagnostics.
+    pub diagnostics: Diagnostics,
+    /// Every rendered path ([`Record::entries`]).
+    pub files: BTreeMap<String, Entry>,
+    /// The Python version scaffolds are parsed under ([`crate::render::target_of`]).
+    pub python: (u8, u8),
+    /// The scaffold checks made against the disk the plan was made against
+    /// ([`crate::render::check_scaffolds`]).
+    pub scaffolds: Vec<ScaffoldCheck>,
+}
 
-    /// The record of `files` rendered from the inputs `key`, with the scaffold checks `before`
-    /// (made against the disk `plan` was made against) brought up to date with `plan` applied: a
-    /// scaffold apply wrote is checked again from the bytes written, one it deleted is absent,
-    /// every other keeps its check.
-    pub fn after_apply(
-        key: Hash,
-        diagnostics: &Diagnostics,
-        files: BTreeMap<String, Entry>,
-        python: (u8, u8),
-        before: Vec<RecordedScaffold>,
-        plan: &Plan,
-    ) -> Record {
-        let scaffolds = parallel::map_owned(before, |mut scaffold| {
+impl Rendering {
+    /// The record of this rendering with `plan` applied: a scaffold apply wrote is checked again
+    /// from the bytes written, one it deleted is absent, every other keeps its check.
+    pub fn record(self, plan: &Plan) -> Record {
+        let python = self.python;
+        let scaffolds = parallel::map_owned(self.scaffolds, |mut scaffold| {
             let change = plan
                 .changes
                 .binary_search_by(|it| it.path.as_str().cmp(&scaffold.expectation.path))
@@ -179,9 +161,22 @@ impl Record {
             }
             scaffold
         });
-        Record::new(key, diagnostics, files, python, scaffolds)
+        Record {
+            version: VERSION,
+            key: self.key,
+            diagnostics: self
+                .diagnostics
+                .iter()
+                .map(RecordedDiagnostic::of)
+                .collect(),
+            files: self.files,
+            python,
+            scaffolds,
+        }
     }
+}
 
+impl Record {
     /// What the record keeps of a rendering: each path's kind, origin and hash.
     pub fn entries(files: &FileSet) -> BTreeMap<String, Entry> {
         files
@@ -258,7 +253,7 @@ pub struct Proof {
     /// The manifest's diagnostics.
     pub diagnostics: Diagnostics,
     /// The scaffold checks against the disk as it is now.
-    pub scaffolds: Vec<RecordedScaffold>,
+    pub scaffolds: Vec<ScaffoldCheck>,
 }
 
 /// The plan of the project at `root` from its render record and the hashes of the files alone,
@@ -323,7 +318,7 @@ pub fn prove_unchanged(root: &Path, manifest: &[u8], overrides: &Overrides) -> O
                     }
                 }
             };
-            Some(RecordedScaffold {
+            Some(ScaffoldCheck {
                 expectation: scaffold.expectation.clone(),
                 checked,
             })

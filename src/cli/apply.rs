@@ -9,11 +9,7 @@ use crate::cli::exit_status::ExitStatus;
 use crate::cli::printer::Printer;
 use crate::cli::session;
 use crate::plan::{self, DisplayOptions, Hash, Plan};
-use std::collections::BTreeMap;
-
-use crate::diag::Diagnostics;
-use crate::plan::Entry;
-use crate::record::{Record, RecordedScaffold};
+use crate::record::{self, Record};
 use crate::render;
 
 /// Exit 0 when everything was applied, 1 when the manifest is invalid or a change was blocked
@@ -52,7 +48,7 @@ pub(crate) fn apply(
             let planned = session::plan(&compiled, force, printer)?;
             // The plan holds what it writes; the rendering itself is not needed any more (only
             // its hashes, for the record), so it is freed before applying.
-            let rendering = Rendering {
+            let rendering = record::Rendering {
                 key: compiled.key,
                 files: Record::entries(&compiled.files),
                 python: render::target_of(&compiled.project),
@@ -75,16 +71,8 @@ pub(crate) fn apply(
         let applied =
             apply::apply_locked(&root, &plan, &options(manifest), &lock).map_err(failed)?;
         if let Some(rendering) = rendering {
-            let record = Record::after_apply(
-                rendering.key,
-                &rendering.diagnostics,
-                rendering.files,
-                rendering.python,
-                rendering.scaffolds,
-                &plan,
-            );
             // Only a cache: a record that cannot be saved makes the next plan slower, no more.
-            let _ = record.save(&root);
+            let _ = rendering.record(&plan).save(&root);
         }
         report(printer, &applied);
         Ok(if applied.blocked.is_empty() {
@@ -94,15 +82,6 @@ pub(crate) fn apply(
         })
     };
     run().unwrap_or_else(|status| status)
-}
-
-/// What the render record needs from a rendering, kept while the plan is applied.
-struct Rendering {
-    key: Hash,
-    files: BTreeMap<String, Entry>,
-    python: (u8, u8),
-    diagnostics: Diagnostics,
-    scaffolds: Vec<RecordedScaffold>,
 }
 
 /// Reads a saved plan and the manifest it must still match; the staleness checks themselves are

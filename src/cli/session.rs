@@ -13,9 +13,9 @@ use crate::diag::{self, RenderOptions, Severity};
 use crate::ir;
 use crate::manifest;
 use crate::plan::{self, Hash, Plan, PlanOptions, State};
-use crate::record::{self, RecordedScaffold};
+use crate::record;
 use crate::render::{
-    self, FileSet, OverrideProblem, Overrides, ProblemSeverity, RenderError, parallel,
+    self, FileSet, OverrideProblem, Overrides, ProblemSeverity, RenderError, ScaffoldCheck,
 };
 
 /// A manifest that was found, read and analyzed.
@@ -44,7 +44,7 @@ pub(crate) struct Compiled {
 /// from which `apply` builds the render record.
 pub(crate) struct Planned {
     pub plan: Plan,
-    pub scaffolds: Vec<RecordedScaffold>,
+    pub scaffolds: Vec<ScaffoldCheck>,
 }
 
 /// The directory the command runs in: `-C DIR`, else the working directory.
@@ -251,20 +251,10 @@ pub(crate) fn plan(
         printer.error(&err.to_string());
         ExitStatus::Error
     })?;
-    let target = render::target_of(&compiled.project);
-    let expectations = render::expectations(&compiled.project);
-    let checked = parallel::map(&expectations, |expectation| {
-        let text = snapshot.files.get(&expectation.path)?.text()?;
-        Some((Hash::of(text), render::check_one(expectation, text, target)))
+    let scaffolds = render::check_scaffolds(&compiled.project, &[], |path| {
+        let on_disk = snapshot.files.get(path)?;
+        Some((on_disk.hash, on_disk.text()?))
     });
-    let scaffolds: Vec<RecordedScaffold> = expectations
-        .into_iter()
-        .zip(checked)
-        .map(|(expectation, checked)| RecordedScaffold {
-            expectation,
-            checked,
-        })
-        .collect();
     print_scaffold_warnings(printer, &scaffolds);
     let options = PlanOptions {
         manifest: compiled.manifest,
@@ -298,7 +288,7 @@ struct Unchanged {
     plan: Plan,
     diagnostics: diag::Diagnostics,
     override_problems: Vec<OverrideProblem>,
-    scaffolds: Vec<RecordedScaffold>,
+    scaffolds: Vec<ScaffoldCheck>,
 }
 
 /// The plan of a project whose render record matches the manifest, the overrides and this
@@ -324,16 +314,11 @@ fn unchanged(global: &GlobalArgs, source: &Source) -> Option<Unchanged> {
 }
 
 /// Prints the warnings of the scaffold checks (not under `-q`).
-fn print_scaffold_warnings(printer: &Printer, scaffolds: &[RecordedScaffold]) {
+fn print_scaffold_warnings(printer: &Printer, scaffolds: &[ScaffoldCheck]) {
     if printer.quiet {
         return;
     }
-    let warnings = render::collect_scaffold_warnings(
-        scaffolds
-            .iter()
-            .map(|it| it.checked.as_ref().map(|(_, checked)| checked)),
-    );
-    for warning in warnings {
+    for warning in render::scaffold_warnings(scaffolds) {
         printer.err(&format!("{warning}\n"));
     }
 }

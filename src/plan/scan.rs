@@ -212,60 +212,19 @@ fn scan_with(
 /// than a regular file, an IO error. The caller then takes the full road ([`scan`]), which
 /// reports it. Each directory is checked for symlinks once, not once per file below it.
 pub fn scan_hashes(root: &Path, paths: &[&str]) -> Option<Vec<Option<Hash>>> {
-    // Every directory below the root that some path goes through, parents before children.
-    let dirs: BTreeSet<&str> = paths.iter().flat_map(|rel| ancestors(rel)).collect();
-    let mut missing: std::collections::HashSet<&str> = std::collections::HashSet::new();
-    let under_missing = |missing: &std::collections::HashSet<&str>, rel: &str| {
-        ancestors(rel).any(|dir| missing.contains(dir))
-    };
-    for dir in dirs {
-        if under_missing(&missing, dir) {
-            continue;
-        }
-        match std::fs::symlink_metadata(root.join(dir)) {
-            Ok(meta) if meta.is_dir() => {}
-            Ok(meta) if meta.file_type().is_symlink() => return None,
-            Ok(_) => {
-                missing.insert(dir);
-            }
-            Err(err)
-                if matches!(
-                    err.kind(),
-                    io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
-                ) =>
-            {
-                missing.insert(dir);
-            }
-            Err(_) => return None,
-        }
-    }
+    let resolver = path::Resolver::new(root);
     let hashes = parallel::map(paths, |rel| {
-        if under_missing(&missing, rel) {
-            return Some(None);
-        }
-        let full = root.join(rel);
-        match std::fs::symlink_metadata(&full) {
-            Ok(meta) if meta.is_file() => {
+        // A symlink anywhere or an IO error is an error here: `None`, the full road.
+        let (full, meta) = resolver.resolve_unchecked_with_metadata(rel).ok()?;
+        match meta {
+            None => Some(None),
+            Some(meta) if meta.is_file() => {
                 std::fs::read(&full).ok().map(|bytes| Some(Hash::of(bytes)))
             }
-            Err(err)
-                if matches!(
-                    err.kind(),
-                    io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
-                ) =>
-            {
-                Some(None)
-            }
-            // A symlink, a directory or anything else in the way, or an IO error.
-            Ok(_) | Err(_) => None,
+            Some(_) => None,
         }
     });
     hashes.into_iter().collect()
-}
-
-/// The proper ancestors of a relative path, shortest first: `a/b/c` → `a`, `a/b`.
-fn ancestors(rel: &str) -> impl Iterator<Item = &str> {
-    rel.match_indices('/').map(|(at, _)| &rel[..at])
 }
 
 /// A file read and hashed, or taken from `old` when its [`Stamp`] is unchanged; with the stamp to

@@ -10,7 +10,6 @@ use serde::Serialize;
 use crate::ir::{self, Backend, Fallback, Transport, Type};
 use std::sync::Arc;
 
-use crate::render::output::Shared;
 use crate::render::{Output, PolicyConstant, Registration, Role};
 
 /// `(name, include_str!(templates/name))`.
@@ -422,7 +421,7 @@ fn tool_outputs(project: &ir::Project) -> Vec<Output<'_>> {
             origin,
         ),
         Output::managed("config/tools.yaml", "tools/tools.yaml.j2", origin)
-            .with("servers", Shared(Arc::clone(&servers))),
+            .with("servers", Arc::clone(&servers)),
         Output::managed(
             format!("src/{package}/tools/__init__.py"),
             "core/subpackage_init.py.j2",
@@ -439,7 +438,7 @@ fn tool_outputs(project: &ir::Project) -> Vec<Output<'_>> {
         )
         .with("expected", expected.render(0))
         .with("calls", calls.render(0))
-        .with("servers", Shared(Arc::clone(&servers))),
+        .with("servers", Arc::clone(&servers)),
     ];
     for (server, ctx) in project.tool_servers.iter().zip(servers.iter()) {
         let module = &server.names.module;

@@ -115,30 +115,16 @@ impl<'a> DepHashes<'a> {
             return known;
         }
         let hash = match dep.strip_prefix("project.") {
-            Some("*") => Some(hash_map(self.project)),
-            Some(field) => self.project.get(field).map(hash_value),
-            None if dep == "*" => Some(hash_map(self.base)),
-            None => self.base.get(dep).map(hash_value),
+            Some("*") => Some(digest::digest(self.project)),
+            Some(field) => self.project.get(field).map(digest::digest),
+            None if dep == "*" => Some(digest::digest(self.base)),
+            None => self.base.get(dep).map(digest::digest),
         };
         if let Ok(mut known) = self.known.lock() {
             known.insert(dep.to_owned(), hash);
         }
         hash
     }
-}
-
-fn hash_map(map: &BTreeMap<String, Value>) -> Hash {
-    let mut hasher = blake3::Hasher::new();
-    for (key, value) in map {
-        hasher.update(key.as_bytes());
-        hasher.update(hash_value(value).to_hex().as_bytes());
-    }
-    Hash::from_bytes(*hasher.finalize().as_bytes())
-}
-
-/// The digest of a template value's serde form.
-fn hash_value(value: &Value) -> Hash {
-    digest::digest(value)
 }
 
 /// The hash of everything an output is besides the base context: where it goes, what it is, its

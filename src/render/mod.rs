@@ -39,8 +39,8 @@ pub use output::Output;
 pub use overrides::{OverrideProblem, Overrides, ProblemSeverity};
 pub use registry::{PolicyConstant, Registration, Role};
 pub use scaffold_check::{
-    Checked, Expect, Expectation, ScaffoldWarning, check_one, check_scaffolds,
-    collect as collect_scaffold_warnings, expectations, target_of,
+    Checked, Expect, Expectation, ScaffoldCheck, ScaffoldWarning, check_one, check_scaffolds,
+    expectations, target_of, warnings as scaffold_warnings,
 };
 
 use std::collections::{HashMap, HashSet};

@@ -1,14 +1,11 @@
 //! One file to render: where it goes, from which template, who owns it, and its context. Holds no
 //! rendering logic.
 
-use std::collections::BTreeMap;
-use std::fmt;
-
-use std::sync::Arc;
-
 use minijinja::Value;
 use minijinja::value::Serde;
 use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt;
 
 use crate::ir;
 use crate::render::{Kind, digest};
@@ -52,22 +49,6 @@ impl<T: Serialize + Send + Sync> Context for Of<T> {
     }
 }
 
-/// A context value shared by several outputs of one entity, serialized as the value itself.
-#[derive(Debug)]
-pub(super) struct Shared<T: ?Sized>(pub(super) Arc<T>);
-
-impl<T: ?Sized> Clone for Shared<T> {
-    fn clone(&self) -> Self {
-        Shared(Arc::clone(&self.0))
-    }
-}
-
-impl<T: Serialize + ?Sized> Serialize for Shared<T> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.0.serialize(serializer)
-    }
-}
-
 impl fmt::Debug for Output<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Output")
@@ -107,11 +88,6 @@ impl<'a> Output<'a> {
     pub fn with(mut self, key: &'static str, value: impl Serialize + Send + Sync + 'a) -> Self {
         self.context.insert(key, Box::new(Of(value)));
         self
-    }
-
-    /// The names of the values added with [`Output::with`].
-    pub fn context_keys(&self) -> impl Iterator<Item = &'static str> + '_ {
-        self.context.keys().copied()
     }
 
     /// The own context as a template value.

@@ -11,7 +11,6 @@ use crate::ir::{self, Field, StepTarget, Style, python_string};
 use crate::operators::{self, Entry, StageBody, Unit};
 use std::sync::Arc;
 
-use crate::render::output::Shared;
 use crate::render::{Output, PolicyConstant, Registration, Role};
 
 /// `(name, include_str!(templates/name))`.
@@ -60,7 +59,7 @@ pub(super) fn outputs(project: &ir::Project) -> Vec<Output<'_>> {
     ];
     let mut diagrams = Vec::new();
     for pipeline in &project.pipelines {
-        let view = Shared(Arc::new(PipelineView::new(project, pipeline)));
+        let view = Arc::new(PipelineView::new(project, pipeline));
         let module = &pipeline.names.module;
         let origin = &pipeline.origin;
         let steps_dir = format!("{src}/{module}_steps");
@@ -71,7 +70,7 @@ pub(super) fn outputs(project: &ir::Project) -> Vec<Output<'_>> {
                 origin,
             )
             .with("pipeline", pipeline)
-            .with("view", view.clone()),
+            .with("view", Arc::clone(&view)),
         );
         out.push(
             Output::managed(
@@ -81,7 +80,7 @@ pub(super) fn outputs(project: &ir::Project) -> Vec<Output<'_>> {
             )
             .with("pipeline", pipeline),
         );
-        for step in &view.0.steps {
+        for step in &view.steps {
             let path = format!("{steps_dir}/{}.py", step.module);
             let template = if step.kind == "scaffold" {
                 "pipelines/step.py.j2"
@@ -94,7 +93,7 @@ pub(super) fn outputs(project: &ir::Project) -> Vec<Output<'_>> {
                     .with("step", step.clone()),
             );
         }
-        if view.0.has_conditions {
+        if view.has_conditions {
             out.push(
                 Output::scaffold(
                     format!("{steps_dir}/conditions.py"),
@@ -102,7 +101,7 @@ pub(super) fn outputs(project: &ir::Project) -> Vec<Output<'_>> {
                     origin,
                 )
                 .with("pipeline", pipeline)
-                .with("view", view.clone()),
+                .with("view", Arc::clone(&view)),
             );
         }
         out.push(
@@ -112,7 +111,7 @@ pub(super) fn outputs(project: &ir::Project) -> Vec<Output<'_>> {
                 origin,
             )
             .with("pipeline", pipeline)
-            .with("view", view.clone()),
+            .with("view", Arc::clone(&view)),
         );
         diagrams.push(Diagram {
             name: pipeline.names.declared.clone(),
@@ -134,14 +133,14 @@ pub(super) fn outputs(project: &ir::Project) -> Vec<Output<'_>> {
 pub(super) fn registrations(project: &ir::Project) -> Vec<Registration> {
     let mut all = Vec::new();
     for pipeline in &project.pipelines {
-        let view = Shared(Arc::new(PipelineView::new(project, pipeline)));
+        let view = PipelineView::new(project, pipeline);
         let module = format!("{}.pipelines.{}", project.package, pipeline.names.module);
         all.push(Registration::new(
             Role::Workflow,
             &module,
             &pipeline.names.class,
         ));
-        for step in view.0.steps.iter().filter(|step| step.kind == "scaffold") {
+        for step in view.steps.iter().filter(|step| step.kind == "scaffold") {
             all.push(
                 Registration::new(
                     Role::Function,

@@ -6,9 +6,11 @@ use ruff_python_ast::{PythonVersion, Stmt, StmtClassDef};
 use ruff_python_parser::{Mode, ParseOptions, parse_unchecked};
 use ruff_text_size::{Ranged, TextSize};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 
 use crate::diag::Code;
 use crate::ir;
+use crate::plan::Hash;
 use crate::render::{check, parallel};
 
 /// One disagreement between a scaffold and the manifest.
@@ -66,21 +68,48 @@ pub enum Checked {
     Parsed(Vec<ScaffoldWarning>),
 }
 
-/// Checks the function, workflow and agent scaffolds of `project`. `contents(path)` returns the
-/// current text of a project-relative path, or `None` when the file does not exist (then there
-/// is nothing to check: a missing file is the plan's business).
-pub fn check_scaffolds(
+/// One scaffold the manifest expects and the last check of it; kept between runs (by `watch`,
+/// and in the render record) so that an unchanged scaffold is not parsed again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScaffoldCheck {
+    pub expectation: Expectation,
+    /// The hash of the text checked and the result; `None` when there was no text (the file is
+    /// absent, or not UTF-8: a missing file is the plan's business).
+    pub checked: Option<(Hash, Checked)>,
+}
+
+/// Checks the function, workflow and agent scaffolds of `project` against their current text,
+/// `text_of(path)` with its hash (`None`: absent, or not UTF-8), reusing from `previous` the check
+/// of a scaffold whose expectation and text hash are unchanged: a check is a pure function of the
+/// two. Each scaffold is parsed on its own, in parallel.
+pub fn check_scaffolds<'a>(
     project: &ir::Project,
-    contents: impl Fn(&str) -> Option<String> + Sync,
-) -> Vec<ScaffoldWarning> {
+    previous: &[ScaffoldCheck],
+    text_of: impl Fn(&str) -> Option<(Hash, &'a str)> + Sync,
+) -> Vec<ScaffoldCheck> {
     let target = target_of(project);
-    let expected = expectations(project);
-    // Each scaffold is parsed on its own (in parallel).
-    let checked = parallel::map(&expected, |expectation| {
-        let text = contents(&expectation.path)?;
-        Some(check_one(expectation, &text, target))
-    });
-    collect(checked.iter().map(Option::as_ref))
+    let known: HashMap<&str, &ScaffoldCheck> = previous
+        .iter()
+        .map(|it| (it.expectation.path.as_str(), it))
+        .collect();
+    parallel::map_owned(expectations(project), |expectation| {
+        let checked = text_of(&expectation.path).map(|(hash, text)| {
+            let reused = known
+                .get(expectation.path.as_str())
+                .filter(|it| it.expectation == expectation)
+                .and_then(|it| it.checked.as_ref())
+                .filter(|(at, _)| *at == hash);
+            match reused {
+                Some((_, checked)) => (hash, checked.clone()),
+                None => (hash, check_one(&expectation, text, target)),
+            }
+        });
+        ScaffoldCheck {
+            expectation,
+            checked,
+        }
+    })
 }
 
 /// Every scaffold `project` expects, in a fixed order: functions, workflows, agents.
@@ -148,12 +177,12 @@ pub fn check_one(expectation: &Expectation, text: &str, target: (u8, u8)) -> Che
     }
 }
 
-/// The warnings of every check, in expectation order (`None`: the file is absent): every parse
-/// failure first, then every mismatch, each in scaffold order.
-pub fn collect<'a>(checked: impl IntoIterator<Item = Option<&'a Checked>>) -> Vec<ScaffoldWarning> {
+/// The warnings of scaffold checks, in the order they are reported: every parse failure first,
+/// then every mismatch, each in scaffold order.
+pub fn warnings(checks: &[ScaffoldCheck]) -> Vec<ScaffoldWarning> {
     let mut warnings = Vec::new();
     let mut found = Vec::new();
-    for result in checked.into_iter().flatten() {
+    for (_, result) in checks.iter().filter_map(|it| it.checked.as_ref()) {
         match result {
             Checked::Unparsable(unparsable) => warnings.push(unparsable.clone()),
             Checked::Parsed(mismatches) => found.extend(mismatches.iter().cloned()),
@@ -255,25 +284,28 @@ mod tests {
 
     fn check(files: &[(&str, &str)]) -> Vec<(String, usize, Code)> {
         let project = testing::blog();
-        check_scaffolds(&project, |path| {
+        let checks = check_scaffolds(&project, &[], |path| {
             files
                 .iter()
                 .find(|(candidate, _)| *candidate == path)
-                .map(|(_, text)| (*text).to_owned())
-        })
-        .into_iter()
-        .map(|it| (it.path, it.line, it.code))
-        .collect()
+                .map(|(_, text)| (Hash::of(text), *text))
+        });
+        warnings(&checks)
+            .into_iter()
+            .map(|it| (it.path, it.line, it.code))
+            .collect()
     }
 
     #[test]
     fn rendered_scaffolds_have_no_warnings() {
         let project = testing::blog();
         let set = crate::render::render(&project).expect("renders");
-        let warnings = check_scaffolds(&project, |path| {
-            set.files.get(path).map(|it| it.contents.clone())
+        let checks = check_scaffolds(&project, &[], |path| {
+            set.files
+                .get(path)
+                .map(|it| (Hash::of(&it.contents), it.contents.as_str()))
         });
-        assert_eq!(warnings, Vec::new());
+        assert_eq!(warnings(&checks), Vec::new());
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! every guarantee of `restack apply`. Reads and writes only through `manifest`, `plan::scan` and
 //! `apply`; prints nothing.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -12,8 +12,8 @@ use crate::config;
 use crate::ir;
 use crate::manifest::ParseCache;
 use crate::plan::{self, Hash, Plan, PlanOptions, State};
-use crate::record::{self, Record, RecordedScaffold};
-use crate::render::{self, Checked, Expectation, ScaffoldWarning};
+use crate::record::{self, Record};
+use crate::render::{self, ScaffoldCheck, ScaffoldWarning};
 
 /// What earlier reconciles proved, kept by the watch loop: the parsed top-level manifest nodes
 /// (see [`crate::manifest::decode_cached`]), the Python renderings known to parse (see
@@ -25,9 +25,9 @@ pub(crate) struct Caches {
     pub parse: ParseCache,
     pub render: render::RenderCache,
     pub scan: plan::ScanCache,
-    /// The last check of each scaffold: what it had to define, the hash of its text, the result
-    /// (a pure function of the two, so an unchanged scaffold is not parsed again).
-    pub scaffolds: HashMap<String, (Expectation, Hash, Checked)>,
+    /// The last check of each scaffold (see [`render::check_scaffolds`]: an unchanged scaffold
+    /// is not parsed again).
+    pub scaffolds: Vec<ScaffoldCheck>,
 }
 
 impl Default for Caches {
@@ -37,7 +37,7 @@ impl Default for Caches {
             // Only the outputs whose inputs changed are rendered again (see `render::memo`).
             render: render::RenderCache::memoizing(),
             scan: plan::ScanCache::default(),
-            scaffolds: HashMap::new(),
+            scaffolds: Vec::new(),
         }
     }
 }
@@ -69,39 +69,23 @@ pub struct Reconciled {
     pub elapsed: Duration,
     /// Where the time went.
     pub timings: Timings,
-    /// What the render record needs (see [`Reconciled::save_record`]); taken when saved.
-    pub(crate) rendering: Option<Box<Rendering>>,
-}
-
-/// A reconcile's rendering, kept for its render record.
-#[derive(Debug)]
-pub(crate) struct Rendering {
-    key: Hash,
-    diagnostics: crate::diag::Diagnostics,
-    files: render::FileSet,
-    python: (u8, u8),
-    scaffolds: Vec<RecordedScaffold>,
+    /// What the render record needs, with the rendering whose hashes it records (see
+    /// [`Reconciled::save_record`]); taken when saved.
+    pub(crate) rendering: Option<Box<(record::Rendering, render::FileSet)>>,
 }
 
 impl Reconciled {
     /// Saves the render record of this reconcile (as `apply` does), so that `restack check` and
     /// `restack plan` can prove the project unchanged without rendering it. Done once, after the
-    /// reconcile is reported (it is not part of its latency); a record that cannot be saved only
-    /// makes the next `check` slower.
+    /// reconcile is reported (hashing the rendering is not part of its latency); a record that
+    /// cannot be saved only makes the next `check` slower.
     pub(crate) fn save_record(&mut self, root: &Path) {
-        let Some(rendering) = self.rendering.take() else {
+        let Some(pending) = self.rendering.take() else {
             return;
         };
-        let Rendering {
-            key,
-            diagnostics,
-            files,
-            python,
-            scaffolds,
-        } = *rendering;
-        let files = Record::entries(&files);
-        let record = Record::after_apply(key, &diagnostics, files, python, scaffolds, &self.plan);
-        let _ = record.save(root);
+        let (mut rendering, files) = *pending;
+        rendering.files = Record::entries(&files);
+        let _ = rendering.record(&self.plan).save(root);
     }
 }
 
@@ -183,12 +167,13 @@ pub(crate) fn reconcile(
         match result {
             Ok((plan, applied, warnings)) => {
                 let elapsed = started.elapsed();
-                let rendering = Rendering {
+                let rendering = record::Rendering {
                     key: record::key(bytes, &overrides),
                     diagnostics: analysis.diagnostics,
+                    // Filled in by `save_record`, after the reconcile is reported.
+                    files: BTreeMap::new(),
                     python: render::target_of(&project),
-                    scaffolds: recorded_scaffolds(&project, &caches.scaffolds),
-                    files,
+                    scaffolds: caches.scaffolds.clone(),
                 };
                 return Outcome::Applied(Box::new(Reconciled {
                     project,
@@ -197,7 +182,7 @@ pub(crate) fn reconcile(
                     warnings,
                     elapsed,
                     timings,
-                    rendering: Some(Box::new(rendering)),
+                    rendering: Some(Box::new((rendering, files))),
                 }));
             }
             Err(Failure::Apply(ApplyError::Stale(_))) if attempts < 2 => {}
@@ -231,58 +216,6 @@ fn load_overrides(root: &Path, dir: &Path) -> Result<render::Overrides, String> 
     }
 }
 
-/// [`render::check_scaffolds`] of the scaffolds in `snapshot`, parsing only those whose text or
-/// expectation changed since the last check in `checked` (which keeps this check's only).
-fn check_scaffolds(
-    project: &ir::Project,
-    snapshot: &plan::Snapshot,
-    checked: &mut HashMap<String, (Expectation, Hash, Checked)>,
-) -> Vec<ScaffoldWarning> {
-    let target = render::target_of(project);
-    let expectations = render::expectations(project);
-    let known = &*checked;
-    let results = render::parallel::map(&expectations, |expectation| {
-        let on_disk = snapshot.files.get(&expectation.path)?;
-        let text = on_disk.text()?;
-        let hash = on_disk.hash;
-        match known.get(&expectation.path) {
-            Some((was, at, result)) if was == expectation && *at == hash => Some(result.clone()),
-            _ => Some(render::check_one(expectation, text, target)),
-        }
-    });
-    let warnings = render::collect_scaffold_warnings(results.iter().map(Option::as_ref));
-    *checked = expectations
-        .into_iter()
-        .zip(results)
-        .filter_map(|(expectation, result)| {
-            let hash = snapshot.files.get(&expectation.path)?.hash;
-            Some((expectation.path.clone(), (expectation, hash, result?)))
-        })
-        .collect();
-    warnings
-}
-
-/// The scaffold checks of this reconcile in the render record's form: every expectation, with
-/// the hash of the text checked and the result (`None`: no text to check).
-fn recorded_scaffolds(
-    project: &ir::Project,
-    checked: &HashMap<String, (Expectation, Hash, Checked)>,
-) -> Vec<RecordedScaffold> {
-    render::expectations(project)
-        .into_iter()
-        .map(|expectation| {
-            let checked = checked
-                .get(&expectation.path)
-                .filter(|(was, _, _)| *was == expectation)
-                .map(|(_, hash, result)| (*hash, result.clone()));
-            RecordedScaffold {
-                expectation,
-                checked,
-            }
-        })
-        .collect()
-}
-
 #[derive(Debug, thiserror::Error)]
 enum Failure {
     #[error(transparent)]
@@ -307,7 +240,11 @@ fn plan_and_apply(
     let snapshot = plan::scan_cached(root, files, &state, &mut caches.scan)?;
     timings.scan = planning.elapsed();
     let planning = Instant::now();
-    let warnings = check_scaffolds(project, &snapshot, &mut caches.scaffolds);
+    caches.scaffolds = render::check_scaffolds(project, &caches.scaffolds, |path| {
+        let on_disk = snapshot.files.get(path)?;
+        Some((on_disk.hash, on_disk.text()?))
+    });
+    let warnings = render::scaffold_warnings(&caches.scaffolds);
     let options = PlanOptions {
         manifest,
         force: false,
