@@ -24,12 +24,13 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use crate::apply::write;
 use crate::diag::{Code, Diagnostic, Diagnostics, Severity};
-use crate::plan::{self, Action, BASE_DIR, Entry, Hash, Origin, Plan, STATE_DIR, State};
+use crate::plan::{self, Action, BASE_DIR, Entry, Hash, Origin, Plan, STATE_DIR, State, Text};
 use crate::render::{FileSet, Kind, Overrides, ScaffoldCheck, check_one, parallel};
 
 /// The record's folder, relative to the project root.
@@ -143,7 +144,10 @@ pub struct Rendering {
 impl Rendering {
     /// The record of this rendering with `plan` applied: a scaffold apply wrote is checked again
     /// from the bytes written, one it deleted is absent, every other keeps its check.
-    pub fn record(self, plan: &Plan) -> Record {
+    ///
+    /// A text the plan does not hold (a rendering made for hashes only) is read back from the
+    /// project at `root`, which apply just wrote.
+    pub fn record(self, plan: &Plan, root: &Path) -> Record {
         let python = self.python;
         let scaffolds = parallel::map_owned(self.scaffolds, |mut scaffold| {
             let change = plan
@@ -151,10 +155,20 @@ impl Rendering {
                 .binary_search_by(|it| it.path.as_str().cmp(&scaffold.expectation.path))
                 .ok()
                 .map(|at| &plan.changes[at]);
-            match change.map(|it| (it.action, it.contents.as_deref())) {
+            match change.map(|it| (it.action, it.contents.as_ref())) {
                 Some((Action::Create | Action::Update | Action::Merge, Some(text))) => {
-                    let checked = check_one(&scaffold.expectation, text, python);
-                    scaffold.checked = Some((Hash::of(text), checked));
+                    let written = match text {
+                        Text::Given(text) => Some(Arc::clone(text)),
+                        Text::Rendering => crate::plan::scan_one(root, &scaffold.expectation.path)
+                            .ok()
+                            .flatten()
+                            .and_then(|bytes| String::from_utf8(bytes).ok())
+                            .map(Arc::from),
+                    };
+                    scaffold.checked = written.map(|text| {
+                        let checked = check_one(&scaffold.expectation, &text, python);
+                        (Hash::of(text.as_bytes()), checked)
+                    });
                 }
                 Some((Action::Delete, _)) => scaffold.checked = None,
                 _ => {}
@@ -186,7 +200,7 @@ impl Record {
                 let entry = Entry {
                     kind: file.kind,
                     origin: Origin::from(&file.origin),
-                    hash: Hash::of(&file.contents),
+                    hash: file.hash,
                 };
                 (rel.clone(), entry)
             })

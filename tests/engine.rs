@@ -1,7 +1,7 @@
 //! Library-level tests of the reconcile engine (plan + apply) in real temp dirs, with hand-built
 //! file sets. Must not depend on the manifest decoder or the renderer.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write as _;
 use std::path::Path;
 use std::sync::{Arc, Barrier};
@@ -27,15 +27,15 @@ fn files(entries: &[(&str, Kind, &str)]) -> FileSet {
     for (n, (path, kind, contents)) in entries.iter().enumerate() {
         set.files.insert(
             (*path).to_owned(),
-            File {
-                contents: (*contents).to_owned(),
-                kind: *kind,
-                origin: ir::Origin {
+            File::rendered(
+                *contents,
+                *kind,
+                ir::Origin {
                     entity: format!("function \"F{n}\""),
                     span: (n * 10, n * 10 + 5),
                 },
-                template: "test.j2".to_owned(),
-            },
+                "test.j2",
+            ),
         );
     }
     set
@@ -493,6 +493,18 @@ fn corrupt_or_future_state_is_a_typed_error() {
 
 #[test]
 fn interrupted_apply_is_recovered_from_its_journal() {
+    recovers_from_a_journal(false);
+}
+
+#[test]
+fn interrupted_apply_stores_a_base_journaled_as_the_file_written() {
+    recovers_from_a_journal(true);
+}
+
+/// A crash after one file of two was replaced. The merge base of the scaffold written is
+/// journaled by its text (as version 1 of the journal did, and a version-1 journal is still read),
+/// or with `written`, by name only: recovery reads it back from the file.
+fn recovers_from_a_journal(written: bool) {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     reconcile(root, &v1());
@@ -515,12 +527,27 @@ fn interrupted_apply_is_recovered_from_its_journal() {
         bases: plan
             .changes
             .iter()
-            .filter_map(|it| Some((it.path.clone(), it.base.clone()?)))
+            .filter(|_| !written)
+            .filter_map(|it| Some((it.path.clone(), it.base.as_ref()?.given()?.into())))
             .collect::<BTreeMap<_, _>>(),
+        written_bases: plan
+            .changes
+            .iter()
+            .filter(|it| written && it.base.is_some())
+            .map(|it| it.path.clone())
+            .collect(),
         state: plan.next.clone(),
     };
     assert_eq!(journal.writes.len(), 2);
-    user_write(root, JOURNAL_FILE, &journal.to_json());
+    assert_eq!(journal.bases.len() + journal.written_bases.len(), 1);
+    let mut text = journal.to_json();
+    if !written {
+        text = text
+            .replace("\"version\": 2,", "\"version\": 1,")
+            .replace("  \"written_bases\": [],\n", "");
+        assert!(!text.contains("written_bases"), "{text}");
+    }
+    user_write(root, JOURNAL_FILE, &text);
     user_write(root, SEND, SEND_V2);
     user_write(root, "src/blog/functions/.restack-a1b2c3", "half");
     assert_eq!(read(root, STATE_FILE), state_before);
@@ -575,6 +602,7 @@ fn interrupted_apply_before_any_write_changes_nothing() {
             })
             .collect(),
         bases: BTreeMap::new(),
+        written_bases: BTreeSet::new(),
         state: plan.next.clone(),
     };
     user_write(root, JOURNAL_FILE, &journal.to_json());
@@ -731,4 +759,71 @@ fn human_output_lists_changes_with_diffs_and_colour() {
         create.contains("+ create  src/blog/service.py  (function \"F0\")\n"),
         "{create}"
     );
+}
+
+/// A plan of hashes only (`render::render_hashes`) holds no texts: apply renders each again as it
+/// writes it, and a text that does not hash as planned stops the apply before any file is
+/// replaced (it would be a bug in restack's rendering, never silently written).
+#[test]
+fn texts_a_plan_does_not_hold_are_rendered_again_and_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let v1 = v1();
+    let hashes_only = |set: &FileSet| {
+        let mut set = set.clone();
+        for file in set.files.values_mut() {
+            file.contents = None;
+        }
+        set
+    };
+    let texts = |set: &FileSet, path: &str| {
+        set.files
+            .get(path)
+            .map(|file| Ok(file.text().expect("a full rendering").to_owned()))
+    };
+    let options = ApplyOptions::new(manifest_hash());
+
+    // A cold apply: every file and the scaffold's merge base come from the renderings.
+    let plan = make_plan(root, &hashes_only(&v1), false);
+    assert!(
+        plan.changes
+            .iter()
+            .all(|it| it.contents == Some(plan::Text::Rendering))
+    );
+    let lock = apply::lock::acquire(root, Duration::from_secs(1)).unwrap();
+    apply::apply_rendering(root, &plan, &options, &lock, &|path| texts(&v1, path)).unwrap();
+    drop(lock);
+    assert_eq!(read(root, SERVICE), SERVICE_V1);
+    assert_eq!(read(root, SEND), SEND_V1);
+    assert_eq!(
+        read(root, ".restack/base/src/blog/functions/send_email.py"),
+        SEND_V1
+    );
+    assert!(make_plan(root, &v1, false).is_in_sync());
+
+    // A rendering that differs from the plan's hash: an error, and no file replaced.
+    let v2 = v2();
+    let plan = make_plan(root, &hashes_only(&v2), false);
+    let lock = apply::lock::acquire(root, Duration::from_secs(1)).unwrap();
+    let err =
+        apply::apply_rendering(root, &plan, &options, &lock, &|path| texts(&v1, path)).unwrap_err();
+    drop(lock);
+    assert!(matches!(err, ApplyError::Render { .. }), "{err:?}");
+    assert!(err.to_string().contains("renders differently"), "{err}");
+    assert_eq!(read(root, SERVICE), SERVICE_V1);
+    assert_eq!(read(root, SEND), SEND_V1);
+
+    // Planned again (the interrupted apply is recovered first), the right renderings apply.
+    let plan = make_plan(root, &hashes_only(&v2), false);
+    let lock = apply::lock::acquire(root, Duration::from_secs(1)).unwrap();
+    let applied =
+        apply::apply_rendering(root, &plan, &options, &lock, &|path| texts(&v2, path)).unwrap();
+    drop(lock);
+    assert_eq!(applied.updated, vec![SEND.to_owned(), SERVICE.to_owned()]);
+    assert_eq!(read(root, SERVICE), SERVICE_V2);
+    assert_eq!(
+        read(root, ".restack/base/src/blog/functions/send_email.py"),
+        SEND_V2
+    );
+    assert!(make_plan(root, &v2, false).is_in_sync());
 }

@@ -933,15 +933,15 @@ fn build(cases: &[PathCase]) -> (FileSet, Snapshot, State) {
         if let Some((kind, text)) = case.rendered {
             files.files.insert(
                 rel.clone(),
-                File {
-                    contents: TEXTS[text].to_owned(),
+                File::rendered(
+                    TEXTS[text],
                     kind,
-                    origin: ir::Origin {
+                    ir::Origin {
                         entity: format!("function \"{rel}\""),
                         span: (1, 2),
                     },
-                    template: "fuzz.j2".to_owned(),
-                },
+                    "fuzz.j2",
+                ),
             );
         }
         if let Some((kind, text)) = case.recorded {
@@ -957,7 +957,11 @@ fn build(cases: &[PathCase]) -> (FileSet, Snapshot, State) {
                 },
             );
             if case.base && kind == Kind::Scaffold && text < TEXTS.len() {
-                snapshot.bases.insert(rel.clone(), TEXTS[text].to_owned());
+                let base = plan::Base {
+                    hash: Hash::of(TEXTS[text]),
+                    text: Some(TEXTS[text].into()),
+                };
+                snapshot.bases.insert(rel.clone(), base);
             }
         }
         if let Some(text) = case.disk {
@@ -966,7 +970,7 @@ fn build(cases: &[PathCase]) -> (FileSet, Snapshot, State) {
                 rel,
                 OnDisk {
                     hash: Hash::of(&bytes),
-                    bytes: bytes.into(),
+                    bytes: Some(bytes.into()),
                 },
             );
         }
@@ -983,7 +987,8 @@ fn simulate(snapshot: &Snapshot, plan: &Plan) -> (Snapshot, State) {
             Action::Create | Action::Update | Action::Merge => {
                 let bytes = change
                     .contents
-                    .as_deref()
+                    .as_ref()
+                    .and_then(plan::Text::given)
                     .unwrap_or_default()
                     .as_bytes()
                     .to_vec();
@@ -991,7 +996,7 @@ fn simulate(snapshot: &Snapshot, plan: &Plan) -> (Snapshot, State) {
                     change.path.clone(),
                     OnDisk {
                         hash: Hash::of(&bytes),
-                        bytes: bytes.into(),
+                        bytes: Some(bytes.into()),
                     },
                 );
             }
@@ -1003,14 +1008,19 @@ fn simulate(snapshot: &Snapshot, plan: &Plan) -> (Snapshot, State) {
         if let Some(base) = &change.base
             && plan.next.files.contains_key(&change.path)
         {
-            bases.insert(change.path.clone(), base.to_string());
+            let text = base.given().unwrap_or_default();
+            let base = plan::Base {
+                hash: Hash::of(text),
+                text: Some(text.into()),
+            };
+            bases.insert(change.path.clone(), base);
         }
     }
     bases.retain(|rel, base| {
         plan.next
             .files
             .get(rel)
-            .is_some_and(|it| it.kind == Kind::Scaffold && it.hash == Hash::of(base.as_bytes()))
+            .is_some_and(|it| it.kind == Kind::Scaffold && it.hash == base.hash)
     });
     (Snapshot { files: disk, bases }, plan.next.clone())
 }
@@ -1061,7 +1071,11 @@ fn check_plan(cases: &[PathCase], force: bool) -> Result<(), TestCaseError> {
         ) {
             prop_assert_eq!(
                 change.after,
-                change.contents.as_deref().map(Hash::of),
+                change
+                    .contents
+                    .as_ref()
+                    .and_then(plan::Text::given)
+                    .map(Hash::of),
                 "`{}`: after is the contents' hash",
                 rel
             );
@@ -1098,10 +1112,15 @@ fn check_plan(cases: &[PathCase], force: bool) -> Result<(), TestCaseError> {
                 let ours = disk
                     .and_then(OnDisk::text)
                     .expect("a merge of a UTF-8 file");
-                let base = snapshot.bases.get(rel).map_or("", String::as_str);
+                let base = snapshot
+                    .bases
+                    .get(rel)
+                    .and_then(|it| it.text.as_deref())
+                    .unwrap_or("");
+                let merged = change.contents.as_ref().and_then(plan::Text::given);
                 prop_assert_eq!(
-                    plan::merge(base, ours, &file.contents),
-                    MergeOutcome::Clean(change.contents.as_deref().unwrap_or_default().to_owned())
+                    plan::merge(base, ours, file.text().unwrap_or_default()),
+                    MergeOutcome::Clean(merged.unwrap_or_default().to_owned())
                 );
             }
             Action::Keep => {
@@ -1324,7 +1343,7 @@ fn regression_missing_base_of_an_unchanged_rendering_is_not_a_conflict() {
     for change in &plan.changes {
         assert_eq!(change.action, Action::Keep, "{}", change.path);
         assert_eq!(
-            change.base.as_deref(),
+            change.base.as_ref().and_then(plan::Text::given),
             Some(TEXTS[0]),
             "the base is stored again"
         );

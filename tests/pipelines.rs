@@ -167,17 +167,21 @@ fn blog_pipeline_layout_and_ownership() {
         kind("tests/test_pipeline_blog_pipeline.py"),
         Some(Kind::Scaffold)
     );
-    let orchestrator = &set.files["src/blog/pipelines/blog_pipeline.py"].contents;
+    let orchestrator = set.files["src/blog/pipelines/blog_pipeline.py"]
+        .text()
+        .expect("rendered");
     assert!(orchestrator.contains("workflow.child_execute("));
     assert!(orchestrator.contains("condition=conditions.should_repurpose"));
     assert!(orchestrator.contains("approve=conditions.approve_research"));
     assert!(orchestrator.contains("**PIPELINE_BLOG_PIPELINE_DRAFT.step_kwargs()"));
-    let retries = &set.files["src/blog/common/retries.py"].contents;
+    let retries = set.files["src/blog/common/retries.py"]
+        .text()
+        .expect("rendered");
     assert!(retries.contains("PIPELINE_BLOG_PIPELINE_DRAFT = StepPolicy("));
-    let registry = &set.files["src/blog/registry.py"].contents;
+    let registry = set.files["src/blog/registry.py"].text().expect("rendered");
     assert!(registry.contains("    BlogPipelineBrainstormIdeas,\n"));
     assert!(registry.contains("    blog_pipeline_draft,\n") || registry.contains("    draft,\n"));
-    let docs = &set.files["docs/pipelines.md"].contents;
+    let docs = set.files["docs/pipelines.md"].text().expect("rendered");
     assert!(docs.contains("```mermaid\nflowchart LR\n"));
     assert!(docs.contains("    RESEARCH -. feedback .-> IDEATE\n"));
     assert!(docs.contains("    PROMOTE -->|if| REPURPOSE\n"));
@@ -186,7 +190,9 @@ fn blog_pipeline_layout_and_ownership() {
 #[test]
 fn variant_pipeline_runs_steps_as_functions() {
     let set = render_project(&variant());
-    let orchestrator = &set.files["src/blog/pipelines/digest_pipeline.py"].contents;
+    let orchestrator = set.files["src/blog/pipelines/digest_pipeline.py"]
+        .text()
+        .expect("rendered");
     assert!(!orchestrator.contains("child_execute"));
     assert!(orchestrator.contains("function=send_email,"));
     assert!(orchestrator.contains("condition=conditions.should_repurpose"));
@@ -194,7 +200,7 @@ fn variant_pipeline_runs_steps_as_functions() {
         set.files
             .contains_key("src/blog/pipelines/digest_pipeline_steps/notify.py")
     );
-    let docs = &set.files["docs/pipelines.md"].contents;
+    let docs = set.files["docs/pipelines.md"].text().expect("rendered");
     assert!(docs.contains("    DRAFT --> FLAKY\n"));
     assert!(docs.contains("    NOTIFY --> FLAKY\n"));
     assert!(docs.contains("    CHECK --> OUTLINE\n"));
@@ -241,7 +247,7 @@ fn variant_project_passes_ruff_and_pytest() {
             clippy::disallowed_methods,
             reason = "test fixture output, not an apply"
         )]
-        std::fs::write(&target, &file.contents).expect("write file");
+        std::fs::write(&target, file.text().expect("rendered")).expect("write file");
     }
     let bin = venv().join("bin");
     run(&root, &bin.join("ruff"), &["check", "--no-cache", "."]);

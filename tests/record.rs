@@ -51,6 +51,16 @@ fn same_with_and_without_record(t: &Test, situation: &str, fast: bool) {
     assert_same_tree(&before, &t.tree());
     std::fs::remove_file(t.path(RECORD)).expect("remove the record");
     let without = outputs(t);
+    // `plan` keeps hashes and the texts it merges; `plan --out` keeps every text (to save them).
+    // Both print the same plan.
+    let saved = tempfile::tempdir().expect("temp dir");
+    let out = saved.path().join("plan.json");
+    let all_texts = t.run(["plan", "--out", out.to_str().expect("UTF-8 path")]);
+    assert_eq!(
+        (all_texts.code, &all_texts.stdout),
+        (without[0].0, &without[0].1),
+        "{situation}: plan with every text"
+    );
     t.write(RECORD, &record);
     assert_same_tree(&before, &t.tree());
     for (with, without) in with.iter().zip(&without) {

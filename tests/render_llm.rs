@@ -289,11 +289,15 @@ fn blog_renders_router_tools_and_prompts() {
             .unwrap_or_else(|| panic!("`{path}` is rendered"));
         assert_eq!(file.kind, kind, "kind of `{path}`");
     }
-    let registry = &set.files["src/blog/registry.py"].contents;
+    let registry = set.files["src/blog/registry.py"].text().expect("rendered");
     assert!(registry.contains("from blog.common.tool_servers import tool_servers_lifespan"));
-    let config = &set.files["config/llm_router.yaml"].contents;
+    let config = set.files["config/llm_router.yaml"]
+        .text()
+        .expect("rendered");
     assert!(config.contains("key_env: \"OPENAI_API_KEY\""));
-    let server = &set.files["src/blog/tools/research.py"].contents;
+    let server = set.files["src/blog/tools/research.py"]
+        .text()
+        .expect("rendered");
     assert!(
         server
             .contains("def web_search(query: str) -> list[str]:\n    \"\"\"Search the web.\"\"\"")
@@ -320,7 +324,8 @@ fn nothing_is_rendered_without_llm_tools_or_prompts() {
     }
     assert!(
         !set.files["src/blog/registry.py"]
-            .contents
+            .text()
+            .expect("rendered")
             .contains("tool_servers_lifespan")
     );
 }
@@ -331,12 +336,13 @@ fn variants_render_deterministically() {
         assert_eq!(render_project(&project), render_project(&project));
     }
     let set = render_project(&gateway());
-    let tools = &set.files["config/tools.yaml"].contents;
+    let tools = set.files["config/tools.yaml"].text().expect("rendered");
     assert!(tools.contains("transport: sse"));
     assert!(tools.contains("transport: http"));
     assert!(
         set.files["config/llm_router.yaml"]
-            .contents
+            .text()
+            .expect("rendered")
             .contains("backend: kong")
     );
 }
@@ -355,7 +361,7 @@ fn write_file_set(set: &FileSet, root: &Path) {
             clippy::disallowed_methods,
             reason = "test fixture output, not an apply"
         )]
-        std::fs::write(&target, &file.contents).expect("write file");
+        std::fs::write(&target, file.text().expect("rendered")).expect("write file");
     }
 }
 

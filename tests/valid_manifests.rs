@@ -614,7 +614,10 @@ fn check(manifest: &str) -> Result<(), TestCaseError> {
             continue;
         }
         python += 1;
-        let parsed = parse_unchecked(&file.contents, ParseOptions::from(Mode::Module));
+        let parsed = parse_unchecked(
+            file.text().expect("rendered"),
+            ParseOptions::from(Mode::Module),
+        );
         prop_assert!(
             parsed.errors().is_empty(),
             "{path} does not parse: {:?}\n{manifest}",

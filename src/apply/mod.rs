@@ -35,14 +35,18 @@
 pub mod lock;
 pub mod write;
 
-use std::collections::BTreeSet;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::plan::journal::{JOURNAL_FILE, Journal, JournalWrite};
 use crate::plan::path::{self, PathError};
-use crate::plan::{Action, BASE_DIR, Hash, Plan, STATE_DIR, STATE_FILE, State, StateError};
+use crate::plan::{
+    Action, BASE_DIR, Change, Hash, Plan, STATE_DIR, STATE_FILE, State, StateError, Text,
+};
 use crate::render::Kind;
 
 /// How to apply.
@@ -105,6 +109,9 @@ pub enum ApplyError {
     State(#[from] StateError),
     #[error(transparent)]
     Path(#[from] PathError),
+    /// A text the plan did not hold could not be rendered again as planned: a bug in restack.
+    #[error("cannot render `{path}` again: {message}; this is a bug in restack, please report it")]
+    Render { path: String, message: String },
     #[error("cannot write `{}`", path.display())]
     Io {
         path: PathBuf,
@@ -124,6 +131,10 @@ pub fn apply(root: &Path, plan: &Plan, options: &ApplyOptions) -> Result<Applied
     apply_locked(root, plan, options, &lock)
 }
 
+/// Renders again the text of a path that a plan does not hold ([`Text::Rendering`]): `None` when
+/// the project has no such file, else the text or why it could not be rendered.
+pub type Renderings<'a> = &'a (dyn Fn(&str) -> Option<Result<String, String>> + Sync);
+
 /// [`apply`] for a caller that already holds the project's lock, typically because it made the
 /// plan under it: a plan made before the lock is taken goes stale whenever another apply runs
 /// first, while one made under it cannot. `options.lock_timeout` is not used.
@@ -131,7 +142,21 @@ pub fn apply_locked(
     root: &Path,
     plan: &Plan,
     options: &ApplyOptions,
+    lock: &lock::Lock,
+) -> Result<Applied, ApplyError> {
+    apply_rendering(root, plan, options, lock, &|_| None)
+}
+
+/// [`apply_locked`] of a plan made from a rendering of hashes only: each text it does not hold is
+/// rendered again by `renderings` when it is written (on the writing threads, so the texts of a
+/// project are never all in memory), and must hash as the plan says, or nothing more is written
+/// ([`ApplyError::Render`]).
+pub fn apply_rendering(
+    root: &Path,
+    plan: &Plan,
+    options: &ApplyOptions,
     _lock: &lock::Lock,
+    renderings: Renderings<'_>,
 ) -> Result<Applied, ApplyError> {
     let mut applied = Applied::default();
     let state = State::load(root)?;
@@ -163,23 +188,7 @@ pub fn apply_locked(
     }
 
     // 4. The journal, before any file is touched.
-    let journal = Journal {
-        writes: targets
-            .iter()
-            .map(|(change, _)| JournalWrite {
-                path: change.path.clone(),
-                before: change.before,
-                after: change.after,
-            })
-            .collect(),
-        bases: plan
-            .changes
-            .iter()
-            .filter(|it| plan.next.files.contains_key(&it.path))
-            .filter_map(|it| Some((it.path.clone(), it.base.clone()?)))
-            .collect(),
-        state: plan.next.clone(),
-    };
+    let journal = journal_of(plan, &targets, renderings)?;
     let journal_path = path::resolve_unchecked(root, JOURNAL_FILE)?;
     let needs_journal = !targets.is_empty() || !journal.bases.is_empty();
     if needs_journal {
@@ -188,22 +197,31 @@ pub fn apply_locked(
     }
 
     // 5. The files: deletions first (in path order, so a file that becomes a directory is gone
-    // before the directory is made), then every write in one batch (see `write_all_atomic`).
+    // before the directory is made), then every write in one batch (see `write_groups_atomic`),
+    // a merge base that is the text written going with its file (renamed after every file).
     let mut dirs = BTreeSet::from([root.join(STATE_DIR)]);
-    let mut writes: Vec<(&Path, &[u8])> = Vec::new();
+    let mut base_paths = Vec::new();
+    for (change, _) in &targets {
+        if journal.written_bases.contains(&change.path) {
+            base_paths.push(path::resolve_unchecked(
+                root,
+                &format!("{BASE_DIR}/{}", change.path),
+            )?);
+        }
+    }
+    let mut base_paths = base_paths.iter();
+    let mut writes: Vec<(Vec<&Path>, &Change)> = Vec::new();
     for (change, full) in &targets {
         if let Some(dir) = full.parent() {
             dirs.insert(dir.to_path_buf());
         }
         match change.action {
             Action::Create | Action::Update | Action::Merge => {
-                let contents = change.contents.as_deref().unwrap_or_default();
-                debug_assert_eq!(
-                    Some(Hash::of(contents)),
-                    change.after,
-                    "a planned write's contents must match its after-hash"
-                );
-                writes.push((full.as_path(), contents.as_bytes()));
+                let mut paths = vec![full.as_path()];
+                if journal.written_bases.contains(&change.path) {
+                    paths.extend(base_paths.next().map(PathBuf::as_path));
+                }
+                writes.push((paths, change));
             }
             Action::Delete => write::remove(root, full).map_err(io_at(full))?,
             Action::Keep | Action::Blocked(_) => {}
@@ -216,7 +234,8 @@ pub fn apply_locked(
         };
         list.push(change.path.clone());
     }
-    write::write_all_atomic(&writes).map_err(batch_error)?;
+    write::write_groups_atomic(&writes, |change| bytes_of(change, renderings))
+        .map_err(batch_error)?;
     for dir in &dirs {
         write::clean_temp_files(dir).map_err(io_at(dir))?;
     }
@@ -234,6 +253,116 @@ pub fn apply_locked(
         write::remove(root, &journal_path).map_err(io_at(&journal_path))?;
     }
     Ok(applied)
+}
+
+/// The journal of applying `plan`, whose `targets` are the changes that touch a file. A merge base
+/// that is the very text written to its path is journaled by name (recovery reads it back from
+/// the file); any other is journaled by its text, rendered now if the plan does not hold it (rare:
+/// a scaffold kept whose stored base went missing).
+fn journal_of(
+    plan: &Plan,
+    targets: &[(&Change, PathBuf)],
+    renderings: Renderings<'_>,
+) -> Result<Journal, ApplyError> {
+    let mut bases = BTreeMap::new();
+    let mut written_bases = BTreeSet::new();
+    for change in &plan.changes {
+        let Some(base) = &change.base else { continue };
+        let Some(entry) = plan.next.files.get(&change.path) else {
+            continue;
+        };
+        if base_is_written(change, base) {
+            written_bases.insert(change.path.clone());
+        } else {
+            let text = text_of(&change.path, base, entry.hash, renderings)?;
+            bases.insert(change.path.clone(), text);
+        }
+    }
+    Ok(Journal {
+        writes: targets
+            .iter()
+            .map(|(change, _)| JournalWrite {
+                path: change.path.clone(),
+                before: change.before,
+                after: change.after,
+            })
+            .collect(),
+        bases,
+        written_bases,
+        state: plan.next.clone(),
+    })
+}
+
+/// Whether `base` is the very text `change` writes to its file (then stored from it).
+fn base_is_written(change: &Change, base: &Text) -> bool {
+    if !matches!(
+        change.action,
+        Action::Create | Action::Update | Action::Merge
+    ) {
+        return false;
+    }
+    match (base, &change.contents) {
+        (Text::Rendering, Some(Text::Rendering)) => true,
+        (Text::Given(base), Some(Text::Given(contents))) => {
+            Arc::ptr_eq(base, contents) || base == contents
+        }
+        _ => false,
+    }
+}
+
+/// The bytes `change` writes.
+fn bytes_of<'a>(change: &'a Change, renderings: Renderings<'_>) -> io::Result<Cow<'a, [u8]>> {
+    match &change.contents {
+        Some(Text::Given(text)) => {
+            debug_assert_eq!(
+                Some(Hash::of(text.as_bytes())),
+                change.after,
+                "a planned write's contents must match its after-hash"
+            );
+            Ok(Cow::Borrowed(text.as_bytes()))
+        }
+        Some(Text::Rendering) => {
+            let expected = change.after.unwrap_or_else(|| Hash::of(b""));
+            render_again(&change.path, expected, renderings)
+                .map(|text| Cow::Owned(text.into_bytes()))
+                .map_err(io::Error::other)
+        }
+        None => Ok(Cow::Borrowed(&[])),
+    }
+}
+
+/// The text `text` stands for at `path`, which must hash to `expected`.
+fn text_of(
+    path: &str,
+    text: &Text,
+    expected: Hash,
+    renderings: Renderings<'_>,
+) -> Result<Arc<str>, ApplyError> {
+    match text {
+        Text::Given(text) => Ok(Arc::clone(text)),
+        Text::Rendering => render_again(path, expected, renderings).map(Arc::from),
+    }
+}
+
+/// The rendering of `path` from `renderings`, which must hash to `expected`.
+fn render_again(
+    path: &str,
+    expected: Hash,
+    renderings: Renderings<'_>,
+) -> Result<String, ApplyError> {
+    let failed = |message: String| ApplyError::Render {
+        path: path.to_owned(),
+        message,
+    };
+    let text = renderings(path)
+        .ok_or_else(|| failed("the project has no such file".to_owned()))?
+        .map_err(failed)?;
+    if Hash::of(text.as_bytes()) != expected {
+        return Err(failed(
+            "it renders differently from when it was planned".to_owned(),
+        ));
+    }
+    Ok(text)
 }
 
 /// Completes the bookkeeping of an interrupted apply, if there was one, without applying anything
@@ -329,10 +458,28 @@ fn write_state(root: &Path, state: &State) -> Result<bool, ApplyError> {
     Ok(true)
 }
 
+/// The error of a batch write: a text that could not be rendered again is reported as itself.
 fn batch_error(err: write::BatchError) -> ApplyError {
-    ApplyError::Io {
-        path: err.path,
-        source: err.source,
+    let write::BatchError { path, source } = err;
+    if !source
+        .get_ref()
+        .is_some_and(<dyn std::error::Error + Send + Sync>::is::<ApplyError>)
+    {
+        return ApplyError::Io { path, source };
+    }
+    match source
+        .into_inner()
+        .map(<dyn std::error::Error + Send + Sync>::downcast::<ApplyError>)
+    {
+        Some(Ok(render)) => *render,
+        Some(Err(other)) => ApplyError::Io {
+            path,
+            source: io::Error::other(other),
+        },
+        None => ApplyError::Io {
+            path,
+            source: io::Error::other("the write failed"),
+        },
     }
 }
 

@@ -78,9 +78,26 @@ pub struct BatchError {
 /// in step 1 renames nothing. A crash leaves each target old or new plus, at worst, temp files
 /// that [`clean_temp_files`] removes; making the *set* consistent is the journal's job.
 pub fn write_all_atomic(files: &[(&Path, &[u8])]) -> Result<(), BatchError> {
-    let mut dirs: Vec<&Path> = files
+    let groups: Vec<(Vec<&Path>, &[u8])> = files
         .iter()
-        .map(|(path, _)| path.parent().unwrap_or(Path::new(".")))
+        .map(|(path, bytes)| (vec![*path], *bytes))
+        .collect();
+    write_groups_atomic(&groups, |bytes| Ok(std::borrow::Cow::Borrowed(*bytes)))
+}
+
+/// [`write_all_atomic`] of groups of files, each group's files all getting the bytes `bytes`
+/// makes for it (once, on the writing thread, so that the bytes of every file are never all in
+/// memory at once). The renames happen in rounds: the first file of every group, in order, then
+/// the second of every group, and so on; so a crash before the end leaves no later file of a
+/// group renamed while an earlier file of another is not.
+pub fn write_groups_atomic<T: Sync>(
+    groups: &[(Vec<&Path>, T)],
+    bytes: impl Fn(&T) -> io::Result<std::borrow::Cow<'_, [u8]>> + Sync,
+) -> Result<(), BatchError> {
+    let mut dirs: Vec<&Path> = groups
+        .iter()
+        .flat_map(|(paths, _)| paths)
+        .map(|path| path.parent().unwrap_or(Path::new(".")))
         .collect();
     dirs.sort_unstable();
     dirs.dedup();
@@ -90,17 +107,35 @@ pub fn write_all_atomic(files: &[(&Path, &[u8])]) -> Result<(), BatchError> {
             source,
         })?;
     }
-    let temps = in_parallel(files, |(path, bytes)| {
-        write_temp(path, bytes).map_err(|source| BatchError {
-            path: path.to_path_buf(),
-            source,
-        })
+    let temps = in_parallel(groups, |(paths, item)| {
+        let failed = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| BatchError { path, source }
+        };
+        let first = paths.first().copied().unwrap_or(Path::new("."));
+        let bytes = bytes(item).map_err(failed(first))?;
+        paths
+            .iter()
+            .map(|path| write_temp(path, &bytes).map_err(failed(path)))
+            .collect::<Result<Vec<_>, BatchError>>()
     })?;
-    for (temp, (path, _)) in temps.into_iter().zip(files) {
-        temp.persist(path).map_err(|err| BatchError {
-            path: path.to_path_buf(),
-            source: err.error,
-        })?;
+    let rounds = groups
+        .iter()
+        .map(|(paths, _)| paths.len())
+        .max()
+        .unwrap_or(0);
+    let mut temps: Vec<std::vec::IntoIter<tempfile::TempPath>> =
+        temps.into_iter().map(IntoIterator::into_iter).collect();
+    for round in 0..rounds {
+        for (temps, (paths, _)) in temps.iter_mut().zip(groups) {
+            let (Some(temp), Some(path)) = (temps.next(), paths.get(round)) else {
+                continue;
+            };
+            temp.persist(path).map_err(|err| BatchError {
+                path: path.to_path_buf(),
+                source: err.error,
+            })?;
+        }
     }
     in_parallel(&dirs, |dir| {
         sync_dir(dir).map_err(|source| BatchError {

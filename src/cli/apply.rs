@@ -1,6 +1,7 @@
 //! `restack apply [FILE] [--force]`: reconcile the project with the manifest, or apply a saved
 //! plan exactly.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 
 use crate::apply::{self, Applied, ApplyOptions};
@@ -8,7 +9,7 @@ use crate::cli::GlobalArgs;
 use crate::cli::exit_status::ExitStatus;
 use crate::cli::printer::Printer;
 use crate::cli::session;
-use crate::plan::{self, DisplayOptions, Hash, Plan};
+use crate::plan::{self, DisplayOptions, Hash, Plan, Text};
 use crate::record::{self, Record};
 use crate::render;
 
@@ -35,19 +36,54 @@ pub(crate) fn apply(
         // whenever a concurrent apply finished first. A saved plan is checked under it by
         // `apply::apply_locked` (and refused as stale then, which is its contract).
         // A reconcile also records its rendering (see `crate::record`); a saved plan has none.
-        let (root, manifest, plan, lock, rendering) = if let Some(file) = saved {
+        let display = DisplayOptions {
+            color: printer.color,
+            diff,
+        };
+        let (root, plan, applied, rendering) = if let Some(file) = saved {
             let (root, manifest, plan) = load_saved(global, printer, file)?;
             let lock =
                 apply::lock::acquire(&root, options(manifest).lock_timeout).map_err(failed)?;
-            (root, manifest, plan, lock, None)
+            printer.out(&plan::display::human(&plan, &display));
+            let applied =
+                apply::apply_locked(&root, &plan, &options(manifest), &lock).map_err(failed)?;
+            (root, plan, applied, None)
         } else {
-            let compiled = session::compile(global, printer)?;
+            let mut compiled = session::compile(global, printer, session::Texts::for_diff(diff))?;
             let lock =
                 apply::lock::acquire(&compiled.root, options(compiled.manifest).lock_timeout)
                     .map_err(failed)?;
-            let planned = session::plan(&compiled, force, printer)?;
-            // The plan holds what it writes; the rendering itself is not needed any more (only
-            // its hashes, for the record), so it is freed before applying.
+            let planned = session::plan(&mut compiled, force, printer)?;
+            let plan = planned.plan;
+            printer.out(&plan::display::human(&plan, &display));
+            // The texts the plan does not hold are rendered again as they are written.
+            let again: BTreeSet<&str> = plan
+                .changes
+                .iter()
+                .filter(|it| {
+                    [&it.contents, &it.base]
+                        .into_iter()
+                        .any(|text| *text == Some(Text::Rendering))
+                })
+                .map(|it| it.path.as_str())
+                .collect();
+            let renderer = render::Renderer::new(&compiled.project, &compiled.overrides, |path| {
+                again.contains(path)
+            });
+            let renderings = |path: &str| {
+                renderer
+                    .render(path)
+                    .map(|it| it.map_err(|err| err.to_string()))
+            };
+            let applied = apply::apply_rendering(
+                &compiled.root,
+                &plan,
+                &options(compiled.manifest),
+                &lock,
+                &renderings,
+            )
+            .map_err(failed)?;
+            drop(renderer);
             let rendering = record::Rendering {
                 key: compiled.key,
                 files: Record::entries(&compiled.files),
@@ -55,24 +91,11 @@ pub(crate) fn apply(
                 diagnostics: compiled.diagnostics,
                 scaffolds: planned.scaffolds,
             };
-            (
-                compiled.root,
-                compiled.manifest,
-                planned.plan,
-                lock,
-                Some(rendering),
-            )
+            (compiled.root, plan, applied, Some(rendering))
         };
-        let display = DisplayOptions {
-            color: printer.color,
-            diff,
-        };
-        printer.out(&plan::display::human(&plan, &display));
-        let applied =
-            apply::apply_locked(&root, &plan, &options(manifest), &lock).map_err(failed)?;
         if let Some(rendering) = rendering {
             // Only a cache: a record that cannot be saved makes the next plan slower, no more.
-            let _ = rendering.record(&plan).save(&root);
+            let _ = rendering.record(&plan, &root).save(&root);
         }
         report(printer, &applied);
         Ok(if applied.blocked.is_empty() {

@@ -10,7 +10,7 @@ use crate::plan::{self, DisplayOptions};
 /// printed as the plan that would fix it), 2 when restack failed.
 pub(crate) fn check(global: &GlobalArgs, printer: &Printer, json: bool, diff: bool) -> ExitStatus {
     let run = || -> Result<ExitStatus, ExitStatus> {
-        let plan = session::plan_read_only(global, printer)?;
+        let plan = session::plan_read_only(global, printer, session::Texts::for_diff(diff))?;
         if json {
             printer.out(&plan::display::json(&plan));
         } else if !plan.is_in_sync() {

@@ -20,7 +20,9 @@ pub(crate) fn plan(
     out: Option<&Path>,
 ) -> ExitStatus {
     let run = || -> Result<ExitStatus, ExitStatus> {
-        let plan = session::plan_read_only(global, printer)?;
+        // A saved plan holds every text it writes.
+        let texts = session::Texts::for_diff(diff || out.is_some());
+        let plan = session::plan_read_only(global, printer, texts)?;
         if json {
             printer.out(&plan::display::json(&plan));
         } else {

@@ -28,12 +28,33 @@ pub(crate) struct Loaded {
     pub analysis: Analysis,
 }
 
+/// How much of a rendering a command keeps in memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Texts {
+    /// Every text: to show diffs, or save a plan.
+    All,
+    /// Hashes, and the few texts planning reads (merges): the project's texts are never all in
+    /// memory. `apply` renders the others again as it writes them.
+    Needed,
+}
+
+impl Texts {
+    /// `All` when diffs are shown, else `Needed`.
+    pub(crate) fn for_diff(diff: bool) -> Texts {
+        if diff { Texts::All } else { Texts::Needed }
+    }
+}
+
 /// A valid manifest, rendered.
 pub(crate) struct Compiled {
     pub root: PathBuf,
     pub manifest: Hash,
     pub project: ir::Project,
+    pub overrides: Overrides,
+    /// The rendering; with [`Texts::Needed`], of hashes only until [`plan`] adds the texts it
+    /// reads.
     pub files: FileSet,
+    pub texts: Texts,
     /// The inputs of the rendering, hashed ([`record::key`]).
     pub key: Hash,
     /// The manifest's diagnostics (warnings: there are no errors).
@@ -120,9 +141,13 @@ impl Source {
 
 /// Loads the manifest and renders the project. An invalid manifest is `Failure`; a template that
 /// produced invalid output is an internal error (`Error`).
-pub(crate) fn compile(global: &GlobalArgs, printer: &Printer) -> Result<Compiled, ExitStatus> {
+pub(crate) fn compile(
+    global: &GlobalArgs,
+    printer: &Printer,
+    texts: Texts,
+) -> Result<Compiled, ExitStatus> {
     let source = read(global, printer)?;
-    compile_source(global, printer, &source)
+    compile_source(global, printer, &source, texts)
 }
 
 /// [`compile`] of a manifest that was read.
@@ -130,14 +155,33 @@ fn compile_source(
     global: &GlobalArgs,
     printer: &Printer,
     source: &Source,
+    texts: Texts,
 ) -> Result<Compiled, ExitStatus> {
-    let loaded = load_source(printer, source);
-    let Some(project) = loaded.analysis.project else {
-        printer.err(&format!("{}: invalid; nothing was planned\n", loaded.name));
+    let Loaded {
+        root,
+        name,
+        hash,
+        analysis,
+    } = load_source(printer, source);
+    // Only the project and the diagnostics are needed from here on: the decoded manifest and its
+    // text are freed before rendering, the peak of a command's memory.
+    let Analysis {
+        project,
+        diagnostics,
+        manifest,
+        text,
+    } = analysis;
+    drop((manifest, text));
+    let Some(project) = project else {
+        printer.err(&format!("{name}: invalid; nothing was planned\n"));
         return Err(ExitStatus::Failure);
     };
-    let overrides = overrides(global, printer, &loaded.root)?;
-    let files = render::render_with(&project, &overrides).map_err(|err| {
+    let overrides = overrides(global, printer, &root)?;
+    let rendered = match texts {
+        Texts::All => render::render_with(&project, &overrides),
+        Texts::Needed => render::render_hashes(&project, &overrides),
+    };
+    let files = rendered.map_err(|err| {
         if overrides.contains(err.template()) {
             printer.error(&override_error(&overrides, &err));
             return ExitStatus::Failure;
@@ -156,11 +200,13 @@ fn compile_source(
     })?;
     Ok(Compiled {
         key: record::key(&source.bytes, &overrides),
-        root: loaded.root,
-        manifest: loaded.hash,
+        root,
+        manifest: hash,
         project,
+        overrides,
         files,
-        diagnostics: loaded.analysis.diagnostics,
+        texts,
+        diagnostics,
     })
 }
 
@@ -237,25 +283,58 @@ fn override_error(overrides: &Overrides, err: &RenderError) -> String {
 }
 
 /// Plans the compiled project against the disk and the recorded state, and prints warnings about
-/// scaffolds that disagree with the manifest.
+/// scaffolds that disagree with the manifest. A rendering of hashes only is planned against a
+/// scan of hashes only, with the texts planning reads loaded (and rendered) first.
 pub(crate) fn plan(
-    compiled: &Compiled,
+    compiled: &mut Compiled,
     force: bool,
     printer: &Printer,
 ) -> Result<Planned, ExitStatus> {
-    let state = State::load(&compiled.root).map_err(|err| {
-        printer.error(&err.to_string());
+    let failed = |message: String| {
+        printer.error(&message);
         ExitStatus::Error
-    })?;
-    let snapshot = plan::scan(&compiled.root, &compiled.files, &state).map_err(|err| {
-        printer.error(&err.to_string());
-        ExitStatus::Error
-    })?;
+    };
+    let root = &compiled.root;
+    let state = State::load(root).map_err(|err| failed(err.to_string()))?;
+    let mut snapshot = match compiled.texts {
+        Texts::All => plan::scan(root, &compiled.files, &state),
+        Texts::Needed => plan::scan_hashes_only(root, &compiled.files, &state),
+    }
+    .map_err(|err| failed(err.to_string()))?;
     let scaffolds = render::check_scaffolds(&compiled.project, &[], |path| {
         let on_disk = snapshot.files.get(path)?;
-        Some((on_disk.hash, on_disk.text()?))
+        if on_disk.bytes.is_some() {
+            return Some((on_disk.hash, on_disk.text()?.into()));
+        }
+        // Read for the check only, then dropped.
+        let bytes = plan::scan_one(root, path).ok()??;
+        let text = String::from_utf8(bytes).ok()?;
+        Some((Hash::of(text.as_bytes()), text.into()))
     });
     print_scaffold_warnings(printer, &scaffolds);
+    if compiled.texts == Texts::Needed {
+        let needed = plan::texts_needed(&compiled.files, &snapshot, &state);
+        snapshot
+            .load_texts(root, &state, &needed)
+            .map_err(|err| failed(err.to_string()))?;
+        let renderer = render::Renderer::new(&compiled.project, &compiled.overrides, |path| {
+            needed.binary_search_by(|it| it.as_str().cmp(path)).is_ok()
+        });
+        for rel in &needed {
+            let Some(file) = compiled.files.files.get_mut(rel) else {
+                continue;
+            };
+            let text = match renderer.render(rel) {
+                Some(Ok(text)) if Hash::of(text.as_bytes()) == file.hash => text,
+                _ => {
+                    return Err(failed(format!(
+                        "`{rel}` renders differently from a moment ago; this is a bug in restack, please report it"
+                    )));
+                }
+            };
+            file.contents = Some(text.into());
+        }
+    }
     let options = PlanOptions {
         manifest: compiled.manifest,
         force,
@@ -270,7 +349,11 @@ pub(crate) fn plan(
 /// project unchanged since the last apply ([`unchanged`]), it is made from hashes alone, without
 /// analyzing or rendering; otherwise the manifest is analyzed and rendered as usual. Both roads
 /// print the same diagnostics and give the same plan.
-pub(crate) fn plan_read_only(global: &GlobalArgs, printer: &Printer) -> Result<Plan, ExitStatus> {
+pub(crate) fn plan_read_only(
+    global: &GlobalArgs,
+    printer: &Printer,
+    texts: Texts,
+) -> Result<Plan, ExitStatus> {
     let source = read(global, printer)?;
     if let Some(proof) = unchanged(global, &source) {
         let text = String::from_utf8_lossy(&source.bytes);
@@ -279,8 +362,8 @@ pub(crate) fn plan_read_only(global: &GlobalArgs, printer: &Printer) -> Result<P
         print_scaffold_warnings(printer, &proof.scaffolds);
         return Ok(proof.plan);
     }
-    let compiled = compile_source(global, printer, &source)?;
-    Ok(plan(&compiled, false, printer)?.plan)
+    let mut compiled = compile_source(global, printer, &source, texts)?;
+    Ok(plan(&mut compiled, false, printer)?.plan)
 }
 
 /// What [`unchanged`] proves: the plan, and what the full road would have printed.

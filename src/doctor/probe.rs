@@ -202,7 +202,7 @@ fn plan_project(
         }
     };
     if let Some(pyproject) = files.files.get("pyproject.toml") {
-        facts.pins = pins_of(&pyproject.contents);
+        facts.pins = pins_of(pyproject.text().unwrap_or_default());
     }
     let planned = State::load(root)
         .map_err(|err| err.to_string())

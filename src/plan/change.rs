@@ -116,10 +116,10 @@ pub struct Change {
     /// The bytes to write (`Create`, `Update`, `Merge`; for `Blocked`, what would be written, to
     /// show a diff; for a blocked conflict, the new rendering).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub contents: Option<Arc<str>>,
+    pub contents: Option<Text>,
     /// For scaffolds: the new rendering to store as the merge base, when it changes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub base: Option<Arc<str>>,
+    pub base: Option<Text>,
     /// The file's current contents (when it exists and is UTF-8), for diffs; `None` for a `keep`,
     /// which has no diff. Not saved in plans.
     #[serde(skip)]
@@ -127,4 +127,48 @@ pub struct Change {
     /// For `Blocked(Conflict)`: the conflicting hunks, to show the user.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conflicts: Vec<ConflictHunk>,
+}
+
+/// A text a change writes: held by the plan, or the new rendering of the change's path, which a
+/// plan made from hashes only ([`crate::render::render_hashes`]) does not hold and `apply` renders
+/// again when it writes it (checking it against the hash the plan recorded).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Text {
+    Given(Arc<str>),
+    /// The rendering of this change's path: the text whose hash is the change's `after` (for
+    /// `contents`) or the next state's entry (for `base`).
+    Rendering,
+}
+
+impl Text {
+    /// The text, when the plan holds it.
+    pub fn given(&self) -> Option<&str> {
+        match self {
+            Text::Given(text) => Some(text),
+            Text::Rendering => None,
+        }
+    }
+}
+
+impl From<Arc<str>> for Text {
+    fn from(text: Arc<str>) -> Text {
+        Text::Given(text)
+    }
+}
+
+impl Serialize for Text {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Text::Given(text) => serializer.serialize_str(text),
+            Text::Rendering => Err(serde::ser::Error::custom(
+                "a plan made from hashes only has no texts to save",
+            )),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Text {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Text, D::Error> {
+        Arc::<str>::deserialize(deserializer).map(Text::Given)
+    }
 }

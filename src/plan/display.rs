@@ -133,7 +133,11 @@ fn diff(out: &mut String, change: &Change, color: bool) {
     let old = change.previous.as_deref().unwrap_or("");
     let new = match change.action {
         Action::Delete | Action::Blocked(Reason::OrphanEdited) => "",
-        _ => change.contents.as_deref().unwrap_or(old),
+        _ => change
+            .contents
+            .as_ref()
+            .and_then(crate::plan::Text::given)
+            .unwrap_or(old),
     };
     if old == new {
         return;

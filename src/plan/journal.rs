@@ -2,13 +2,15 @@
 //! interrupted apply) folds into the state. Owns the journal format; never writes.
 //!
 //! `.restack/journal.json` lists every intended write with its before- and after-hash, the merge
-//! bases about to be stored, and the complete state the apply will record. Files are written one
+//! bases about to be stored (by their text, or, for a base that is exactly the text written to
+//! its path, by name only: `written_bases`, since version 2), and the complete state the apply
+//! will record. Files are written one
 //! by one (each atomically), then the bases, then the state; the journal is removed last.
 //!
 //! Folding a leftover journal into the old state, path by path:
 //! - a journaled write whose file now has its after-hash (or, for a delete, is gone) finished:
 //!   the path takes its entry from the journaled state (these bytes are restack's, not a hand
-//!   edit), and its merge base from the journal;
+//!   edit), and its merge base from the journal (or, in `written_bases`, from the file itself);
 //! - a journaled write that did not finish keeps its old entry; the next plan simply plans it
 //!   again;
 //! - a path without a journaled write (only its origin or kind changed, or it was dropped) takes
@@ -25,8 +27,8 @@ use crate::plan::hash::Hash;
 use crate::plan::path;
 use crate::plan::state::{Entry, FormatError, State, StateFile, parse_versioned};
 
-/// The journal format version.
-pub const JOURNAL_VERSION: u32 = 1;
+/// The journal format version. Version 1 (no `written_bases`) is still read.
+pub const JOURNAL_VERSION: u32 = 2;
 /// The journal file, relative to the project root.
 pub const JOURNAL_FILE: &str = ".restack/journal.json";
 
@@ -47,6 +49,8 @@ pub struct Journal {
     pub writes: Vec<JournalWrite>,
     /// Merge bases to store, by path.
     pub bases: BTreeMap<String, Arc<str>>,
+    /// Paths whose merge base to store is the very text written to them (see `writes`).
+    pub written_bases: BTreeSet<String>,
     /// The state the apply records when it finishes.
     pub state: State,
 }
@@ -57,6 +61,8 @@ struct JournalFile {
     version: u32,
     writes: Vec<JournalWrite>,
     bases: BTreeMap<String, Arc<str>>,
+    #[serde(default)]
+    written_bases: BTreeSet<String>,
     state: StateFile,
 }
 
@@ -66,6 +72,7 @@ struct JournalFileRef<'a> {
     version: u32,
     writes: &'a [JournalWrite],
     bases: &'a BTreeMap<String, Arc<str>>,
+    written_bases: &'a BTreeSet<String>,
     state: StateFileRef<'a>,
 }
 
@@ -84,6 +91,7 @@ impl Journal {
             version: JOURNAL_VERSION,
             writes: &self.writes,
             bases: &self.bases,
+            written_bases: &self.written_bases,
             state: StateFileRef {
                 version: crate::plan::state::STATE_VERSION,
                 manifest: self.state.manifest,
@@ -103,12 +111,13 @@ impl Journal {
     }
 
     pub(crate) fn from_json(text: &str) -> Result<Journal, FormatError> {
-        let file: JournalFile = parse_versioned(text, JOURNAL_VERSION)?;
+        let file: JournalFile = parse_versioned(text, 1..=JOURNAL_VERSION)?;
         let paths = file
             .writes
             .iter()
             .map(|it| it.path.as_str())
             .chain(file.bases.keys().map(String::as_str))
+            .chain(file.written_bases.iter().map(String::as_str))
             .chain(file.state.files.keys().map(String::as_str));
         for rel in paths {
             path::validate(rel).map_err(|err| FormatError::Corrupt(err.to_string()))?;
@@ -116,6 +125,7 @@ impl Journal {
         Ok(Journal {
             writes: file.writes,
             bases: file.bases,
+            written_bases: file.written_bases,
             state: State {
                 manifest: file.state.manifest,
                 files: file.state.files,
@@ -125,16 +135,25 @@ impl Journal {
         })
     }
 
-    /// Folds this journal into `old` (the state on disk), asking `disk_hash` for the current hash
+    /// Folds this journal into `old` (the state on disk), asking `disk` for the current bytes
     /// of a path (`None`: missing). See the module docs for the rules.
     pub fn fold(
         &self,
         old: &State,
-        disk_hash: impl Fn(&str) -> Option<Hash>,
+        disk: impl Fn(&str) -> Option<Vec<u8>>,
     ) -> Result<State, String> {
         let mut finished = BTreeMap::new();
+        let mut written: BTreeMap<&str, Arc<str>> = BTreeMap::new();
         for write in &self.writes {
-            finished.insert(write.path.as_str(), disk_hash(&write.path) == write.after);
+            let bytes = disk(&write.path);
+            let done = bytes.as_ref().map(Hash::of) == write.after;
+            finished.insert(write.path.as_str(), done);
+            if done
+                && self.written_bases.contains(&write.path)
+                && let Some(text) = bytes.and_then(|it| String::from_utf8(it).ok())
+            {
+                written.insert(write.path.as_str(), Arc::from(text));
+            }
         }
         let all_finished = finished.values().all(|done| *done);
         let paths: BTreeSet<&String> = old.files.keys().chain(self.state.files.keys()).collect();
@@ -149,7 +168,8 @@ impl Journal {
             };
             if let Some(entry) = entry {
                 files.insert(rel.clone(), entry.clone());
-                if from_new && let Some(base) = self.bases.get(rel) {
+                let base = self.bases.get(rel).or_else(|| written.get(rel.as_str()));
+                if from_new && let Some(base) = base {
                     if Hash::of(base.as_bytes()) != entry.hash {
                         return Err(format!("the base of `{rel}` does not match its hash"));
                     }

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use crate::plan::change::{Action, Change, Reason};
+use crate::plan::change::{Action, Change, Reason, Text};
 use crate::plan::hash::Hash;
 use crate::plan::merge::{MergeOutcome, merge};
 use crate::plan::origin::Origin;
@@ -208,7 +208,7 @@ pub fn plan_unchanged(
 }
 
 /// Builds a change of the path being planned: action, before, after, contents.
-type MakeChange<'a> = dyn Fn(Action, Option<Hash>, Option<Hash>, Option<Arc<str>>) -> Change + 'a;
+type MakeChange<'a> = dyn Fn(Action, Option<Hash>, Option<Hash>, Option<Text>) -> Change + 'a;
 
 /// A change and the state entry to record for its path (`None`: drop it).
 type Planned = (Change, Option<Entry>);
@@ -221,24 +221,24 @@ fn plan_rendered(
     snapshot: &Snapshot,
     force: bool,
 ) -> Planned {
-    let new_hash = Hash::of(&file.contents);
-    // One copy of the rendering, shared by the change and the merge base it may store, made only
-    // when one of them needs it (a keep needs neither).
-    let shared = std::cell::OnceCell::new();
-    let rendering = || Arc::clone(shared.get_or_init(|| Arc::<str>::from(file.contents.as_str())));
+    let new_hash = file.hash;
+    // The rendering, shared by the change and the merge base it may store; a rendering made for
+    // hashes only is rendered again by apply.
+    let rendering = || file.contents.clone().map_or(Text::Rendering, Text::Given);
     let origin = Origin::from(&file.origin);
     let fresh = Entry {
         kind: file.kind,
         origin: origin.clone(),
         hash: new_hash,
     };
+    let base_stored = snapshot
+        .bases
+        .get(rel)
+        .is_some_and(|it| it.hash == new_hash);
     let base_to_store = |record: &Entry| {
-        (file.kind == Kind::Scaffold
-            && record.hash == new_hash
-            && snapshot.bases.get(rel) != Some(&file.contents))
-        .then(rendering)
+        (file.kind == Kind::Scaffold && record.hash == new_hash && !base_stored).then(rendering)
     };
-    let change = |action, before, after, contents: Option<Arc<str>>| Change {
+    let change = |action, before, after, contents: Option<Text>| Change {
         path: rel.to_owned(),
         action,
         kind: file.kind,
@@ -337,13 +337,23 @@ fn plan_edited_scaffold(
     fresh: Entry,
     change: &MakeChange<'_>,
 ) -> Planned {
-    let base = snapshot.bases.get(rel).map_or("", String::as_str);
-    let outcome = match disk.text() {
-        Some(ours) => merge(base, ours, &file.contents),
-        None => MergeOutcome::Conflict(Vec::new()),
+    let base = snapshot
+        .bases
+        .get(rel)
+        .and_then(|it| it.text.as_deref())
+        .unwrap_or("");
+    // The caller loaded the texts of every path `texts_needed` names, this one included; were one
+    // missing, the merge would conflict, which writes nothing.
+    debug_assert!(
+        file.text().is_some() && disk.bytes.is_some(),
+        "the texts of `{rel}` were not loaded for its merge"
+    );
+    let outcome = match (disk.text(), file.text()) {
+        (Some(ours), Some(theirs)) => merge(base, ours, theirs),
+        _ => MergeOutcome::Conflict(Vec::new()),
     };
     match outcome {
-        MergeOutcome::Clean(merged) if merged.as_bytes() == &*disk.bytes => (
+        MergeOutcome::Clean(merged) if Some(merged.as_bytes()) == disk.bytes.as_deref() => (
             change(Action::Keep, Some(disk.hash), Some(disk.hash), None),
             Some(fresh),
         ),
@@ -352,7 +362,7 @@ fn plan_edited_scaffold(
                 Action::Merge,
                 Some(disk.hash),
                 Some(Hash::of(&merged)),
-                Some(Arc::from(merged)),
+                Some(Text::Given(Arc::from(merged))),
             ),
             Some(fresh),
         ),
@@ -361,12 +371,34 @@ fn plan_edited_scaffold(
                 Action::Blocked(Reason::Conflict),
                 Some(disk.hash),
                 fresh.hash.into(),
-                Some(Arc::from(file.contents.as_str())),
+                Some(file.contents.clone().map_or(Text::Rendering, Text::Given)),
             );
             blocked.conflicts = hunks;
             blocked_or_forced(blocked, force, Some(entry.clone()), fresh)
         }
     }
+}
+
+/// The paths whose texts [`plan`] reads besides their hashes: a scaffold the user edited whose
+/// rendering changed is 3-way merged, which needs the rendering, the file and its merge base.
+/// A plan from a rendering and a snapshot of hashes only ([`crate::render::render_hashes`],
+/// [`super::scan_hashes_only`]) needs these texts loaded first.
+pub fn texts_needed(files: &FileSet, snapshot: &Snapshot, state: &State) -> Vec<String> {
+    files
+        .files
+        .iter()
+        .filter(|(rel, file)| {
+            let (Some(entry), Some(disk)) = (state.files.get(*rel), snapshot.files.get(*rel))
+            else {
+                return false;
+            };
+            file.kind == Kind::Scaffold
+                && disk.hash != file.hash
+                && disk.hash != entry.hash
+                && entry.hash != file.hash
+        })
+        .map(|(rel, _)| rel.clone())
+        .collect()
 }
 
 /// A blocked change stays blocked (keeping the old state entry) unless `force`, which turns it
@@ -415,6 +447,7 @@ fn plan_orphan(rel: &str, entry: &Entry, disk: Option<&OnDisk>, force: bool) -> 
 mod tests {
     use super::*;
     use crate::ir;
+    use crate::plan::scan::Base;
 
     const TEXTS: [&str; 3] = ["one\n", "two\n", "three\n"];
 
@@ -467,12 +500,7 @@ mod tests {
         let mut files = FileSet::default();
         files.files.insert(
             rel.to_owned(),
-            File {
-                contents: rendered.to_owned(),
-                kind,
-                origin: origin.clone(),
-                template: "t.j2".to_owned(),
-            },
+            File::rendered(rendered, kind, origin.clone(), "t.j2"),
         );
         let mut state = State::default();
         let old_origin = Origin {
@@ -494,7 +522,7 @@ mod tests {
         if let Some(disk) = disk {
             let on_disk = OnDisk {
                 hash: Hash::of(disk),
-                bytes: disk.as_bytes().into(),
+                bytes: Some(disk.as_bytes().into()),
             };
             snapshot.files.insert(rel.to_owned(), on_disk);
             hashes.files.insert(rel, Hash::of(disk));
@@ -504,7 +532,11 @@ mod tests {
             && recorded_kind == Kind::Scaffold
         {
             if Hash::of(base) == Hash::of(recorded) {
-                snapshot.bases.insert(rel.to_owned(), base.to_owned());
+                let base = Base {
+                    hash: Hash::of(base),
+                    text: Some(base.into()),
+                };
+                snapshot.bases.insert(rel.to_owned(), base);
             }
             hashes.bases.insert(rel, Hash::of(base));
         }
@@ -525,7 +557,7 @@ mod tests {
                     gone.to_owned(),
                     OnDisk {
                         hash: Hash::of(&bytes),
-                        bytes: bytes.into(),
+                        bytes: Some(bytes.into()),
                     },
                 );
             }
@@ -545,10 +577,76 @@ mod tests {
             "kind {kind:?}, rendered {rendered:?}, recorded {recorded_kind:?} {recorded:?}, disk {disk:?}, base {base:?}, orphan {orphan:?}"
         );
         let no_op = slow.is_in_sync() && slow.changes.iter().all(|it| it.base.is_none());
+        assert_lean_agrees(&files, &snapshot, &state, manifest, &slow, &case);
         match &fast {
             Some(fast) => assert_eq!(fast, &slow, "{case}"),
             None => assert!(!no_op, "a no-op not proved: {case}\n{slow:#?}"),
         }
         fast.is_some()
+    }
+
+    /// The plan from a rendering and a snapshot of hashes only, with the texts `texts_needed`
+    /// names loaded, is the plan from everything, but for the texts it leaves to apply to render
+    /// again and the previous texts it does not keep for diffs.
+    fn assert_lean_agrees(
+        files: &FileSet,
+        snapshot: &Snapshot,
+        state: &State,
+        manifest: Hash,
+        full: &Plan,
+        case: &str,
+    ) {
+        let options = PlanOptions {
+            manifest,
+            force: false,
+        };
+        let mut lean_files = files.clone();
+        for file in lean_files.files.values_mut() {
+            file.contents = None;
+        }
+        let mut lean_snapshot = snapshot.clone();
+        for on_disk in lean_snapshot.files.values_mut() {
+            on_disk.bytes = None;
+        }
+        for base in lean_snapshot.bases.values_mut() {
+            base.text = None;
+        }
+        for rel in texts_needed(&lean_files, &lean_snapshot, state) {
+            lean_files.files.get_mut(&rel).expect("rendered").contents =
+                files.files[&rel].contents.clone();
+            lean_snapshot
+                .files
+                .insert(rel.clone(), snapshot.files[&rel].clone());
+            if let Some(base) = snapshot.bases.get(&rel) {
+                lean_snapshot.bases.insert(rel, base.clone());
+            }
+        }
+        for force in [false, true] {
+            let options = PlanOptions { force, ..options };
+            let full = if force {
+                &plan(files, snapshot, state, &options)
+            } else {
+                full
+            };
+            let mut lean = plan(&lean_files, &lean_snapshot, state, &options);
+            let rendering = files
+                .files
+                .values()
+                .next()
+                .and_then(|it| it.contents.clone());
+            let mut expected = full.clone();
+            for (change, full) in lean.changes.iter_mut().zip(&mut expected.changes) {
+                for text in [&mut change.contents, &mut change.base] {
+                    if *text == Some(Text::Rendering) {
+                        *text = rendering.clone().map(Text::Given);
+                    }
+                }
+                // Texts kept for diffs only: the lean plan keeps those it read for a merge.
+                if change.previous.is_none() {
+                    full.previous = None;
+                }
+            }
+            assert_eq!(lean, expected, "lean plan, force {force}: {case}");
+        }
     }
 }

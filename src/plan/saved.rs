@@ -26,7 +26,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::plan::change::{Action, Change};
+use crate::plan::change::{Action, Change, Text};
 use crate::plan::hash::Hash;
 use crate::plan::path;
 use crate::plan::reconcile::Plan;
@@ -83,10 +83,11 @@ impl Plan {
     /// Reads a saved plan, checking its version, its paths and that every content matches its
     /// hash.
     pub fn from_saved_json(text: &str) -> Result<Plan, SavedPlanError> {
-        let file: PlanFile = parse_versioned(text, PLAN_VERSION).map_err(|err| match err {
-            FormatError::Version(version) => SavedPlanError::UnknownVersion(version),
-            FormatError::Corrupt(message) => SavedPlanError::Corrupt(message),
-        })?;
+        let file: PlanFile =
+            parse_versioned(text, PLAN_VERSION..=PLAN_VERSION).map_err(|err| match err {
+                FormatError::Version(version) => SavedPlanError::UnknownVersion(version),
+                FormatError::Corrupt(message) => SavedPlanError::Corrupt(message),
+            })?;
         if file.format != FORMAT_NAME {
             return Err(SavedPlanError::Corrupt(format!(
                 "unknown format `{}`",
@@ -99,7 +100,8 @@ impl Plan {
                 change.action,
                 Action::Create | Action::Update | Action::Merge
             );
-            let contents_match = change.contents.as_deref().map(Hash::of) == change.after;
+            let contents_match =
+                change.contents.as_ref().and_then(Text::given).map(Hash::of) == change.after;
             if writes && !contents_match {
                 return Err(SavedPlanError::Corrupt(format!(
                     "the contents of `{}` do not match its hash",
@@ -107,7 +109,7 @@ impl Plan {
                 )));
             }
             if let (Some(base), Some(entry)) = (&change.base, file.next.files.get(&change.path))
-                && Hash::of(base.as_bytes()) != entry.hash
+                && base.given().map(Hash::of) != Some(entry.hash)
             {
                 return Err(SavedPlanError::Corrupt(format!(
                     "the merge base of `{}` does not match its hash",

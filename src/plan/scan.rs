@@ -12,19 +12,29 @@ use crate::plan::path::{self, PathError};
 use crate::plan::state::{BASE_DIR, Entry, State};
 use crate::render::{FileSet, Kind, parallel};
 
-/// The bytes of one file on disk.
+/// One file on disk: its hash and, unless the scan kept hashes only ([`scan_hashes_only`]), its
+/// bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OnDisk {
     pub hash: Hash,
     /// Shared, so that a cached read (see [`ScanCache`]) is not copied on every scan.
-    pub bytes: Arc<[u8]>,
+    pub bytes: Option<Arc<[u8]>>,
 }
 
 impl OnDisk {
-    /// The contents as text, when they are UTF-8.
+    /// The contents as text, when they were kept and are UTF-8.
     pub fn text(&self) -> Option<&str> {
-        std::str::from_utf8(&self.bytes).ok()
+        std::str::from_utf8(self.bytes.as_deref()?).ok()
     }
+}
+
+/// The stored merge base of a scaffold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Base {
+    /// Always the state's hash for the path: a base that does not match it is not one.
+    pub hash: Hash,
+    /// The text, unless the scan kept hashes only.
+    pub text: Option<Arc<str>>,
 }
 
 /// What the disk holds for the paths of a file set and a state.
@@ -34,7 +44,7 @@ pub struct Snapshot {
     pub files: BTreeMap<String, OnDisk>,
     /// The merge base of each scaffold in the state, when it is available and matches the
     /// state's hash (otherwise absent, and a merge treats the base as empty).
-    pub bases: BTreeMap<String, String>,
+    pub bases: BTreeMap<String, Base>,
 }
 
 /// Scanning failed: an unsafe path or an IO error. Exit status 2 at the CLI.
@@ -55,7 +65,67 @@ pub enum ScanError {
 /// Reads every path in `files` or in `state` under `root` (contents and hash), never following a
 /// symlink, plus the merge bases of the state's scaffolds.
 pub fn scan(root: &Path, files: &FileSet, state: &State) -> Result<Snapshot, ScanError> {
-    scan_with(root, files, state, None)
+    scan_with(root, files, state, None, true)
+}
+
+/// [`scan`] keeping only hashes: what a plan needs for every path but the few whose texts it
+/// reads ([`super::texts_needed`]), which [`Snapshot::load_texts`] adds. Every file is still read
+/// once (to hash it), but the project's bytes are never all in memory.
+pub fn scan_hashes_only(
+    root: &Path,
+    files: &FileSet,
+    state: &State,
+) -> Result<Snapshot, ScanError> {
+    scan_with(root, files, state, None, false)
+}
+
+impl Snapshot {
+    /// Reads the bytes of the given files and the texts of their merge bases (of the paths that
+    /// have them in this snapshot), as [`scan`] would have kept them. A file whose hash is no
+    /// longer the scanned one is an error: it changed during planning.
+    pub fn load_texts(
+        &mut self,
+        root: &Path,
+        state: &State,
+        paths: &[String],
+    ) -> Result<(), ScanError> {
+        for rel in paths {
+            if let Some(on_disk) = self.files.get_mut(rel)
+                && on_disk.bytes.is_none()
+            {
+                let bytes = read_file(root, rel)?.unwrap_or_default();
+                if Hash::of(&bytes) != on_disk.hash {
+                    return Err(changed(rel));
+                }
+                on_disk.bytes = Some(bytes.into());
+            }
+            if let Some(base) = self.bases.get_mut(rel)
+                && base.text.is_none()
+            {
+                let text = if let Some(text) = state.pending_bases.get(rel) {
+                    Some(Arc::clone(text))
+                } else {
+                    let full = path::resolve_unchecked(root, &format!("{BASE_DIR}/{rel}"))?;
+                    read_at(&full, rel)?
+                        .and_then(|bytes| String::from_utf8(bytes).ok())
+                        .map(Arc::from)
+                };
+                match text {
+                    Some(text) if Hash::of(text.as_bytes()) == base.hash => base.text = Some(text),
+                    _ => return Err(changed(&format!("{BASE_DIR}/{rel}"))),
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A file that changed between two reads of one plan.
+fn changed(rel: &str) -> ScanError {
+    ScanError::Io {
+        path: rel.to_owned(),
+        source: io::Error::other("the file changed while restack was planning; plan again"),
+    }
 }
 
 /// Files a long-running caller (`watch`) read before, by full path, with the metadata they had
@@ -132,7 +202,7 @@ pub fn scan_cached(
     cache: &mut ScanCache,
 ) -> Result<Snapshot, ScanError> {
     let mut fresh = HashMap::new();
-    let snapshot = scan_with(root, files, state, Some((&cache.files, &mut fresh)))?;
+    let snapshot = scan_with(root, files, state, Some((&cache.files, &mut fresh)), true)?;
     cache.files = fresh;
     Ok(snapshot)
 }
@@ -144,6 +214,7 @@ fn scan_with(
     files: &FileSet,
     state: &State,
     cache: Option<(&Seen, &mut Seen)>,
+    keep_bytes: bool,
 ) -> Result<Snapshot, ScanError> {
     let (old, mut fresh) = match cache {
         Some((old, fresh)) => (Some(old), Some(fresh)),
@@ -156,13 +227,23 @@ fn scan_with(
     let resolver = path::Resolver::new(root);
     let read = parallel::map(&paths, |rel| {
         let (full, meta) = resolver.resolve_with_metadata(rel)?;
-        read_stamped(full, rel, regular(meta, rel)?, old)
+        let mut found = read_stamped(full, rel, regular(meta, rel)?, old)?;
+        // Dropped here, in the job, so that the bytes of every file are never held at once.
+        if let Some((_, on_disk, None)) = &mut found
+            && !keep_bytes
+        {
+            on_disk.bytes = None;
+        }
+        Ok::<_, ScanError>(found)
     });
     let mut snapshot = Snapshot::default();
     for (rel, found) in paths.into_iter().zip(read) {
-        if let Some((full, on_disk, stamp)) = found? {
+        if let Some((full, mut on_disk, stamp)) = found? {
             if let (Some(fresh), Some(stamp)) = (fresh.as_deref_mut(), stamp) {
                 fresh.insert(full, (stamp, on_disk.clone()));
+            }
+            if !keep_bytes {
+                on_disk.bytes = None;
             }
             snapshot.files.insert(rel.clone(), on_disk);
         }
@@ -175,7 +256,10 @@ fn scan_with(
     let bases = parallel::map(&scaffolds, |(rel, entry)| {
         if let Some(base) = state.pending_bases.get(*rel) {
             return Ok((
-                Some(base.to_string()).filter(|it| Hash::of(it) == entry.hash),
+                (Hash::of(base.as_bytes()) == entry.hash).then(|| Base {
+                    hash: entry.hash,
+                    text: keep_bytes.then(|| Arc::clone(base)),
+                }),
                 None,
             ));
         }
@@ -186,9 +270,18 @@ fn scan_with(
         else {
             return Ok((None, None));
         };
+        let text = on_disk
+            .bytes
+            .as_deref()
+            .and_then(|bytes| std::str::from_utf8(bytes).ok());
+        // A base is text (it is a rendering): one that is not UTF-8 is not one.
         let base = (on_disk.hash == entry.hash)
-            .then(|| String::from_utf8(on_disk.bytes.to_vec()).ok())
-            .flatten();
+            .then_some(text)
+            .flatten()
+            .map(|text| Base {
+                hash: entry.hash,
+                text: keep_bytes.then(|| Arc::from(text)),
+            });
         Ok::<_, ScanError>((base, stamp.map(|stamp| (full, stamp, on_disk))))
     });
     for ((rel, _), found) in scaffolds.into_iter().zip(bases) {
@@ -245,7 +338,7 @@ fn read_stamped(
         let bytes = read_bytes(&full, rel)?;
         let on_disk = OnDisk {
             hash: Hash::of(&bytes),
-            bytes: bytes.into(),
+            bytes: Some(bytes.into()),
         };
         return Ok(Some((full, on_disk, None)));
     };
@@ -267,7 +360,7 @@ fn read_stamped(
     let stamp = stamp.filter(|it| after.as_ref() == Some(it) && it.settled(read_at));
     let on_disk = OnDisk {
         hash: Hash::of(&bytes),
-        bytes: bytes.into(),
+        bytes: Some(bytes.into()),
     };
     Ok(Some((full, on_disk, stamp)))
 }
@@ -334,15 +427,15 @@ mod tests {
         let mut set = FileSet::default();
         set.files.insert(
             rel.to_owned(),
-            File {
-                contents: "x\n".to_owned(),
-                kind: Kind::Managed,
-                origin: ir::Origin {
+            File::rendered(
+                "x\n",
+                Kind::Managed,
+                ir::Origin {
                     entity: "function \"F\"".to_owned(),
                     span: (0, 1),
                 },
-                template: "test.j2".to_owned(),
-            },
+                "test.j2",
+            ),
         );
         set
     }
@@ -370,7 +463,7 @@ mod tests {
         let stamp = Stamp::of(&meta).expect("unix stamp");
         let marked = OnDisk {
             hash: Hash::of(b"cached\n"),
-            bytes: b"cached\n".to_vec().into(),
+            bytes: Some(b"cached\n".to_vec().into()),
         };
         cache
             .files
@@ -384,7 +477,7 @@ mod tests {
         let edited = scan_cached(root, &set, &state, &mut cache).expect("scan");
         assert_eq!(edited, scan(root, &set, &state).expect("scan"));
         assert_eq!(
-            edited.files.get("a.py").map(|it| &*it.bytes),
+            edited.files.get("a.py").and_then(|it| it.bytes.as_deref()),
             Some(b"edited by hand\n".as_slice())
         );
     }

@@ -144,7 +144,7 @@ impl State {
                 },
             })?;
             state = journal
-                .fold(&state, |rel| disk_hash(root, rel))
+                .fold(&state, |rel| disk_bytes(root, rel))
                 .map_err(|message| StateError::Corrupt {
                     path: journal_path.clone(),
                     message,
@@ -155,7 +155,7 @@ impl State {
 
     /// Parses the text of a state file.
     pub(crate) fn from_json(text: &str) -> Result<State, FormatError> {
-        let file: StateFile = parse_versioned(text, STATE_VERSION)?;
+        let file: StateFile = parse_versioned(text, STATE_VERSION..=STATE_VERSION)?;
         for rel in file.files.keys() {
             path::validate(rel).map_err(|err| FormatError::Corrupt(err.to_string()))?;
         }
@@ -199,7 +199,7 @@ pub(crate) enum FormatError {
 /// times the memory and time of the typed parse.
 pub(crate) fn parse_versioned<T: serde::de::DeserializeOwned>(
     text: &str,
-    version: u32,
+    versions: std::ops::RangeInclusive<u32>,
 ) -> Result<T, FormatError> {
     /// Only the version; a document that is not an object has none.
     struct Probe(Option<serde_json::Value>);
@@ -268,8 +268,10 @@ pub(crate) fn parse_versioned<T: serde::de::DeserializeOwned>(
     let Probe(found) =
         serde_json::from_str(text).map_err(|err| FormatError::Corrupt(err.to_string()))?;
     match found.as_ref().and_then(serde_json::Value::as_u64) {
-        Some(found) if found == u64::from(version) => {}
-        Some(found) if found > u64::from(version) => return Err(FormatError::Version(found)),
+        Some(found) if versions.contains(&u32::try_from(found).unwrap_or(u32::MAX)) => {}
+        Some(found) if found > u64::from(*versions.end()) => {
+            return Err(FormatError::Version(found));
+        }
         Some(found) => {
             return Err(FormatError::Corrupt(format!(
                 "unsupported format version `{found}`"
@@ -298,10 +300,10 @@ pub(crate) fn read_optional(path: &Path) -> Result<Option<String>, StateError> {
     }
 }
 
-/// The hash of the file at `rel`, `None` when it is missing or unsafe to read.
-pub(crate) fn disk_hash(root: &Path, rel: &str) -> Option<Hash> {
+/// The bytes of the file at `rel`, `None` when it is missing or unsafe to read.
+pub(crate) fn disk_bytes(root: &Path, rel: &str) -> Option<Vec<u8>> {
     let full = path::resolve(root, rel).ok()?;
-    std::fs::read(full).ok().map(Hash::of)
+    std::fs::read(full).ok()
 }
 
 #[cfg(test)]
@@ -309,7 +311,7 @@ mod version_tests {
     use super::{FormatError, State, parse_versioned};
 
     fn corrupt(text: &str) -> String {
-        match parse_versioned::<serde_json::Value>(text, 1) {
+        match parse_versioned::<serde_json::Value>(text, 1..=1) {
             Err(FormatError::Corrupt(message)) => message,
             other => panic!("{text}: expected corrupt, got {other:?}"),
         }
@@ -318,7 +320,7 @@ mod version_tests {
     #[test]
     fn the_version_is_checked_before_the_rest_is_read() {
         assert!(matches!(
-            parse_versioned::<serde_json::Value>(r#"{"files": 3, "version": 7}"#, 1),
+            parse_versioned::<serde_json::Value>(r#"{"files": 3, "version": 7}"#, 1..=1),
             Err(FormatError::Version(7))
         ));
         for missing in ["[1, 2]", "3", "null", "\"x\"", "{}", r#"{"version": "1"}"#] {

@@ -1,10 +1,12 @@
 //! The in-memory result of rendering: the contract between `render` and `plan`.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::Serialize;
 
 use crate::ir::Origin;
+use crate::plan::Hash;
 
 /// Who owns a file after restack wrote it (DESIGN.md §4).
 #[derive(
@@ -21,12 +23,49 @@ pub enum Kind {
 /// One rendered file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct File {
-    pub contents: String,
+    /// The rendered text, or `None` in a rendering made for its hashes only
+    /// ([`crate::render::render_hashes`]), whose texts are rendered again when they are needed
+    /// ([`crate::render::Renderer`]).
+    pub contents: Option<Arc<str>>,
+    /// The blake3 hash of the rendered text, kept when the text is not.
+    #[serde(skip)]
+    pub hash: Hash,
     pub kind: Kind,
     /// The manifest entity this file was rendered for.
     pub origin: Origin,
     /// The template it was rendered from (for error messages).
     pub template: String,
+}
+
+impl File {
+    /// A file with its rendered text.
+    pub fn rendered(
+        contents: impl Into<Arc<str>>,
+        kind: Kind,
+        origin: Origin,
+        template: impl Into<String>,
+    ) -> File {
+        let contents = contents.into();
+        File {
+            hash: Hash::of(contents.as_bytes()),
+            contents: Some(contents),
+            kind,
+            origin,
+            template: template.into(),
+        }
+    }
+
+    /// The rendered text, when this rendering kept it.
+    pub fn text(&self) -> Option<&str> {
+        self.contents.as_deref()
+    }
+
+    /// The same file without its text (its hash stays).
+    #[must_use]
+    pub fn hashed_only(mut self) -> File {
+        self.contents = None;
+        self
+    }
 }
 
 /// Every file of the generated project, keyed by its path relative to the project root, with

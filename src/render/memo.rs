@@ -252,8 +252,6 @@ fn loads_dynamically(source: &str) -> bool {
 #[derive(Debug, Clone)]
 pub(super) struct Memo {
     pub(super) own: Hash,
-    /// The blake3 hash of the rendered bytes (what the Python parse check is keyed by).
-    pub(super) contents_hash: [u8; 32],
     pub(super) deps: Vec<(Dep, Option<Hash>)>,
     pub(super) file: File,
 }

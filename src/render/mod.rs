@@ -64,6 +64,64 @@ pub fn render_with(project: &ir::Project, overrides: &Overrides) -> Result<FileS
     render_cached(project, overrides, &mut RenderCache::default())
 }
 
+/// [`render_with`], keeping of each file its hash, kind and origin but not its text: everything
+/// planning needs, in a small part of the memory of the whole project. Every check runs as in
+/// [`render_with`] (each `.py` file is parsed), so the same errors are returned. A text needed
+/// later (to write it, merge into it or show a diff) is rendered again with a [`Renderer`];
+/// rendering is deterministic, so it is the text that was hashed.
+pub fn render_hashes(project: &ir::Project, overrides: &Overrides) -> Result<FileSet, RenderError> {
+    render_inner(project, overrides, &mut RenderCache::default(), false)
+}
+
+/// Renders single files of a project again, on demand: the texts a rendering made with
+/// [`render_hashes`] did not keep. Shareable between threads.
+pub struct Renderer<'a> {
+    env: minijinja::Environment<'static>,
+    base: minijinja::Value,
+    outputs: HashMap<String, Output<'a>>,
+}
+
+impl std::fmt::Debug for Renderer<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Renderer")
+            .field("outputs", &self.outputs.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> Renderer<'a> {
+    /// A renderer of the files of `project` whose path `wanted` accepts (holding only their
+    /// contexts).
+    pub fn new(
+        project: &'a ir::Project,
+        overrides: &Overrides,
+        wanted: impl Fn(&str) -> bool,
+    ) -> Renderer<'a> {
+        let registrations = registrations(project);
+        let policies = policies(project);
+        let (base_entries, project_entries) = env::base_context(project, &registrations, &policies);
+        Renderer {
+            env: env::environment(overrides),
+            base: env::base_value(&base_entries, &project_entries),
+            outputs: outputs(project)
+                .into_iter()
+                .filter(|output| wanted(&output.path))
+                .map(|output| (output.path.clone(), output))
+                .collect(),
+        }
+    }
+
+    /// The text of the file at `path`, header included, exactly as [`render_with`] renders it;
+    /// `None` when the project has no such file (or `wanted` did not accept it).
+    pub fn render(&self, path: &str) -> Option<Result<String, RenderError>> {
+        let output = self.outputs.get(path)?;
+        Some(
+            env::render_output(&self.env, &self.base, output)
+                .map(|body| header::with_header(&output.path, output.kind, &body)),
+        )
+    }
+}
+
 /// What earlier renderings proved, for a long-running caller (`watch`) that passes one to every
 /// [`render_cached`]:
 ///
@@ -75,7 +133,7 @@ pub fn render_with(project: &ir::Project, overrides: &Overrides) -> Result<FileS
 /// It holds the last successful rendering only, so it never grows past one project.
 #[derive(Debug, Default, Clone)]
 pub struct RenderCache {
-    parsed: HashSet<([u8; 32], (u8, u8))>,
+    parsed: HashSet<(crate::plan::Hash, (u8, u8))>,
     memoize: bool,
     outputs: HashMap<String, memo::Memo>,
     /// How many outputs the last rendering rendered, and how many it reused.
@@ -108,6 +166,17 @@ pub fn render_cached(
     overrides: &Overrides,
     cache: &mut RenderCache,
 ) -> Result<FileSet, RenderError> {
+    render_inner(project, overrides, cache, true)
+}
+
+/// [`render_cached`]; `keep_texts: false` drops each file's text once it is hashed and checked,
+/// so that the texts of a project are never all in memory.
+fn render_inner(
+    project: &ir::Project,
+    overrides: &Overrides,
+    cache: &mut RenderCache,
+    keep_texts: bool,
+) -> Result<FileSet, RenderError> {
     let env = env::environment(overrides);
     let registrations = registrations(project);
     let policies = policies(project);
@@ -138,25 +207,23 @@ pub fn render_cached(
                 .get(&output.path)
                 .filter(|memo| memo.still_valid(own, &hashes))
         });
-        let (file, contents_hash, memo) = if let Some(memo) = reused {
+        let (file, memo) = if let Some(memo) = reused {
             let file = File {
                 origin: output.origin.clone(),
                 ..memo.file.clone()
             };
-            (file, memo.contents_hash, None)
+            (file, None)
         } else {
             let (body, reads) = memo::tracking(|| env::render_output(&env, &base, &output));
             let contents = header::with_header(&output.path, output.kind, &body?);
-            let file = File {
+            let file = File::rendered(
                 contents,
-                kind: output.kind,
-                origin: output.origin.clone(),
-                template: output.template.to_owned(),
-            };
-            let contents_hash = *blake3::hash(file.contents.as_bytes()).as_bytes();
+                output.kind,
+                output.origin.clone(),
+                output.template,
+            );
             let memo = own.map(|own| memo::Memo {
                 own,
-                contents_hash,
                 deps: reads
                     .into_iter()
                     .map(|dep| {
@@ -166,19 +233,20 @@ pub fn render_cached(
                     .collect(),
                 file: file.clone(),
             });
-            (file, contents_hash, memo)
+            (file, memo)
         };
         let mut parsed = None;
         if std::path::Path::new(&output.path)
             .extension()
             .is_some_and(|ext| ext == "py")
         {
-            let key = (contents_hash, version);
+            let key = (file.hash, version);
             if !known.contains(&key) {
-                check::python(&output, &file.contents, target)?;
+                check::python(&output, file.text().unwrap_or_default(), target)?;
             }
             parsed = Some(key);
         }
+        let file = if keep_texts { file } else { file.hashed_only() };
         Ok((output.path, file, parsed, memo, reused.is_some()))
     });
     let mut set = FileSet::default();

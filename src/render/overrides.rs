@@ -136,7 +136,9 @@ mod tests {
         assert!(custom.check().is_empty());
         let plain = render(&project).expect("renders");
         let changed = render_with(&project, &custom).expect("renders");
-        let file = |set: &crate::render::FileSet| set.files[".gitignore"].contents.clone();
+        let file = |set: &crate::render::FileSet| {
+            set.files[".gitignore"].text().expect("rendered").to_owned()
+        };
         assert!(!file(&plain).contains("*.custom"));
         assert!(file(&changed).ends_with("*.custom\n"));
         let others = |set: &crate::render::FileSet| {

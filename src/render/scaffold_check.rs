@@ -80,13 +80,14 @@ pub struct ScaffoldCheck {
 }
 
 /// Checks the function, workflow and agent scaffolds of `project` against their current text,
-/// `text_of(path)` with its hash (`None`: absent, or not UTF-8), reusing from `previous` the check
+/// `text_of(path)` with its hash (`None`: absent, or not UTF-8; borrowed from a snapshot that
+/// holds it, or read for the check and dropped after it), reusing from `previous` the check
 /// of a scaffold whose expectation and text hash are unchanged: a check is a pure function of the
 /// two. Each scaffold is parsed on its own, in parallel.
 pub fn check_scaffolds<'a>(
     project: &ir::Project,
     previous: &[ScaffoldCheck],
-    text_of: impl Fn(&str) -> Option<(Hash, &'a str)> + Sync,
+    text_of: impl Fn(&str) -> Option<(Hash, std::borrow::Cow<'a, str>)> + Sync,
 ) -> Vec<ScaffoldCheck> {
     let target = target_of(project);
     let known: HashMap<&str, &ScaffoldCheck> = previous
@@ -102,7 +103,7 @@ pub fn check_scaffolds<'a>(
                 .filter(|(at, _)| *at == hash);
             match reused {
                 Some((_, checked)) => (hash, checked.clone()),
-                None => (hash, check_one(&expectation, text, target)),
+                None => (hash, check_one(&expectation, &text, target)),
             }
         });
         ScaffoldCheck {
@@ -288,7 +289,7 @@ mod tests {
             files
                 .iter()
                 .find(|(candidate, _)| *candidate == path)
-                .map(|(_, text)| (Hash::of(text), *text))
+                .map(|(_, text)| (Hash::of(text), (*text).into()))
         });
         warnings(&checks)
             .into_iter()
@@ -303,7 +304,7 @@ mod tests {
         let checks = check_scaffolds(&project, &[], |path| {
             set.files
                 .get(path)
-                .map(|it| (Hash::of(&it.contents), it.contents.as_str()))
+                .map(|it| (it.hash, it.text().unwrap_or_default().into()))
         });
         assert_eq!(warnings(&checks), Vec::new());
     }

@@ -85,7 +85,7 @@ impl Reconciled {
         };
         let (mut rendering, files) = *pending;
         rendering.files = Record::entries(&files);
-        let _ = rendering.record(&self.plan).save(root);
+        let _ = rendering.record(&self.plan, root).save(root);
     }
 }
 
@@ -242,7 +242,7 @@ fn plan_and_apply(
     let planning = Instant::now();
     caches.scaffolds = render::check_scaffolds(project, &caches.scaffolds, |path| {
         let on_disk = snapshot.files.get(path)?;
-        Some((on_disk.hash, on_disk.text()?))
+        Some((on_disk.hash, on_disk.text()?.into()))
     });
     let warnings = render::scaffold_warnings(&caches.scaffolds);
     let options = PlanOptions {
