@@ -14,6 +14,7 @@
 //!   file set is returned, so a template bug can never reach the disk.
 
 mod check;
+mod chunks;
 mod core;
 mod digest;
 mod env;
