@@ -42,7 +42,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::plan::journal::{JOURNAL_FILE, Journal, JournalWrite};
+use crate::plan::journal::{JOURNAL_FILE, Journal, JournalRef, JournalWrite};
 use crate::plan::path::{self, PathError};
 use crate::plan::{
     Action, BASE_DIR, Change, Hash, Plan, STATE_DIR, STATE_FILE, State, StateError, Text,
@@ -188,7 +188,13 @@ pub fn apply_rendering(
     }
 
     // 4. The journal, before any file is touched.
-    let journal = journal_of(plan, &targets, renderings)?;
+    let (writes, bases, written_bases) = journal_of(plan, &targets, renderings)?;
+    let journal = JournalRef {
+        writes: &writes,
+        bases: &bases,
+        written_bases: &written_bases,
+        state: &plan.next,
+    };
     let journal_path = path::resolve_unchecked(root, JOURNAL_FILE)?;
     let needs_journal = !targets.is_empty() || !journal.bases.is_empty();
     if needs_journal {
@@ -210,7 +216,7 @@ pub fn apply_rendering(
         }
     }
     let mut base_paths = base_paths.iter();
-    let mut writes: Vec<(Vec<&Path>, &Change)> = Vec::new();
+    let mut batch: Vec<(Vec<&Path>, &Change)> = Vec::new();
     for (change, full) in &targets {
         if let Some(dir) = full.parent() {
             dirs.insert(dir.to_path_buf());
@@ -221,7 +227,7 @@ pub fn apply_rendering(
                 if journal.written_bases.contains(&change.path) {
                     paths.extend(base_paths.next().map(PathBuf::as_path));
                 }
-                writes.push((paths, change));
+                batch.push((paths, change));
             }
             Action::Delete => write::remove(root, full).map_err(io_at(full))?,
             Action::Keep | Action::Blocked(_) => {}
@@ -234,7 +240,7 @@ pub fn apply_rendering(
         };
         list.push(change.path.clone());
     }
-    write::write_groups_atomic(&writes, |change| bytes_of(change, renderings))
+    write::write_groups_atomic(&batch, |change| bytes_of(change, renderings))
         .map_err(batch_error)?;
     for dir in &dirs {
         write::clean_temp_files(dir).map_err(io_at(dir))?;
@@ -247,7 +253,7 @@ pub fn apply_rendering(
         .collect();
 
     // 6 and 7. Bases, state, journal.
-    store_bases(root, &journal.bases, &plan.next)?;
+    store_bases(root, journal.bases, &plan.next)?;
     applied.state_written = write_state(root, &plan.next)?;
     if needs_journal {
         write::remove(root, &journal_path).map_err(io_at(&journal_path))?;
@@ -255,7 +261,8 @@ pub fn apply_rendering(
     Ok(applied)
 }
 
-/// The journal of applying `plan`, whose `targets` are the changes that touch a file. A merge base
+/// The parts of the journal of applying `plan` besides the state to record (the plan's): the
+/// writes of `targets` (the changes that touch a file), and the merge bases. A merge base
 /// that is the very text written to its path is journaled by name (recovery reads it back from
 /// the file); any other is journaled by its text, rendered now if the plan does not hold it (rare:
 /// a scaffold kept whose stored base went missing).
@@ -263,7 +270,7 @@ fn journal_of(
     plan: &Plan,
     targets: &[(&Change, PathBuf)],
     renderings: Renderings<'_>,
-) -> Result<Journal, ApplyError> {
+) -> Result<JournalParts, ApplyError> {
     let mut bases = BTreeMap::new();
     let mut written_bases = BTreeSet::new();
     for change in &plan.changes {
@@ -278,20 +285,23 @@ fn journal_of(
             bases.insert(change.path.clone(), text);
         }
     }
-    Ok(Journal {
-        writes: targets
-            .iter()
-            .map(|(change, _)| JournalWrite {
-                path: change.path.clone(),
-                before: change.before,
-                after: change.after,
-            })
-            .collect(),
-        bases,
-        written_bases,
-        state: plan.next.clone(),
-    })
+    let writes = targets
+        .iter()
+        .map(|(change, _)| JournalWrite {
+            path: change.path.clone(),
+            before: change.before,
+            after: change.after,
+        })
+        .collect();
+    Ok((writes, bases, written_bases))
 }
+
+/// The writes, the merge bases by text and those by name, of a journal.
+type JournalParts = (
+    Vec<JournalWrite>,
+    BTreeMap<String, Arc<str>>,
+    BTreeSet<String>,
+);
 
 /// Whether `base` is the very text `change` writes to its file (then stored from it).
 fn base_is_written(change: &Change, base: &Text) -> bool {
@@ -450,11 +460,12 @@ fn store_bases(
 /// Writes `.restack/state.json` when its text changes; returns whether it did.
 fn write_state(root: &Path, state: &State) -> Result<bool, ApplyError> {
     let full = path::resolve_unchecked(root, STATE_FILE)?;
-    let text = state.to_json();
-    if std::fs::read_to_string(&full).is_ok_and(|old| old == text) {
+    // Compared by hash and written as it is serialized: the state of a large project is never
+    // held as text.
+    if std::fs::read(&full).is_ok_and(|old| Hash::of(old) == state.fingerprint()) {
         return Ok(false);
     }
-    write::write_atomic(&full, text.as_bytes()).map_err(io_at(&full))?;
+    write::write_atomic_with(&full, |out| state.write_json(out)).map_err(io_at(&full))?;
     Ok(true)
 }
 

@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::plan::hash::Hash;
 use crate::plan::path;
-use crate::plan::state::{Entry, FormatError, State, StateFile, parse_versioned};
+use crate::plan::state::{Entry, FormatError, State, StateFile, StateFileRef, parse_versioned};
 
 /// The journal format version. Version 1 (no `written_bases`) is still read.
 pub const JOURNAL_VERSION: u32 = 2;
@@ -76,30 +76,40 @@ struct JournalFileRef<'a> {
     state: StateFileRef<'a>,
 }
 
-#[derive(Serialize)]
-struct StateFileRef<'a> {
-    version: u32,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    manifest: Option<Hash>,
-    files: &'a BTreeMap<String, Entry>,
+/// A [`Journal`] borrowing its parts (the state to record is the plan's), for writing one.
+#[derive(Debug, Clone, Copy)]
+pub struct JournalRef<'a> {
+    pub writes: &'a [JournalWrite],
+    pub bases: &'a BTreeMap<String, Arc<str>>,
+    pub written_bases: &'a BTreeSet<String>,
+    pub state: &'a State,
+}
+
+impl JournalRef<'_> {
+    /// Writes the journal's JSON text to `out`, without building it in memory.
+    pub fn write_json(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        let file = JournalFileRef {
+            version: JOURNAL_VERSION,
+            writes: self.writes,
+            bases: self.bases,
+            written_bases: self.written_bases,
+            state: self.state.file_ref(),
+        };
+        serde_json::to_writer_pretty(&mut *out, &file)?;
+        out.write_all(b"\n")
+    }
 }
 
 impl Journal {
     /// Writes [`Journal::to_json`]'s text to `out`, without building it in memory.
     pub fn write_json(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
-        let file = JournalFileRef {
-            version: JOURNAL_VERSION,
+        JournalRef {
             writes: &self.writes,
             bases: &self.bases,
             written_bases: &self.written_bases,
-            state: StateFileRef {
-                version: crate::plan::state::STATE_VERSION,
-                manifest: self.state.manifest,
-                files: &self.state.files,
-            },
-        };
-        serde_json::to_writer_pretty(&mut *out, &file)?;
-        out.write_all(b"\n")
+            state: &self.state,
+        }
+        .write_json(out)
     }
 
     /// The journal's JSON text.

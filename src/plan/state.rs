@@ -96,6 +96,15 @@ pub(crate) struct StateFile {
     pub(crate) files: BTreeMap<String, Entry>,
 }
 
+/// [`StateFile`] borrowing its entries, for writing.
+#[derive(Serialize)]
+pub(crate) struct StateFileRef<'a> {
+    version: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    manifest: Option<Hash>,
+    files: &'a BTreeMap<String, Entry>,
+}
+
 /// Reading the state failed. The CLI reports these with exit status 2.
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
@@ -169,19 +178,33 @@ impl State {
 
     /// The canonical text of `.restack/state.json`: pretty, sorted, with a trailing newline.
     pub fn to_json(&self) -> String {
-        let file = StateFile {
-            version: STATE_VERSION,
-            manifest: self.manifest,
-            files: self.files.clone(),
-        };
-        let mut text = serde_json::to_string_pretty(&file).unwrap_or_default();
-        text.push('\n');
-        text
+        let mut bytes = Vec::new();
+        // Writing to a Vec cannot fail.
+        let _ = self.write_json(&mut bytes);
+        String::from_utf8(bytes).unwrap_or_default()
+    }
+
+    /// Writes [`State::to_json`]'s text to `out`, without building it in memory.
+    pub fn write_json(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        serde_json::to_writer_pretty(&mut *out, &self.file_ref())?;
+        out.write_all(b"\n")
     }
 
     /// The hash of [`State::to_json`]: what a plan was made against.
     pub fn fingerprint(&self) -> Hash {
-        Hash::of(self.to_json())
+        let mut hasher = blake3::Hasher::new();
+        // Writing to a hasher cannot fail.
+        let _ = self.write_json(&mut hasher);
+        Hash::from_bytes(*hasher.finalize().as_bytes())
+    }
+
+    /// The state file's form, borrowing the entries.
+    pub(crate) fn file_ref(&self) -> StateFileRef<'_> {
+        StateFileRef {
+            version: STATE_VERSION,
+            manifest: self.manifest,
+            files: &self.files,
+        }
     }
 }
 

@@ -75,17 +75,20 @@ pub fn render_hashes(project: &ir::Project, overrides: &Overrides) -> Result<Fil
 }
 
 /// Renders single files of a project again, on demand: the texts a rendering made with
-/// [`render_hashes`] did not keep. Shareable between threads.
+/// [`render_hashes`] did not keep. Shareable between threads, but renders at most as many files
+/// at once as there are cores: more would not be faster, and each render in flight holds its
+/// text (apply writes on many more threads, which wait on the disk, not the CPU).
 pub struct Renderer<'a> {
     env: minijinja::Environment<'static>,
     base: minijinja::Value,
-    outputs: HashMap<String, Output<'a>>,
+    outputs: std::sync::Mutex<HashMap<String, Output<'a>>>,
+    slots: parallel::Slots,
 }
 
 impl std::fmt::Debug for Renderer<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Renderer")
-            .field("outputs", &self.outputs.len())
+            .field("slots", &self.slots)
             .finish_non_exhaustive()
     }
 }
@@ -104,20 +107,29 @@ impl<'a> Renderer<'a> {
         Renderer {
             env: env::environment(overrides),
             base: env::base_value(&base_entries, &project_entries),
-            outputs: outputs(project)
-                .into_iter()
-                .filter(|output| wanted(&output.path))
-                .map(|output| (output.path.clone(), output))
-                .collect(),
+            outputs: std::sync::Mutex::new(
+                outputs(project)
+                    .into_iter()
+                    .filter(|output| wanted(&output.path))
+                    .map(|output| (output.path.clone(), output))
+                    .collect(),
+            ),
+            slots: parallel::Slots::per_core(),
         }
     }
 
     /// The text of the file at `path`, header included, exactly as [`render_with`] renders it;
-    /// `None` when the project has no such file (or `wanted` did not accept it).
+    /// `None` when the project has no such file (or `wanted` did not accept it). Each file is
+    /// rendered once: its context is freed as it renders, and asking again gives `None`.
     pub fn render(&self, path: &str) -> Option<Result<String, RenderError>> {
-        let output = self.outputs.get(path)?;
+        let output = self
+            .outputs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(path)?;
+        let _slot = self.slots.take();
         Some(
-            env::render_output(&self.env, &self.base, output)
+            env::render_output(&self.env, &self.base, &output)
                 .map(|body| header::with_header(&output.path, output.kind, &body)),
         )
     }

@@ -110,3 +110,54 @@ mod tests {
         }
     }
 }
+
+/// A counting semaphore: at most `n` holders of a [`Slot`] at once.
+#[derive(Debug)]
+pub(crate) struct Slots {
+    free: std::sync::Mutex<usize>,
+    freed: std::sync::Condvar,
+}
+
+/// One of the [`Slots`], given back when dropped.
+pub(crate) struct Slot<'a>(&'a Slots);
+
+impl Slots {
+    /// As many slots as the machine has cores.
+    pub(crate) fn per_core() -> Slots {
+        Slots {
+            free: std::sync::Mutex::new(
+                thread::available_parallelism().map_or(1, NonZeroUsize::get),
+            ),
+            freed: std::sync::Condvar::new(),
+        }
+    }
+
+    /// Waits for a free slot and takes it.
+    pub(crate) fn take(&self) -> Slot<'_> {
+        // A poisoned lock only means a holder panicked; the count is still right.
+        let mut free = self
+            .free
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        while *free == 0 {
+            free = self
+                .freed
+                .wait(free)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+        *free -= 1;
+        Slot(self)
+    }
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        let mut free = self
+            .0
+            .free
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *free += 1;
+        self.0.freed.notify_one();
+    }
+}
