@@ -3,6 +3,7 @@
 //! exit status, so commands read as a short sequence of `?`.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::analyze::{Analysis, analyze};
 use crate::cli::GlobalArgs;
@@ -32,7 +33,8 @@ pub(crate) struct Loaded {
 pub(crate) struct Compiled {
     pub root: PathBuf,
     pub manifest: Hash,
-    pub project: ir::Project,
+    /// Shared with the rendering (see [`render::render`]).
+    pub project: Arc<ir::Project>,
     pub files: FileSet,
     /// The inputs of the rendering, hashed ([`record::key`]).
     pub key: Hash,
@@ -136,6 +138,7 @@ fn compile_source(
         printer.err(&format!("{}: invalid; nothing was planned\n", loaded.name));
         return Err(ExitStatus::Failure);
     };
+    let project = Arc::new(project);
     let overrides = overrides(global, printer, &loaded.root)?;
     let files = render::render_with(&project, &overrides).map_err(|err| {
         if overrides.contains(err.template()) {
