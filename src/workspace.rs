@@ -3,8 +3,8 @@
 //! outcomes; printing is the CLI's.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use crate::analyze::analyze;
 use crate::config::{self, Layer, Source};
@@ -86,7 +86,7 @@ pub fn check_one(manifest_path: &Path) -> Outcome {
             .count();
         return Outcome::Invalid(format!("{errors} error(s) in the manifest"));
     };
-    let files = match render::render_with(&project, &overrides) {
+    let files = match render::render_with(&Arc::new(project), &overrides) {
         Ok(files) => files,
         Err(err) => {
             let message = err

@@ -9,6 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 
 use proptest::prelude::*;
 use proptest::sample::Index;
@@ -158,8 +159,8 @@ fn check_manifest_here(bytes: &[u8]) -> Result<(), TestCaseError> {
         RenderOptions::default(),
     );
 
-    if let Some(project) = &analysis.project {
-        let files = render::render(project).map_err(|err| {
+    if let Some(project) = analysis.project.clone().map(Arc::new) {
+        let files = render::render(&project).map_err(|err| {
             TestCaseError::fail(format!("a valid manifest failed to render: {err}"))
         })?;
         for (rel, file) in &files.files {

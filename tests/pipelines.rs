@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
 
 use restack::ir::{Millis, Names, Pipeline, Project, Step, StepTarget, Style};
 use restack::operators::{self, Entry, Stage, StageBody, Unit};
@@ -140,7 +141,7 @@ fn variant() -> Project {
 }
 
 fn render_project(project: &Project) -> FileSet {
-    match render::render(project) {
+    match render::render(&Arc::new(project.clone())) {
         Ok(set) => set,
         Err(err) => panic!("the fixture renders: {err}"),
     }

@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
 
 use restack::render::{self, FileSet, Kind, testing};
 
@@ -22,14 +23,14 @@ fn write_file_set(set: &FileSet, root: &Path) {
 }
 
 fn render_blog() -> FileSet {
-    match render::render(&testing::blog()) {
+    match render::render(&Arc::new(testing::blog())) {
         Ok(set) => set,
         Err(err) => panic!("the blog fixture renders: {err}"),
     }
 }
 
 fn render_variety() -> FileSet {
-    match render::render(&testing::variety()) {
+    match render::render(&Arc::new(testing::variety())) {
         Ok(set) => set,
         Err(err) => panic!("the variety fixture renders: {err}"),
     }
@@ -152,7 +153,7 @@ fn check_in_venv(set: &FileSet, name: &str) {
 
 #[test]
 fn overrides_replace_templates_and_are_checked() {
-    let project = testing::blog();
+    let project = Arc::new(testing::blog());
     let names = render::template_names();
     assert!(names.contains(&"core/function.py.j2"));
     let mut overrides = std::collections::BTreeMap::new();
@@ -211,7 +212,7 @@ pipeline "Beta" {
 }
 "#;
     let analysis = restack::analyze::analyze("restack.kdl", manifest.as_bytes());
-    let project = analysis.project.expect("the manifest is valid");
+    let project = Arc::new(analysis.project.expect("the manifest is valid"));
     let set = render::render(&project).expect("renders");
     let registry = set.files["src/twin/registry.py"].text().expect("rendered");
     for line in [
@@ -286,7 +287,7 @@ fn a_memoizing_cache_renders_exactly_what_a_fresh_render_does() {
         let mut partial = 0;
         for (at, text) in versions.iter().enumerate() {
             let analysis = restack::analyze::analyze("restack.kdl", text.as_bytes());
-            let Some(project) = analysis.project else {
+            let Some(project) = analysis.project.map(Arc::new) else {
                 continue;
             };
             let fresh = render::render(&project).expect("renders");
@@ -315,7 +316,7 @@ fn a_memoizing_cache_renders_exactly_what_a_fresh_render_does() {
 /// that is not an embedded name), re-render exactly what a fresh render gives.
 #[test]
 fn a_memoizing_cache_follows_overrides_and_what_they_include() {
-    let project = testing::blog();
+    let project = Arc::new(testing::blog());
     let overrides = |helper: &str, readme: &str| {
         render::Overrides::new(
             "restack-templates",

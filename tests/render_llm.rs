@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
 
 use restack::ir::{
     Backend, CircuitBreaker, Fallback, Field, Llm, Millis, Names, Origin, Project, Prompt,
@@ -261,7 +262,7 @@ fn solo() -> Project {
 }
 
 fn render_project(project: &Project) -> FileSet {
-    match render::render(project) {
+    match render::render(&Arc::new(project.clone())) {
         Ok(set) => set,
         Err(err) => panic!("the project renders: {err}"),
     }

@@ -8,6 +8,7 @@
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError};
@@ -603,7 +604,7 @@ fn check(manifest: &str) -> Result<(), TestCaseError> {
             "no project without errors:\n{manifest}"
         )));
     };
-    let files = render::render(&project)
+    let files = render::render(&Arc::new(project))
         .map_err(|err| TestCaseError::fail(format!("render failed: {err}\n{manifest}")))?;
     let mut python = 0;
     for (path, file) in &files.files {

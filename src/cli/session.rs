@@ -3,6 +3,7 @@
 //! exit status, so commands read as a short sequence of `?`.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::analyze::{Analysis, analyze};
 use crate::cli::GlobalArgs;
@@ -49,7 +50,8 @@ impl Texts {
 pub(crate) struct Compiled {
     pub root: PathBuf,
     pub manifest: Hash,
-    pub project: ir::Project,
+    /// Shared with the rendering (see [`render::render`]).
+    pub project: Arc<ir::Project>,
     pub overrides: Overrides,
     /// The rendering; with [`Texts::Needed`], of hashes only until [`plan`] adds the texts it
     /// reads.
@@ -176,6 +178,7 @@ fn compile_source(
         printer.err(&format!("{name}: invalid; nothing was planned\n"));
         return Err(ExitStatus::Failure);
     };
+    let project = Arc::new(project);
     let overrides = overrides(global, printer, &root)?;
     let rendered = match texts {
         Texts::All => render::render_with(&project, &overrides),

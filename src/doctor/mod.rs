@@ -8,6 +8,7 @@ mod report;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -161,7 +162,8 @@ pub enum ManifestFacts {
     },
     Valid {
         name: String,
-        project: Box<ir::Project>,
+        /// Shared with the probe's rendering (see `render::render`).
+        project: Arc<ir::Project>,
     },
 }
 

@@ -8,6 +8,7 @@ use std::io::Read;
 use std::net::{TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::analyze::analyze;
@@ -60,7 +61,7 @@ pub fn gather(options: &ProbeOptions) -> Facts {
     };
     let (root, manifest_hash) = read_manifest(options, &mut facts).unzip();
     let project = match &facts.manifest {
-        ManifestFacts::Valid { project, .. } => Some(project.as_ref().clone()),
+        ManifestFacts::Valid { project, .. } => Some(Arc::clone(project)),
         _ => None,
     };
     if let (Some(root), Some(project)) = (&root, &project) {
@@ -141,7 +142,7 @@ fn read_manifest(options: &ProbeOptions, facts: &mut Facts) -> Option<(PathBuf, 
     facts.manifest = match analysis.project {
         Some(project) => ManifestFacts::Valid {
             name,
-            project: Box::new(project),
+            project: Arc::new(project),
         },
         None => ManifestFacts::Invalid {
             errors: analysis
@@ -158,7 +159,7 @@ fn read_manifest(options: &ProbeOptions, facts: &mut Facts) -> Option<(PathBuf, 
 /// Loads and checks the overrides, renders, and plans against the disk.
 fn plan_project(
     root: &Path,
-    project: &ir::Project,
+    project: &Arc<ir::Project>,
     manifest: Option<Hash>,
     options: &ProbeOptions,
     facts: &mut Facts,

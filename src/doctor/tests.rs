@@ -27,7 +27,7 @@ fn healthy() -> Facts {
     Facts {
         manifest: ManifestFacts::Valid {
             name: "restack.kdl".to_owned(),
-            project: Box::new(project()),
+            project: Arc::new(project()),
         },
         pins: BTreeMap::from([
             ("restack-ai".to_owned(), "==0.0.121".to_owned()),

@@ -1,18 +1,15 @@
 //! The minijinja environment: embedded templates, whitespace rules, strict undefined, and the
 //! filters templates use to spell Python. Knows nothing about which files exist.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
 use heck::{ToSnakeCase, ToUpperCamelCase};
-use minijinja::value::{Serde, ValueKind};
+use minijinja::value::ValueKind;
 use minijinja::{Environment, Error, ErrorKind, UndefinedBehavior, Value, syntax::SyntaxConfig};
 
 use crate::ir;
-use crate::render::{
-    Output, Overrides, PolicyConstant, Registration, RenderError, check, isort, memo,
-};
+use crate::render::{Output, Overrides, RenderError, isort};
 
 /// The environment every output renders in. Templates load lazily: an override of that name
 /// first, else the embedded template.
@@ -56,54 +53,6 @@ pub(super) fn environment(overrides: &Overrides) -> Environment<'static> {
         value.to_snake_case().to_uppercase()
     });
     env
-}
-
-/// What every template sees: `project` (the whole IR), `package`, `registrations` (every symbol
-/// the service registers), `policies` (every `common/retries.py` constant), `python_target`
-/// (`"py310"`). Returned as the entries of the base context and of `project`, by name; see
-/// [`base_value`].
-pub(super) fn base_context(
-    project: &ir::Project,
-    registrations: &[Registration],
-    policies: &[PolicyConstant],
-) -> (BTreeMap<String, Value>, BTreeMap<String, Value>) {
-    let target = check::target_version(&project.python);
-    let whole = Value::from(Serde(project));
-    let fields: BTreeMap<String, Value> = whole
-        .try_iter()
-        .into_iter()
-        .flatten()
-        .filter_map(|key| {
-            let value = whole.get_item(&key).ok()?;
-            Some((key.as_str()?.to_owned(), value))
-        })
-        .collect();
-    let mut map: BTreeMap<String, Value> = BTreeMap::new();
-    map.insert("package".to_owned(), Value::from(project.package.as_str()));
-    map.insert(
-        "registrations".to_owned(),
-        Value::from(Serde(registrations)),
-    );
-    map.insert("policies".to_owned(), Value::from(Serde(policies)));
-    map.insert(
-        "python_target".to_owned(),
-        Value::from(format!("py{}{}", target.major, target.minor)),
-    );
-    (map, fields)
-}
-
-/// The base context as templates see it: a map that records what each render looks up in it
-/// (see [`super::memo`]), with `project` one too.
-pub(super) fn base_value(
-    base: &BTreeMap<String, Value>,
-    project: &BTreeMap<String, Value>,
-) -> Value {
-    let mut entries = base.clone();
-    entries.insert(
-        "project".to_owned(),
-        memo::Tracked::value("project.", project.clone()),
-    );
-    memo::Tracked::value("", entries)
 }
 
 /// Renders one output's body (without its header).
@@ -293,6 +242,10 @@ fn uses_any(value: &Value) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
+    use minijinja::value::Serde;
+
     use super::*;
 
     fn check(template: &str, ctx: &Value, expect: &str) {

@@ -13,6 +13,7 @@
 //! The argument is the usual one for dynamic dependency tracking: a template that read the same
 //! values takes the same branches, so it reads the same values again and renders the same bytes.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
@@ -21,46 +22,85 @@ use minijinja::Value;
 use minijinja::value::{Enumerator, Object, ObjectRepr};
 
 use crate::plan::Hash;
-use crate::render::{File, Output, Overrides, digest};
+use crate::render::base::{self, Base};
+use crate::render::{File, Output, Overrides};
 
 /// A base-context value an output read: a top-level key, or `project.<field>`; `project.*` is
 /// the whole project.
 pub(super) type Dep = String;
 
-thread_local! {
-    /// The reads of the render running on this thread, when one is being tracked.
-    static READS: RefCell<Option<BTreeSet<Dep>>> = const { RefCell::new(None) };
+/// What the render running on a thread has read of the base context, and the template values it
+/// was given for it.
+#[derive(Default)]
+struct Render {
+    reads: BTreeSet<Dep>,
+    /// Each base value converted for this render, so that a template that reads `project.agents`
+    /// in a loop converts it once. Dropped with the render: what one output needed is not kept
+    /// while the others render.
+    values: HashMap<Dep, Value>,
 }
 
-fn note(dep: impl FnOnce() -> Dep) {
-    READS.with(|reads| {
-        if let Some(reads) = reads.borrow_mut().as_mut() {
-            reads.insert(dep());
+thread_local! {
+    /// The render running on this thread, when one is being tracked.
+    static RENDER: RefCell<Option<Render>> = const { RefCell::new(None) };
+}
+
+fn note(dep: &str) {
+    RENDER.with(|render| {
+        if let Some(render) = render.borrow_mut().as_mut()
+            && !render.reads.contains(dep)
+        {
+            render.reads.insert(dep.to_owned());
         }
     });
 }
 
-/// Runs `render` and returns what it read of the base context on this thread.
-pub(super) fn tracking<R>(render: impl FnOnce() -> R) -> (R, BTreeSet<Dep>) {
-    READS.with(|reads| *reads.borrow_mut() = Some(BTreeSet::new()));
-    let result = render();
-    let reads = READS
-        .with(|reads| reads.borrow_mut().take())
-        .unwrap_or_default();
-    (result, reads)
+/// The template value of `dep`, converted by `convert` at most once in the tracked render on this
+/// thread (every time outside one).
+fn cached(dep: &str, convert: impl FnOnce() -> Option<Value>) -> Option<Value> {
+    let known = RENDER.with(|render| {
+        render
+            .borrow()
+            .as_ref()
+            .and_then(|render| render.values.get(dep).cloned())
+    });
+    if known.is_some() {
+        return known;
+    }
+    // Converted with no borrow held: serializing runs code of its own.
+    let value = convert()?;
+    RENDER.with(|render| {
+        if let Some(render) = render.borrow_mut().as_mut() {
+            render.values.insert(dep.to_owned(), value.clone());
+        }
+    });
+    Some(value)
 }
 
-/// A map of the base context that records every key looked up in it.
+/// Runs `render` and returns what it read of the base context on this thread. The base values
+/// converted for it are freed when it returns.
+pub(super) fn tracking<R>(render: impl FnOnce() -> R) -> (R, BTreeSet<Dep>) {
+    RENDER.with(|it| *it.borrow_mut() = Some(Render::default()));
+    let result = render();
+    let done = RENDER.with(|it| it.borrow_mut().take()).unwrap_or_default();
+    (result, done.reads)
+}
+
+/// The base context (or, with `project` set, its `project`) as templates see it: a map that
+/// converts a value from [`Base`] when it is looked up, and records the lookup.
 #[derive(Debug)]
 pub(super) struct Tracked {
-    /// The prefix of the recorded names: `""` for the base context, `"project."` for `project`.
-    prefix: &'static str,
-    entries: BTreeMap<String, Value>,
+    base: Arc<Base>,
+    project: bool,
 }
 
 impl Tracked {
-    pub(super) fn value(prefix: &'static str, entries: BTreeMap<String, Value>) -> Value {
-        Value::from_object(Tracked { prefix, entries })
+    /// The base context.
+    pub(super) fn value(base: Arc<Base>) -> Value {
+        Value::from_object(Tracked {
+            base,
+            project: false,
+        })
     }
 }
 
@@ -71,40 +111,46 @@ impl Object for Tracked {
 
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         let key = key.as_str()?;
-        let (name, value) = self.entries.get_key_value(key)?;
-        // `project` itself is tracked field by field.
-        if !(self.prefix.is_empty() && name == "project") {
-            note(|| format!("{}{name}", self.prefix));
-        }
-        Some(value.clone())
+        let dep = if self.project {
+            self.base.fields().binary_search(&key).ok()?;
+            Cow::Owned(format!("project.{key}"))
+        } else if key == "project" {
+            // `project` itself is tracked field by field.
+            return Some(Value::from_object(Tracked {
+                base: Arc::clone(&self.base),
+                project: true,
+            }));
+        } else {
+            base::NAMES.binary_search(&key).ok()?;
+            Cow::Borrowed(key)
+        };
+        let value = cached(&dep, || self.base.value(&dep));
+        debug_assert!(value.is_some(), "`{dep}` is listed but has no value");
+        note(&dep);
+        value
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
-        note(|| format!("{}*", self.prefix));
-        Enumerator::Values(
-            self.entries
-                .keys()
-                .map(|it| Value::from(it.as_str()))
-                .collect(),
-        )
+        let (dep, names) = if self.project {
+            ("project.*", self.base.fields())
+        } else {
+            ("*", &base::NAMES[..])
+        };
+        note(dep);
+        Enumerator::Values(names.iter().map(|it| Value::from(*it)).collect())
     }
 }
 
 /// The hash of each base-context value, computed once per rendering, when first needed.
 pub(super) struct DepHashes<'a> {
-    base: &'a BTreeMap<String, Value>,
-    project: &'a BTreeMap<String, Value>,
+    base: &'a Base,
     known: Mutex<HashMap<Dep, Option<Hash>>>,
 }
 
 impl<'a> DepHashes<'a> {
-    pub(super) fn new(
-        base: &'a BTreeMap<String, Value>,
-        project: &'a BTreeMap<String, Value>,
-    ) -> Self {
+    pub(super) fn new(base: &'a Base) -> Self {
         DepHashes {
             base,
-            project,
             known: Mutex::new(HashMap::new()),
         }
     }
@@ -114,12 +160,7 @@ impl<'a> DepHashes<'a> {
         if let Some(known) = self.known.lock().ok().and_then(|it| it.get(dep).copied()) {
             return known;
         }
-        let hash = match dep.strip_prefix("project.") {
-            Some("*") => Some(digest::digest(self.project)),
-            Some(field) => self.project.get(field).map(digest::digest),
-            None if dep == "*" => Some(digest::digest(self.base)),
-            None => self.base.get(dep).map(digest::digest),
-        };
+        let hash = self.base.digest(dep);
         if let Ok(mut known) = self.known.lock() {
             known.insert(dep.to_owned(), hash);
         }
@@ -266,7 +307,30 @@ impl Memo {
 
 #[cfg(test)]
 mod tests {
-    use super::referenced;
+    use minijinja::Value;
+
+    use super::{cached, referenced, tracking};
+
+    /// A value is converted once per tracked render, and again in the next one.
+    #[test]
+    fn converted_values_last_one_render() {
+        let converts = std::cell::Cell::new(0);
+        let convert = || {
+            converts.set(converts.get() + 1);
+            Some(Value::from("v"))
+        };
+        for _ in 0..2 {
+            let ((), reads) = tracking(|| {
+                assert_eq!(cached("dep", convert), Some(Value::from("v")));
+                assert_eq!(cached("dep", convert), Some(Value::from("v")));
+            });
+            assert!(reads.is_empty(), "converting is not reading");
+        }
+        assert_eq!(converts.get(), 2);
+        cached("dep", convert);
+        cached("dep", convert);
+        assert_eq!(converts.get(), 4, "nothing is kept outside a render");
+    }
 
     #[test]
     fn loads_by_expression_are_seen() {

@@ -13,12 +13,14 @@
 //!   comment syntax of the file type) and parses every `.py` with `ruff_python_parser` before the
 //!   file set is returned, so a template bug can never reach the disk.
 
+mod base;
 mod check;
 mod chunks;
 mod core;
 mod digest;
 mod env;
 mod error;
+mod fields;
 mod file_set;
 mod header;
 mod isort;
@@ -45,15 +47,20 @@ pub use scaffold_check::{
 };
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use crate::ir;
 
 /// Renders the whole generated project into memory.
 ///
+/// The project is taken shared, not borrowed, because template values are `'static`: the parts
+/// templates read are converted from it when they read them (see `base.rs`), where converting it
+/// all up front, or copying it, would cost memory for what no template reads.
+///
 /// Every `.py` file is parsed with `ruff_python_parser` (target: the lower bound of
 /// `project.python`) before anything is returned; a template that produced invalid Python is an
 /// internal error ([`RenderError::InvalidPython`]).
-pub fn render(project: &ir::Project) -> Result<FileSet, RenderError> {
+pub fn render(project: &Arc<ir::Project>) -> Result<FileSet, RenderError> {
     render_with(project, &Overrides::default())
 }
 
@@ -61,7 +68,10 @@ pub fn render(project: &ir::Project) -> Result<FileSet, RenderError> {
 /// [`Overrides::check`] first to report bad overrides with their file and line; an error that
 /// still happens here names the template (see [`RenderError::template`]), so a caller can tell a
 /// failing override (the user's) from a failing built-in (restack's).
-pub fn render_with(project: &ir::Project, overrides: &Overrides) -> Result<FileSet, RenderError> {
+pub fn render_with(
+    project: &Arc<ir::Project>,
+    overrides: &Overrides,
+) -> Result<FileSet, RenderError> {
     render_cached(project, overrides, &mut RenderCache::default())
 }
 
@@ -70,7 +80,10 @@ pub fn render_with(project: &ir::Project, overrides: &Overrides) -> Result<FileS
 /// [`render_with`] (each `.py` file is parsed), so the same errors are returned. A text needed
 /// later (to write it, merge into it or show a diff) is rendered again with a [`Renderer`];
 /// rendering is deterministic, so it is the text that was hashed.
-pub fn render_hashes(project: &ir::Project, overrides: &Overrides) -> Result<FileSet, RenderError> {
+pub fn render_hashes(
+    project: &Arc<ir::Project>,
+    overrides: &Overrides,
+) -> Result<FileSet, RenderError> {
     render_inner(project, overrides, &mut RenderCache::default(), false)
 }
 
@@ -97,16 +110,13 @@ impl<'a> Renderer<'a> {
     /// A renderer of the files of `project` whose path `wanted` accepts (holding only their
     /// contexts).
     pub fn new(
-        project: &'a ir::Project,
+        project: &'a Arc<ir::Project>,
         overrides: &Overrides,
         wanted: impl Fn(&str) -> bool,
     ) -> Renderer<'a> {
-        let registrations = registrations(project);
-        let policies = policies(project);
-        let (base_entries, project_entries) = env::base_context(project, &registrations, &policies);
         Renderer {
             env: env::environment(overrides),
-            base: env::base_value(&base_entries, &project_entries),
+            base: memo::Tracked::value(Arc::new(base::Base::new(project))),
             outputs: std::sync::Mutex::new(
                 outputs(project)
                     .into_iter()
@@ -129,7 +139,8 @@ impl<'a> Renderer<'a> {
             .remove(path)?;
         let _slot = self.slots.take();
         Some(
-            env::render_output(&self.env, &self.base, &output)
+            memo::tracking(|| env::render_output(&self.env, &self.base, &output))
+                .0
                 .map(|body| header::with_header(&output.path, output.kind, &body)),
         )
     }
@@ -175,7 +186,7 @@ impl RenderCache {
 /// memoizing cache, the rendering of every output whose inputs did not change; updating `cache`.
 /// The result, errors included, is the same as [`render_with`]'s.
 pub fn render_cached(
-    project: &ir::Project,
+    project: &Arc<ir::Project>,
     overrides: &Overrides,
     cache: &mut RenderCache,
 ) -> Result<FileSet, RenderError> {
@@ -185,31 +196,29 @@ pub fn render_cached(
 /// [`render_cached`]; `keep_texts: false` drops each file's text once it is hashed and checked,
 /// so that the texts of a project are never all in memory.
 fn render_inner(
-    project: &ir::Project,
+    project: &Arc<ir::Project>,
     overrides: &Overrides,
     cache: &mut RenderCache,
     keep_texts: bool,
 ) -> Result<FileSet, RenderError> {
     let env = env::environment(overrides);
-    let registrations = registrations(project);
-    let policies = policies(project);
-    let (base_entries, project_entries) = env::base_context(project, &registrations, &policies);
-    let base = env::base_value(&base_entries, &project_entries);
+    // Converted to template values name by name, as templates look them up (see `base.rs`).
+    let base_context = Arc::new(base::Base::new(project));
+    let base = memo::Tracked::value(Arc::clone(&base_context));
     let target = check::target_version(&project.python);
     let version = (target.major, target.minor);
     let outputs = outputs(project);
     debug_assert!(
-        outputs.iter().all(|output| output
-            .context
-            .keys()
-            .all(|key| *key != "project" && !base_entries.contains_key(*key))),
+        outputs
+            .iter()
+            .all(|output| output.context.keys().all(|key| !base::NAMES.contains(key))),
         "an output context shadows a base key"
     );
     let known = &cache.parsed;
     let memos = &cache.outputs;
     let memoize = cache.memoize;
     let templates = memoize.then(|| memo::TemplateHashes::new(overrides));
-    let hashes = memo::DepHashes::new(&base_entries, &project_entries);
+    let hashes = memo::DepHashes::new(&base_context);
     // Each output is consumed by its job: its context is freed as soon as its file is rendered.
     let rendered = parallel::map_owned(outputs, |output| {
         let own = templates
@@ -354,12 +363,14 @@ fn template_source(name: &str) -> Option<&'static str> {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::{RenderCache, render, render_cached};
     use crate::render::testing;
 
     #[test]
     fn a_cache_changes_nothing_but_the_work() {
-        let project = testing::blog();
+        let project = Arc::new(testing::blog());
         let plain = render(&project).expect("blog renders");
         let mut cache = RenderCache::default();
         let first = render_cached(&project, &super::Overrides::default(), &mut cache)

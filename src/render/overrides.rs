@@ -130,7 +130,7 @@ mod tests {
 
     #[test]
     fn an_override_replaces_the_embedded_template() {
-        let project = testing::blog();
+        let project = std::sync::Arc::new(testing::blog());
         let source = super::super::template_source("core/gitignore.j2").expect("embedded");
         let custom = overrides(&[("core/gitignore.j2", &format!("{source}*.custom\n"))]);
         assert!(custom.check().is_empty());
@@ -176,7 +176,7 @@ mod tests {
 
     #[test]
     fn a_failing_override_is_named_in_the_render_error() {
-        let project = testing::blog();
+        let project = std::sync::Arc::new(testing::blog());
         let bad = overrides(&[("core/gitignore.j2", "{{ nope.missing }}\n")]);
         let err = render_with(&project, &bad).expect_err("undefined value");
         assert_eq!(err.template(), "core/gitignore.j2");

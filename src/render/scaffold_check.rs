@@ -299,7 +299,7 @@ mod tests {
 
     #[test]
     fn rendered_scaffolds_have_no_warnings() {
-        let project = testing::blog();
+        let project = std::sync::Arc::new(testing::blog());
         let set = crate::render::render(&project).expect("renders");
         let checks = check_scaffolds(&project, &[], |path| {
             set.files

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::analyze::{Analysis, analyze_cached};
@@ -60,7 +61,7 @@ pub enum Outcome {
 /// A reconcile that ran to the end.
 #[derive(Debug)]
 pub struct Reconciled {
-    pub project: ir::Project,
+    pub project: Arc<ir::Project>,
     pub plan: Plan,
     pub applied: Applied,
     /// Scaffolds whose code disagrees with the manifest.
@@ -127,9 +128,9 @@ pub(crate) fn reconcile(
     caches: &mut Caches,
 ) -> Outcome {
     let mut timings = Timings::default();
-    let analysis = analyze_cached(name, bytes, &mut caches.parse);
+    let mut analysis = analyze_cached(name, bytes, &mut caches.parse);
     timings.analyze = started.elapsed();
-    let Some(project) = analysis.project.clone() else {
+    let Some(project) = analysis.project.take().map(Arc::new) else {
         return Outcome::Invalid {
             analysis: Box::new(analysis),
             elapsed: started.elapsed(),
