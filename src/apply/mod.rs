@@ -206,27 +206,25 @@ pub fn apply_rendering(
     // before the directory is made), then every write in one batch (see `write_groups_atomic`),
     // a merge base that is the text written going with its file (renamed after every file).
     let mut dirs = BTreeSet::from([root.join(STATE_DIR)]);
-    let mut base_paths = Vec::new();
-    for (change, _) in &targets {
-        if journal.written_bases.contains(&change.path) {
-            base_paths.push(path::resolve_unchecked(
-                root,
-                &format!("{BASE_DIR}/{}", change.path),
-            )?);
-        }
-    }
-    let mut base_paths = base_paths.iter();
+    let base_paths = targets
+        .iter()
+        .map(|(change, _)| {
+            journal
+                .written_bases
+                .contains(&change.path)
+                .then(|| path::resolve_unchecked(root, &format!("{BASE_DIR}/{}", change.path)))
+                .transpose()
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let mut batch: Vec<(Vec<&Path>, &Change)> = Vec::new();
-    for (change, full) in &targets {
+    for ((change, full), base_path) in targets.iter().zip(&base_paths) {
         if let Some(dir) = full.parent() {
             dirs.insert(dir.to_path_buf());
         }
         match change.action {
             Action::Create | Action::Update | Action::Merge => {
                 let mut paths = vec![full.as_path()];
-                if journal.written_bases.contains(&change.path) {
-                    paths.extend(base_paths.next().map(PathBuf::as_path));
-                }
+                paths.extend(base_path.as_deref());
                 batch.push((paths, change));
             }
             Action::Delete => write::remove(root, full).map_err(io_at(full))?,
@@ -240,8 +238,12 @@ pub fn apply_rendering(
         };
         list.push(change.path.clone());
     }
-    write::write_groups_atomic(&batch, |change| bytes_of(change, renderings))
-        .map_err(batch_error)?;
+    write::write_groups_atomic(&batch, |change| bytes_of(change, renderings)).map_err(|err| {
+        match err {
+            write::GroupError::Write(err) => batch_error(err),
+            write::GroupError::Bytes(err) => err,
+        }
+    })?;
     for dir in &dirs {
         write::clean_temp_files(dir).map_err(io_at(dir))?;
     }
@@ -321,7 +323,10 @@ fn base_is_written(change: &Change, base: &Text) -> bool {
 }
 
 /// The bytes `change` writes.
-fn bytes_of<'a>(change: &'a Change, renderings: Renderings<'_>) -> io::Result<Cow<'a, [u8]>> {
+fn bytes_of<'a>(
+    change: &'a Change,
+    renderings: Renderings<'_>,
+) -> Result<Cow<'a, [u8]>, ApplyError> {
     match &change.contents {
         Some(Text::Given(text)) => {
             debug_assert_eq!(
@@ -335,7 +340,6 @@ fn bytes_of<'a>(change: &'a Change, renderings: Renderings<'_>) -> io::Result<Co
             let expected = change.after.unwrap_or_else(|| Hash::of(b""));
             render_again(&change.path, expected, renderings)
                 .map(|text| Cow::Owned(text.into_bytes()))
-                .map_err(io::Error::other)
         }
         None => Ok(Cow::Borrowed(&[])),
     }
@@ -469,28 +473,10 @@ fn write_state(root: &Path, state: &State) -> Result<bool, ApplyError> {
     Ok(true)
 }
 
-/// The error of a batch write: a text that could not be rendered again is reported as itself.
 fn batch_error(err: write::BatchError) -> ApplyError {
-    let write::BatchError { path, source } = err;
-    if !source
-        .get_ref()
-        .is_some_and(<dyn std::error::Error + Send + Sync>::is::<ApplyError>)
-    {
-        return ApplyError::Io { path, source };
-    }
-    match source
-        .into_inner()
-        .map(<dyn std::error::Error + Send + Sync>::downcast::<ApplyError>)
-    {
-        Some(Ok(render)) => *render,
-        Some(Err(other)) => ApplyError::Io {
-            path,
-            source: io::Error::other(other),
-        },
-        None => ApplyError::Io {
-            path,
-            source: io::Error::other("the write failed"),
-        },
+    ApplyError::Io {
+        path: err.path,
+        source: err.source,
     }
 }
 

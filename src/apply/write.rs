@@ -82,7 +82,21 @@ pub fn write_all_atomic(files: &[(&Path, &[u8])]) -> Result<(), BatchError> {
         .iter()
         .map(|(path, bytes)| (vec![*path], *bytes))
         .collect();
-    write_groups_atomic(&groups, |bytes| Ok(std::borrow::Cow::Borrowed(*bytes)))
+    write_groups_atomic(&groups, |bytes| {
+        Ok::<_, std::convert::Infallible>(std::borrow::Cow::Borrowed(*bytes))
+    })
+    .map_err(|err| match err {
+        GroupError::Write(err) => err,
+        GroupError::Bytes(never) => match never {},
+    })
+}
+
+/// Why [`write_groups_atomic`] stopped: a file could not be written, or the bytes of a group
+/// could not be made (nothing was renamed then).
+#[derive(Debug)]
+pub enum GroupError<E> {
+    Write(BatchError),
+    Bytes(E),
 }
 
 /// [`write_all_atomic`] of groups of files, each group's files all getting the bytes `bytes`
@@ -90,10 +104,10 @@ pub fn write_all_atomic(files: &[(&Path, &[u8])]) -> Result<(), BatchError> {
 /// memory at once). The renames happen in rounds: the first file of every group, in order, then
 /// the second of every group, and so on; so a crash before the end leaves no later file of a
 /// group renamed while an earlier file of another is not.
-pub fn write_groups_atomic<T: Sync>(
+pub fn write_groups_atomic<T: Sync, E: Send>(
     groups: &[(Vec<&Path>, T)],
-    bytes: impl Fn(&T) -> io::Result<std::borrow::Cow<'_, [u8]>> + Sync,
-) -> Result<(), BatchError> {
+    bytes: impl Fn(&T) -> Result<std::borrow::Cow<'_, [u8]>, E> + Sync,
+) -> Result<(), GroupError<E>> {
     let mut dirs: Vec<&Path> = groups
         .iter()
         .flat_map(|(paths, _)| paths)
@@ -101,23 +115,19 @@ pub fn write_groups_atomic<T: Sync>(
         .collect();
     dirs.sort_unstable();
     dirs.dedup();
+    let failed = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| GroupError::Write(BatchError { path, source })
+    };
     for dir in &dirs {
-        std::fs::create_dir_all(dir).map_err(|source| BatchError {
-            path: dir.to_path_buf(),
-            source,
-        })?;
+        std::fs::create_dir_all(dir).map_err(failed(dir))?;
     }
     let temps = in_parallel(groups, |(paths, item)| {
-        let failed = |path: &Path| {
-            let path = path.to_path_buf();
-            move |source| BatchError { path, source }
-        };
-        let first = paths.first().copied().unwrap_or(Path::new("."));
-        let bytes = bytes(item).map_err(failed(first))?;
+        let bytes = bytes(item).map_err(GroupError::Bytes)?;
         paths
             .iter()
             .map(|path| write_temp(path, &bytes).map_err(failed(path)))
-            .collect::<Result<Vec<_>, BatchError>>()
+            .collect::<Result<Vec<_>, _>>()
     })?;
     let rounds = groups
         .iter()
@@ -131,18 +141,10 @@ pub fn write_groups_atomic<T: Sync>(
             let (Some(temp), Some(path)) = (temps.next(), paths.get(round)) else {
                 continue;
             };
-            temp.persist(path).map_err(|err| BatchError {
-                path: path.to_path_buf(),
-                source: err.error,
-            })?;
+            temp.persist(path).map_err(|err| failed(path)(err.error))?;
         }
     }
-    in_parallel(&dirs, |dir| {
-        sync_dir(dir).map_err(|source| BatchError {
-            path: dir.to_path_buf(),
-            source,
-        })
-    })?;
+    in_parallel(&dirs, |dir| sync_dir(dir).map_err(failed(dir)))?;
     Ok(())
 }
 

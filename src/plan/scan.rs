@@ -216,6 +216,10 @@ fn scan_with(
     cache: Option<(&Seen, &mut Seen)>,
     keep_bytes: bool,
 ) -> Result<Snapshot, ScanError> {
+    debug_assert!(
+        keep_bytes || cache.is_none(),
+        "a cache serves bytes: it is filled by scans that keep them"
+    );
     let (old, mut fresh) = match cache {
         Some((old, fresh)) => (Some(old), Some(fresh)),
         None => (None, None),
@@ -228,8 +232,9 @@ fn scan_with(
     let read = parallel::map(&paths, |rel| {
         let (full, meta) = resolver.resolve_with_metadata(rel)?;
         let mut found = read_stamped(full, rel, regular(meta, rel)?, old)?;
-        // Dropped here, in the job, so that the bytes of every file are never held at once.
-        if let Some((_, on_disk, None)) = &mut found
+        // Dropped here, in the job, so that the bytes of every file are never held at once. (A
+        // cache remembers bytes: only the uncached scans keep hashes only.)
+        if let Some((_, on_disk, _)) = &mut found
             && !keep_bytes
         {
             on_disk.bytes = None;
@@ -238,12 +243,9 @@ fn scan_with(
     });
     let mut snapshot = Snapshot::default();
     for (rel, found) in paths.into_iter().zip(read) {
-        if let Some((full, mut on_disk, stamp)) = found? {
+        if let Some((full, on_disk, stamp)) = found? {
             if let (Some(fresh), Some(stamp)) = (fresh.as_deref_mut(), stamp) {
                 fresh.insert(full, (stamp, on_disk.clone()));
-            }
-            if !keep_bytes {
-                on_disk.bytes = None;
             }
             snapshot.files.insert(rel.clone(), on_disk);
         }
