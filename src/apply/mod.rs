@@ -45,7 +45,8 @@ use std::time::Duration;
 use crate::plan::journal::{JOURNAL_FILE, Journal, JournalRef, JournalWrite};
 use crate::plan::path::{self, PathError};
 use crate::plan::{
-    Action, BASE_DIR, Change, Hash, Plan, STATE_DIR, STATE_FILE, State, StateError, Text,
+    Action, BASE_DIR, Change, Hash, Plan, STATE_DIR, STATE_FILE, State, StateCache, StateError,
+    Text,
 };
 use crate::render::Kind;
 
@@ -158,18 +159,52 @@ pub fn apply_rendering(
     _lock: &lock::Lock,
     renderings: Renderings<'_>,
 ) -> Result<Applied, ApplyError> {
+    apply_with(root, plan, options, renderings, None)
+}
+
+/// [`apply`] for a long-running caller (`watch`) that keeps `cache` between applies: the state
+/// is loaded through it ([`State::load_cached`]) and the next state's text is built from the
+/// entries it already knows ([`StateCache::text`]), so an apply that changes a few files does
+/// not parse and serialize the whole state. Writes exactly what [`apply`] writes.
+pub fn apply_cached(
+    root: &Path,
+    plan: &Plan,
+    options: &ApplyOptions,
+    cache: &mut StateCache,
+) -> Result<Applied, ApplyError> {
+    let _lock = lock::acquire(root, options.lock_timeout)?;
+    apply_with(root, plan, options, &|_| None, Some(cache))
+}
+
+fn apply_with(
+    root: &Path,
+    plan: &Plan,
+    options: &ApplyOptions,
+    renderings: Renderings<'_>,
+    mut cache: Option<&mut StateCache>,
+) -> Result<Applied, ApplyError> {
     let mut applied = Applied::default();
-    let state = State::load(root)?;
+    let (state, fingerprint) = match cache.as_deref_mut() {
+        Some(cache) => State::load_cached(root, cache)?,
+        None => {
+            let state = State::load(root)?;
+            let fingerprint = state.fingerprint();
+            (Arc::new(state), fingerprint)
+        }
+    };
     if state.interrupted {
         finish_recovery(root, &state)?;
         applied.recovered = true;
+        if let Some(cache) = cache.as_deref_mut() {
+            *cache = StateCache::default();
+        }
     }
 
     // 3. Is the plan still true? Nothing is written before this passes.
     if plan.manifest != options.manifest {
         return Err(Stale::Manifest.into());
     }
-    if plan.state != state.fingerprint() {
+    if plan.state != fingerprint {
         return Err(Stale::State.into());
     }
     let mut targets = Vec::new();
@@ -197,9 +232,14 @@ pub fn apply_rendering(
     };
     let journal_path = path::resolve_unchecked(root, JOURNAL_FILE)?;
     let needs_journal = !targets.is_empty() || !journal.bases.is_empty();
+    // With a cache, the next state's text is made once, for the journal and the state file.
+    let next_text = cache.as_deref_mut().map(|cache| cache.text(&plan.next));
     if needs_journal {
-        write::write_atomic_with(&journal_path, |out| journal.write_json(out))
-            .map_err(io_at(&journal_path))?;
+        write::write_atomic_with(&journal_path, |out| match &next_text {
+            Some(text) => journal.write_json_with_state(out, text),
+            None => journal.write_json(out),
+        })
+        .map_err(io_at(&journal_path))?;
     }
 
     // 5. The files: deletions first (in path order, so a file that becomes a directory is gone
@@ -256,7 +296,10 @@ pub fn apply_rendering(
 
     // 6 and 7. Bases, state, journal.
     store_bases(root, journal.bases, &plan.next)?;
-    applied.state_written = write_state(root, &plan.next)?;
+    applied.state_written = match (cache, next_text) {
+        (Some(cache), Some(text)) => write_state_text(root, text, &plan.next, cache)?,
+        _ => write_state(root, &plan.next)?,
+    };
     if needs_journal {
         write::remove(root, &journal_path).map_err(io_at(&journal_path))?;
     }
@@ -470,6 +513,26 @@ fn write_state(root: &Path, state: &State) -> Result<bool, ApplyError> {
         return Ok(false);
     }
     write::write_atomic_with(&full, |out| state.write_json(out)).map_err(io_at(&full))?;
+    Ok(true)
+}
+
+/// [`write_state`] of `state` whose text is `text`, through `cache`, which then knows the file.
+fn write_state_text(
+    root: &Path,
+    text: Vec<u8>,
+    state: &State,
+    cache: &mut StateCache,
+) -> Result<bool, ApplyError> {
+    if cache.known_text() == Some(text.as_slice()) {
+        return Ok(false);
+    }
+    let full = path::resolve_unchecked(root, STATE_FILE)?;
+    if std::fs::read(&full).is_ok_and(|old| old == text) {
+        cache.wrote(text, state.clone());
+        return Ok(false);
+    }
+    write::write_atomic_with(&full, |out| out.write_all(&text)).map_err(io_at(&full))?;
+    cache.wrote(text, state.clone());
     Ok(true)
 }
 

@@ -98,6 +98,65 @@ impl JournalRef<'_> {
         serde_json::to_writer_pretty(&mut *out, &file)?;
         out.write_all(b"\n")
     }
+
+    /// [`JournalRef::write_json`], given the text of the state ([`State::to_json`]'s, as
+    /// [`crate::plan::StateCache::text`] makes it): the same JSON document, with the state's text
+    /// copied in instead of serialized again (indented as a top-level document).
+    pub fn write_json_with_state(
+        &self,
+        out: &mut dyn std::io::Write,
+        state: &[u8],
+    ) -> std::io::Result<()> {
+        #[derive(Serialize)]
+        struct Head<'a> {
+            version: u32,
+            writes: &'a [JournalWrite],
+            bases: &'a BTreeMap<String, Arc<str>>,
+            written_bases: &'a BTreeSet<String>,
+        }
+        let head = Head {
+            version: JOURNAL_VERSION,
+            writes: self.writes,
+            bases: self.bases,
+            written_bases: self.written_bases,
+        };
+        // The head without its closing `\n}`, then the state as its last field.
+        let mut open = HoldBack {
+            out: &mut *out,
+            held: Vec::new(),
+        };
+        serde_json::to_writer_pretty(&mut open, &head)?;
+        if open.held != b"\n}" {
+            return Err(std::io::Error::other(
+                "unexpected end of the journal's head",
+            ));
+        }
+        out.write_all(b",\n  \"state\": ")?;
+        out.write_all(state.strip_suffix(b"\n").unwrap_or(state))?;
+        out.write_all(b"\n}\n")
+    }
+}
+
+/// Passes every byte on to `out` but the last two, which it holds.
+struct HoldBack<'a> {
+    out: &'a mut dyn std::io::Write,
+    held: Vec<u8>,
+}
+
+impl std::io::Write for HoldBack<'_> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.held.extend_from_slice(bytes);
+        if self.held.len() > 2 {
+            let pass = self.held.len() - 2;
+            self.out.write_all(&self.held[..pass])?;
+            self.held.drain(..pass);
+        }
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
 }
 
 impl Journal {

@@ -73,10 +73,14 @@ pub use hash::{Hash, HashParseError};
 pub use merge::{ConflictHunk, MergeOutcome, merge, merge_with_markers};
 pub use origin::Origin;
 pub use path::PathError;
-pub use reconcile::{Hashes, Plan, PlanOptions, Summary, plan, plan_unchanged, texts_needed};
+pub use reconcile::{
+    Hashes, Plan, PlanOptions, Summary, plan, plan_against, plan_unchanged, texts_needed,
+};
 pub use saved::{PLAN_VERSION, SavedPlanError};
 pub(crate) use scan::read_file as scan_one;
 pub use scan::{
     Base, OnDisk, ScanCache, ScanError, Snapshot, scan, scan_cached, scan_hashes, scan_hashes_only,
 };
-pub use state::{BASE_DIR, Entry, STATE_DIR, STATE_FILE, STATE_VERSION, State, StateError};
+pub use state::{
+    BASE_DIR, Entry, STATE_DIR, STATE_FILE, STATE_VERSION, State, StateCache, StateError,
+};

@@ -81,6 +81,19 @@ impl Plan {
 
 /// Decides, for every path of `files` and `state`, what apply should do. Pure.
 pub fn plan(files: &FileSet, snapshot: &Snapshot, state: &State, options: &PlanOptions) -> Plan {
+    plan_against(files, snapshot, state, state.fingerprint(), options)
+}
+
+/// [`plan`], given the state's [`fingerprint`](State::fingerprint) (see
+/// [`State::load_cached`](crate::plan::State::load_cached)).
+pub fn plan_against(
+    files: &FileSet,
+    snapshot: &Snapshot,
+    state: &State,
+    fingerprint: Hash,
+    options: &PlanOptions,
+) -> Plan {
+    debug_assert_eq!(fingerprint, state.fingerprint());
     let paths: BTreeSet<&String> = files.files.keys().chain(state.files.keys()).collect();
     let mut changes = Vec::new();
     let mut next = BTreeMap::new();
@@ -108,7 +121,7 @@ pub fn plan(files: &FileSet, snapshot: &Snapshot, state: &State, options: &PlanO
     }
     Plan {
         manifest: options.manifest,
-        state: state.fingerprint(),
+        state: fingerprint,
         force: options.force,
         interrupted: state.interrupted,
         changes,

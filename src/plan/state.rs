@@ -41,8 +41,8 @@
 //! hand edits; the next `apply` makes the fold permanent. [`State::interrupted`] says this
 //! happened.
 
-use std::collections::BTreeMap;
-use std::io;
+use std::collections::{BTreeMap, HashMap};
+use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -127,19 +127,60 @@ impl State {
     /// an interrupted apply, if any.
     pub fn load(root: &Path) -> Result<State, StateError> {
         let state_path = root.join(STATE_FILE);
-        let mut state = match read_optional(&state_path)? {
+        let state = match read_optional(&state_path)? {
             None => State::default(),
-            Some(text) => State::from_json(&text).map_err(|message| match message {
-                FormatError::Version(version) => StateError::UnknownVersion {
-                    path: state_path.clone(),
-                    version,
-                },
-                FormatError::Corrupt(message) => StateError::Corrupt {
-                    path: state_path.clone(),
-                    message,
-                },
-            })?,
+            Some(text) => State::parse_at(&text, &state_path)?,
         };
+        State::fold_journal(root, state)
+    }
+
+    /// [`State::load`] through `cache`, with the state's [`fingerprint`](State::fingerprint).
+    /// When `state.json` holds the bytes the cache last read or wrote (and no journal is left),
+    /// the state is the cache's: the file is read and compared, not parsed and serialized again.
+    pub fn load_cached(
+        root: &Path,
+        cache: &mut StateCache,
+    ) -> Result<(Arc<State>, Hash), StateError> {
+        let state_path = root.join(STATE_FILE);
+        let text = read_optional(&state_path)?;
+        let journal = root.join(crate::plan::journal::JOURNAL_FILE);
+        let Some(text) = text.filter(|_| std::fs::symlink_metadata(&journal).is_err()) else {
+            // No state yet, or an interrupted apply to fold in: as `load` does, never cached.
+            cache.known = None;
+            let state = State::load(root)?;
+            let fingerprint = state.fingerprint();
+            return Ok((Arc::new(state), fingerprint));
+        };
+        if let Some(known) = &cache.known
+            && known.text == text.as_bytes()
+        {
+            return Ok((Arc::clone(&known.state), known.fingerprint));
+        }
+        let state = State::parse_at(&text, &state_path)?;
+        let fingerprint = Hash::of(cache.text(&state));
+        let state = Arc::new(state);
+        cache.known = Some(Known {
+            text: text.into_bytes(),
+            state: Arc::clone(&state),
+            fingerprint,
+        });
+        Ok((state, fingerprint))
+    }
+
+    fn parse_at(text: &str, state_path: &Path) -> Result<State, StateError> {
+        State::from_json(text).map_err(|message| match message {
+            FormatError::Version(version) => StateError::UnknownVersion {
+                path: state_path.to_path_buf(),
+                version,
+            },
+            FormatError::Corrupt(message) => StateError::Corrupt {
+                path: state_path.to_path_buf(),
+                message,
+            },
+        })
+    }
+
+    fn fold_journal(root: &Path, mut state: State) -> Result<State, StateError> {
         let journal_path = root.join(crate::plan::journal::JOURNAL_FILE);
         if let Some(text) = read_optional(&journal_path)? {
             let journal = Journal::from_json(&text).map_err(|message| match message {
@@ -192,9 +233,12 @@ impl State {
 
     /// The hash of [`State::to_json`]: what a plan was made against.
     pub fn fingerprint(&self) -> Hash {
-        let mut hasher = blake3::Hasher::new();
-        // Writing to a hasher cannot fail.
-        let _ = self.write_json(&mut hasher);
+        // Buffered: the serializer writes a token at a time, and the hasher is fastest fed in
+        // large blocks. Writing to a hasher cannot fail.
+        let mut out = std::io::BufWriter::with_capacity(1 << 16, blake3::Hasher::new());
+        let _ = self.write_json(&mut out);
+        let _ = out.flush();
+        let (hasher, _) = out.into_parts();
         Hash::from_bytes(*hasher.finalize().as_bytes())
     }
 
@@ -206,6 +250,103 @@ impl State {
             files: &self.files,
         }
     }
+}
+
+/// What `watch` keeps of the state between reconciles: the text of `state.json` as this process
+/// last read or wrote it, with the state it holds and its fingerprint, and the text of every
+/// entry as [`State::write_json`] writes it. Loading through it reads and compares the file
+/// instead of parsing it ([`State::load_cached`]); the text of a state that differs from the last
+/// in a few entries is built from the others' texts ([`StateCache::text`]).
+#[derive(Debug, Default)]
+pub struct StateCache {
+    known: Option<Known>,
+    /// The text of each entry inside `files` (indented, without the separating comma), with the
+    /// entry it is the text of.
+    entries: HashMap<String, (Entry, Box<[u8]>)>,
+}
+
+#[derive(Debug)]
+struct Known {
+    text: Vec<u8>,
+    state: Arc<State>,
+    fingerprint: Hash,
+}
+
+impl StateCache {
+    /// [`State::to_json`]'s text of `state`, byte for byte; only the entries this cache has not
+    /// seen (or saw with other values) are serialized.
+    pub fn text(&mut self, state: &State) -> Vec<u8> {
+        let mut entries = HashMap::with_capacity(state.files.len());
+        let mut out = Vec::with_capacity(
+            64 + self
+                .entries
+                .values()
+                .map(|it| it.1.len() + 2)
+                .sum::<usize>(),
+        );
+        out.extend_from_slice(b"{\n  \"version\": ");
+        out.extend_from_slice(STATE_VERSION.to_string().as_bytes());
+        if let Some(manifest) = state.manifest {
+            out.extend_from_slice(b",\n  \"manifest\": \"");
+            out.extend_from_slice(manifest.to_hex().as_bytes());
+            out.push(b'"');
+        }
+        if state.files.is_empty() {
+            out.extend_from_slice(b",\n  \"files\": {}");
+        } else {
+            out.extend_from_slice(b",\n  \"files\": {\n");
+            for (index, (rel, entry)) in state.files.iter().enumerate() {
+                if index > 0 {
+                    out.extend_from_slice(b",\n");
+                }
+                let (rel, known) = match self.entries.remove_entry(rel) {
+                    Some((rel, known)) if known.0 == *entry => (rel, known),
+                    _ => (rel.clone(), (entry.clone(), entry_text(rel, entry))),
+                };
+                out.extend_from_slice(&known.1);
+                entries.insert(rel, known);
+            }
+            out.extend_from_slice(b"\n  }");
+        }
+        out.extend_from_slice(b"\n}\n");
+        self.entries = entries;
+        out
+    }
+
+    /// Remembers that `state.json` now holds `text`, the text of `state`.
+    pub(crate) fn wrote(&mut self, text: Vec<u8>, state: State) {
+        let fingerprint = Hash::of(&text);
+        self.known = Some(Known {
+            text,
+            state: Arc::new(state),
+            fingerprint,
+        });
+    }
+
+    /// The text of `state.json` when this cache knows it (see [`State::load_cached`]).
+    pub(crate) fn known_text(&self) -> Option<&[u8]> {
+        self.known.as_ref().map(|it| it.text.as_slice())
+    }
+}
+
+/// One entry of `files` as [`State::write_json`] writes it: `    "<rel>": {` … `    }`.
+fn entry_text(rel: &str, entry: &Entry) -> Box<[u8]> {
+    let one = BTreeMap::from([(rel, entry)]);
+    // `{\n  "<rel>": {…}\n}` at the top level; two levels deeper inside the state.
+    let text = serde_json::to_vec_pretty(&one).unwrap_or_default();
+    let inner = text
+        .strip_prefix(b"{\n")
+        .and_then(|it| it.strip_suffix(b"\n}"))
+        .unwrap_or_default();
+    let mut out = Vec::with_capacity(inner.len() + 64);
+    for line in inner.split(|&it| it == b'\n') {
+        if !out.is_empty() {
+            out.push(b'\n');
+        }
+        out.extend_from_slice(b"  ");
+        out.extend_from_slice(line);
+    }
+    out.into_boxed_slice()
 }
 
 /// Why a versioned JSON document could not be read.
@@ -360,5 +501,154 @@ mod version_tests {
         ));
         let state = State::from_json(r#"{"version": 1, "files": {}}"#).expect("a valid state");
         assert!(state.files.is_empty());
+    }
+}
+
+#[cfg(test)]
+mod cache_tests {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use super::{Entry, State, StateCache};
+    use crate::plan::journal::{Journal, JournalRef, JournalWrite};
+    use crate::plan::{Hash, Origin};
+    use crate::render::Kind;
+
+    fn entry(kind: Kind, entity: &str, seed: &str) -> Entry {
+        Entry {
+            kind,
+            origin: Origin {
+                entity: entity.to_owned(),
+                span: (seed.len(), seed.len() * 3),
+            },
+            hash: Hash::of(seed.as_bytes()),
+        }
+    }
+
+    fn state(paths: &[(&str, &str)]) -> State {
+        State {
+            manifest: Some(Hash::of(b"manifest")),
+            files: paths
+                .iter()
+                .map(|(rel, seed)| {
+                    (
+                        (*rel).to_owned(),
+                        entry(Kind::Managed, "function \"F\"", seed),
+                    )
+                })
+                .collect(),
+            ..State::default()
+        }
+    }
+
+    /// The text built from remembered entries is `to_json`'s, byte for byte, through a series of
+    /// states that add, change, drop and re-add entries.
+    #[test]
+    fn cached_text_is_the_serialized_state() {
+        let mut cache = StateCache::default();
+        let mut states = vec![
+            State::default(),
+            State {
+                manifest: Some(Hash::of(b"m")),
+                ..State::default()
+            },
+            state(&[("a.py", "1")]),
+            state(&[
+                ("a.py", "1"),
+                ("dir/b \"quoted\" \\ é.py", "2"),
+                ("z.md", "3"),
+            ]),
+            state(&[("a.py", "changed"), ("dir/b \"quoted\" \\ é.py", "2")]),
+            state(&[("dir/b \"quoted\" \\ é.py", "2")]),
+            state(&[
+                ("a.py", "1"),
+                ("dir/b \"quoted\" \\ é.py", "2"),
+                ("z.md", "3"),
+            ]),
+        ];
+        let mut scaffold = state(&[("a.py", "1"), ("s.py", "2")]);
+        scaffold.files.insert(
+            "s.py".to_owned(),
+            entry(Kind::Scaffold, "agent \"A\" \u{7}\n", "2"),
+        );
+        scaffold.manifest = None;
+        states.push(scaffold);
+        for state in &states {
+            let text = cache.text(state);
+            assert_eq!(String::from_utf8(text).unwrap(), state.to_json());
+            assert_eq!(cache.text(state), state.to_json().into_bytes(), "again");
+        }
+    }
+
+    /// A journal written with the state's text reads back as the one serialized whole.
+    #[test]
+    fn a_journal_with_the_state_text_reads_as_the_serialized_one() {
+        let next = state(&[("a.py", "1"), ("b.py", "2")]);
+        let writes = vec![JournalWrite {
+            path: "a.py".to_owned(),
+            before: None,
+            after: Some(Hash::of(b"1")),
+        }];
+        let bases = BTreeMap::from([("b.py".to_owned(), "base \"text\"\n".into())]);
+        let written_bases = BTreeSet::from(["a.py".to_owned()]);
+        let journal = JournalRef {
+            writes: &writes,
+            bases: &bases,
+            written_bases: &written_bases,
+            state: &next,
+        };
+        let mut whole = Vec::new();
+        journal.write_json(&mut whole).unwrap();
+        let mut spliced = Vec::new();
+        let text = StateCache::default().text(&next);
+        journal.write_json_with_state(&mut spliced, &text).unwrap();
+        let read = |bytes: &[u8]| Journal::from_json(std::str::from_utf8(bytes).unwrap()).unwrap();
+        assert_eq!(read(&spliced), read(&whole));
+        assert!(spliced.ends_with(b"\n}\n"));
+    }
+
+    /// Loading through the cache gives `load`'s state and fingerprint, reads a changed file
+    /// again, and folds a leftover journal as `load` does.
+    #[test]
+    fn loading_through_the_cache_is_loading() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let mut cache = StateCache::default();
+        let check = |cache: &mut StateCache| {
+            let (state, fingerprint) = State::load_cached(root, cache).unwrap();
+            let loaded = State::load(root).unwrap();
+            assert_eq!(*state, loaded);
+            assert_eq!(fingerprint, loaded.fingerprint());
+        };
+        check(&mut cache);
+        std::fs::create_dir_all(root.join(".restack")).unwrap();
+        let write = |state: &State| {
+            std::fs::write(root.join(super::STATE_FILE), state.to_json()).unwrap();
+        };
+        write(&state(&[("a.py", "1")]));
+        check(&mut cache);
+        check(&mut cache);
+        write(&state(&[("a.py", "2"), ("b.py", "1")]));
+        check(&mut cache);
+        // Not the canonical text: the fingerprint is still that of the state's own text.
+        std::fs::write(
+            root.join(super::STATE_FILE),
+            state(&[("c.py", "1")]).to_json().replace("\n", "\n\n"),
+        )
+        .unwrap();
+        check(&mut cache);
+        let next = state(&[("c.py", "1"), ("d.py", "4")]);
+        let journal = Journal {
+            writes: Vec::new(),
+            bases: BTreeMap::new(),
+            written_bases: BTreeSet::new(),
+            state: next,
+        };
+        std::fs::write(
+            root.join(crate::plan::journal::JOURNAL_FILE),
+            journal.to_json(),
+        )
+        .unwrap();
+        check(&mut cache);
+        assert!(State::load_cached(root, &mut cache).unwrap().0.interrupted);
     }
 }

@@ -29,6 +29,8 @@ pub(crate) struct Caches {
     /// The last check of each scaffold (see [`render::check_scaffolds`]: an unchanged scaffold
     /// is not parsed again).
     pub scaffolds: Vec<ScaffoldCheck>,
+    /// The state as last read or written (see [`plan::StateCache`]).
+    pub state: plan::StateCache,
 }
 
 impl Default for Caches {
@@ -39,6 +41,7 @@ impl Default for Caches {
             render: render::RenderCache::memoizing(),
             scan: plan::ScanCache::default(),
             scaffolds: Vec::new(),
+            state: plan::StateCache::default(),
         }
     }
 }
@@ -237,7 +240,7 @@ fn plan_and_apply(
     caches: &mut Caches,
 ) -> Result<(Plan, Applied, Vec<ScaffoldWarning>), Failure> {
     let planning = Instant::now();
-    let state = State::load(root)?;
+    let (state, fingerprint) = State::load_cached(root, &mut caches.state)?;
     let snapshot = plan::scan_cached(root, files, &state, &mut caches.scan)?;
     timings.scan = planning.elapsed();
     let planning = Instant::now();
@@ -250,14 +253,14 @@ fn plan_and_apply(
         manifest,
         force: false,
     };
-    let plan = plan::plan(files, &snapshot, &state, &options);
+    let plan = plan::plan_against(files, &snapshot, &state, fingerprint, &options);
     timings.plan = planning.elapsed();
     let applying = Instant::now();
     let options = ApplyOptions {
         lock_timeout,
         ..ApplyOptions::new(manifest)
     };
-    let applied = apply::apply(root, &plan, &options)?;
+    let applied = apply::apply_cached(root, &plan, &options, &mut caches.state)?;
     timings.apply = applying.elapsed();
     Ok((plan, applied, warnings))
 }
