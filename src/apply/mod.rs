@@ -184,14 +184,7 @@ fn apply_with(
     mut cache: Option<&mut StateCache>,
 ) -> Result<Applied, ApplyError> {
     let mut applied = Applied::default();
-    let (state, fingerprint) = match cache.as_deref_mut() {
-        Some(cache) => State::load_cached(root, cache)?,
-        None => {
-            let state = State::load(root)?;
-            let fingerprint = state.fingerprint();
-            (Arc::new(state), fingerprint)
-        }
-    };
+    let (state, fingerprint) = load_state(root, cache.as_deref_mut())?;
     if state.interrupted {
         finish_recovery(root, &state)?;
         applied.recovered = true;
@@ -201,26 +194,7 @@ fn apply_with(
     }
 
     // 3. Is the plan still true? Nothing is written before this passes.
-    if plan.manifest != options.manifest {
-        return Err(Stale::Manifest.into());
-    }
-    if plan.state != fingerprint {
-        return Err(Stale::State.into());
-    }
-    let mut targets = Vec::new();
-    for change in plan.changes.iter().filter(|it| it.action.touches_file()) {
-        let full = path::resolve(root, &change.path)?;
-        let now = crate::plan::scan_one(root, &change.path)
-            .map_err(|err| stale_or_io(err, &full))?
-            .map(Hash::of);
-        if now != change.before {
-            return Err(Stale::File {
-                path: change.path.clone(),
-            }
-            .into());
-        }
-        targets.push((change, full));
-    }
+    let targets = targets_if_current(root, plan, options, fingerprint)?;
 
     // 4. The journal, before any file is touched.
     let (writes, bases, written_bases) = journal_of(plan, &targets, renderings)?;
@@ -514,6 +488,51 @@ fn write_state(root: &Path, state: &State) -> Result<bool, ApplyError> {
     }
     write::write_atomic_with(&full, |out| state.write_json(out)).map_err(io_at(&full))?;
     Ok(true)
+}
+
+/// The changes of `plan` that touch a file, with their full paths, when the plan is still true:
+/// made from the manifest of `options`, against the state of `fingerprint`, and every file still
+/// as the plan saw it.
+fn targets_if_current<'a>(
+    root: &Path,
+    plan: &'a Plan,
+    options: &ApplyOptions,
+    fingerprint: Hash,
+) -> Result<Vec<(&'a Change, PathBuf)>, ApplyError> {
+    if plan.manifest != options.manifest {
+        return Err(Stale::Manifest.into());
+    }
+    if plan.state != fingerprint {
+        return Err(Stale::State.into());
+    }
+    let mut targets = Vec::new();
+    for change in plan.changes.iter().filter(|it| it.action.touches_file()) {
+        let full = path::resolve(root, &change.path)?;
+        let now = crate::plan::scan_one(root, &change.path)
+            .map_err(|err| stale_or_io(err, &full))?
+            .map(Hash::of);
+        if now != change.before {
+            return Err(Stale::File {
+                path: change.path.clone(),
+            }
+            .into());
+        }
+        targets.push((change, full));
+    }
+    Ok(targets)
+}
+
+/// The state (through `cache` when there is one) and its fingerprint.
+fn load_state(
+    root: &Path,
+    cache: Option<&mut StateCache>,
+) -> Result<(Arc<State>, Hash), StateError> {
+    if let Some(cache) = cache {
+        return State::load_cached(root, cache);
+    }
+    let state = State::load(root)?;
+    let fingerprint = state.fingerprint();
+    Ok((Arc::new(state), fingerprint))
 }
 
 /// [`write_state`] of `state` whose text is `text`, through `cache`, which then knows the file.

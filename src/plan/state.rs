@@ -609,6 +609,10 @@ mod cache_tests {
     /// Loading through the cache gives `load`'s state and fingerprint, reads a changed file
     /// again, and folds a leftover journal as `load` does.
     #[test]
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the test writes the state as another restack (or a user) would"
+    )]
     fn loading_through_the_cache_is_loading() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
@@ -632,7 +636,7 @@ mod cache_tests {
         // Not the canonical text: the fingerprint is still that of the state's own text.
         std::fs::write(
             root.join(super::STATE_FILE),
-            state(&[("c.py", "1")]).to_json().replace("\n", "\n\n"),
+            state(&[("c.py", "1")]).to_json().replace('\n', "\n\n"),
         )
         .unwrap();
         check(&mut cache);
