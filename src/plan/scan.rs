@@ -1,6 +1,6 @@
 //! `scan`: reads what is on disk for every path the plan needs. Reads only; never writes.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fs::Metadata;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -138,9 +138,53 @@ fn changed(rel: &str) -> ScanError {
 /// only when its ctime was already [`SETTLED`] old when it was read; a file changed more recently
 /// is read again next time. A wall clock set backwards can defeat this; the one-shot commands never
 /// use the cache.
+///
+/// A caller that is told of every change in some directories (`watch`, by the file watcher)
+/// names them ([`ScanCache::watching`]) and reports each changed path ([`ScanCache::forget`]):
+/// a remembered file in such a directory is then served without even its metadata being read,
+/// and a file read there is remembered however recent its last change (a change after the read
+/// is reported, and forgets it).
 #[derive(Debug, Default)]
 pub struct ScanCache {
     files: HashMap<PathBuf, (Stamp, OnDisk)>,
+    watched: HashSet<PathBuf>,
+    /// Watched directories whose files have not been checked since the watch began: served
+    /// after one more check of their metadata.
+    unchecked: HashSet<PathBuf>,
+}
+
+impl ScanCache {
+    /// From now on, every change of a file directly in one of `dirs` is reported to
+    /// [`ScanCache::forget`]. Files remembered in a directory that was not watched before are
+    /// checked by their metadata once more: they may have changed before the watch began.
+    pub fn watching(&mut self, dirs: impl IntoIterator<Item = PathBuf>) {
+        let dirs: HashSet<PathBuf> = dirs.into_iter().collect();
+        let old = std::mem::take(&mut self.watched);
+        self.unchecked
+            .extend(dirs.iter().filter(|dir| !old.contains(*dir)).cloned());
+        self.unchecked.retain(|dir| dirs.contains(dir));
+        self.watched = dirs;
+    }
+
+    /// Forgets `path` and, when it is (or was) a directory, everything below it.
+    pub fn forget(&mut self, path: &Path) {
+        if self.files.remove(path).is_none() {
+            self.files.retain(|full, _| !full.starts_with(path));
+        }
+    }
+
+    /// Forgets every file (changes may have gone unreported); the directories stay watched.
+    pub fn forget_all(&mut self) {
+        self.files.clear();
+    }
+
+    /// The remembered file at `full`, when it is in a watched directory.
+    fn watched_hit(&self, full: &Path) -> Option<&(Stamp, OnDisk)> {
+        let dir = full.parent()?;
+        (self.watched.contains(dir) && !self.unchecked.contains(dir))
+            .then(|| self.files.get(full))
+            .flatten()
+    }
 }
 
 /// How old a file's ctime must be, when it is read, for its bytes to be remembered: well above
@@ -202,8 +246,10 @@ pub fn scan_cached(
     cache: &mut ScanCache,
 ) -> Result<Snapshot, ScanError> {
     let mut fresh = HashMap::new();
-    let snapshot = scan_with(root, files, state, Some((&cache.files, &mut fresh)), true)?;
+    let snapshot = scan_with(root, files, state, Some((&*cache, &mut fresh)), true)?;
     cache.files = fresh;
+    // Every file of this scan was checked (or read) after its directory was watched.
+    cache.unchecked.clear();
     Ok(snapshot)
 }
 
@@ -213,7 +259,7 @@ fn scan_with(
     root: &Path,
     files: &FileSet,
     state: &State,
-    cache: Option<(&Seen, &mut Seen)>,
+    cache: Option<(&ScanCache, &mut Seen)>,
     keep_bytes: bool,
 ) -> Result<Snapshot, ScanError> {
     debug_assert!(
@@ -230,6 +276,14 @@ fn scan_with(
     // the paths were read one by one.
     let resolver = path::Resolver::new(root);
     let read = parallel::map(&paths, |rel| {
+        if let Some(old) = old
+            && path::validate(rel).is_ok()
+        {
+            let full = root.join(rel);
+            if let Some((stamp, on_disk)) = old.watched_hit(&full) {
+                return Ok(Some((full, on_disk.clone(), Some(stamp.clone()))));
+            }
+        }
         let (full, meta) = resolver.resolve_with_metadata(rel)?;
         let mut found = read_stamped(full, rel, regular(meta, rel)?, old)?;
         // Dropped here, in the job, so that the bytes of every file are never held at once. (A
@@ -266,10 +320,19 @@ fn scan_with(
             ));
         }
         path::validate(rel)?;
-        let (full, meta) =
-            resolver.resolve_unchecked_with_metadata(&format!("{BASE_DIR}/{rel}"))?;
-        let Some((full, on_disk, stamp)) = read_stamped(full, rel, regular(meta, rel)?, old)?
-        else {
+        let base_rel = format!("{BASE_DIR}/{rel}");
+        let hit = old.and_then(|old| {
+            let full = root.join(&base_rel);
+            let (stamp, on_disk) = old.watched_hit(&full)?;
+            Some((full, on_disk.clone(), Some(stamp.clone())))
+        });
+        let found = if let Some(hit) = hit {
+            Some(hit)
+        } else {
+            let (full, meta) = resolver.resolve_unchecked_with_metadata(&base_rel)?;
+            read_stamped(full, rel, regular(meta, rel)?, old)?
+        };
+        let Some((full, on_disk, stamp)) = found else {
             return Ok((None, None));
         };
         let text = on_disk
@@ -331,7 +394,7 @@ fn read_stamped(
     full: PathBuf,
     rel: &str,
     meta: Option<Metadata>,
-    old: Option<&Seen>,
+    old: Option<&ScanCache>,
 ) -> Result<Stamped, ScanError> {
     let Some(meta) = meta else {
         return Ok(None);
@@ -345,7 +408,7 @@ fn read_stamped(
         return Ok(Some((full, on_disk, None)));
     };
     let stamp = Stamp::of(&meta);
-    if let (Some(stamp), Some((known, on_disk))) = (&stamp, old.get(&full))
+    if let (Some(stamp), Some((known, on_disk))) = (&stamp, old.files.get(&full))
         && stamp == known
     {
         let on_disk = on_disk.clone();
@@ -359,7 +422,10 @@ fn read_stamped(
         .ok()
         .as_ref()
         .and_then(Stamp::of);
-    let stamp = stamp.filter(|it| after.as_ref() == Some(it) && it.settled(read_at));
+    // In a watched directory, a change after the read is reported: no need to wait for it to
+    // settle.
+    let watched = full.parent().is_some_and(|dir| old.watched.contains(dir));
+    let stamp = stamp.filter(|it| after.as_ref() == Some(it) && (watched || it.settled(read_at)));
     let on_disk = OnDisk {
         hash: Hash::of(&bytes),
         bytes: Some(bytes.into()),
@@ -482,6 +548,58 @@ mod tests {
             edited.files.get("a.py").and_then(|it| it.bytes.as_deref()),
             Some(b"edited by hand\n".as_slice())
         );
+    }
+
+    /// In a watched directory a remembered file is served until its change is reported, even a
+    /// file just written; the first scan after the watch begins checks metadata once more.
+    #[test]
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the test edits a file in place, as a user would"
+    )]
+    fn watched_files_are_served_until_a_change_is_reported() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path();
+        let full = root.join("a.py");
+        let text = |snapshot: &Snapshot| {
+            snapshot
+                .files
+                .get("a.py")
+                .and_then(|it| it.text())
+                .map(str::to_owned)
+        };
+        std::fs::write(&full, "old\n").expect("write");
+        let set = one_file("a.py");
+        let state = State::default();
+        let mut cache = ScanCache::default();
+        cache.watching([root.to_path_buf()]);
+        // Unchecked since the watch began: read (and remembered, though just written).
+        let scanned = scan_cached(root, &set, &state, &mut cache).expect("scan");
+        assert_eq!(text(&scanned).as_deref(), Some("old\n"));
+        assert_eq!(cache.files.len(), 1);
+        // A change nobody reported is not seen: the file is served from memory. Reported (the
+        // file, its directory, or everything forgotten), it is read again.
+        let forgets: [fn(&mut ScanCache, &Path); 3] = [
+            |cache, full| cache.forget(full),
+            |cache, full| cache.forget(full.parent().expect("dir")),
+            |cache, _| cache.forget_all(),
+        ];
+        let mut served = "old\n".to_owned();
+        for (round, forget) in forgets.into_iter().enumerate() {
+            let now = format!("edit {round}\n");
+            std::fs::write(&full, &now).expect("write");
+            let scanned = scan_cached(root, &set, &state, &mut cache).expect("scan");
+            assert_eq!(text(&scanned), Some(served.clone()), "round {round}");
+            forget(&mut cache, &full);
+            let scanned = scan_cached(root, &set, &state, &mut cache).expect("scan");
+            assert_eq!(text(&scanned), Some(now.clone()), "round {round}");
+            served = now;
+        }
+        // A directory no longer watched is back to the metadata check.
+        cache.watching(std::iter::empty());
+        std::fs::write(&full, "last, and longer\n").expect("write");
+        let scanned = scan_cached(root, &set, &state, &mut cache).expect("scan");
+        assert_eq!(text(&scanned).as_deref(), Some("last, and longer\n"));
     }
 
     #[test]

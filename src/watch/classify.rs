@@ -49,14 +49,21 @@ pub enum Trigger {
     Rescan,
 }
 
+/// Whether `event` may mean that a file's bytes or name changed: any event but an access, except
+/// the end of a write (`Access(Close(Write))`). Reads (restack's own, or an editor's) do not.
+pub fn changes_files(event: &notify::Event) -> bool {
+    match event.kind {
+        EventKind::Access(access) => access == AccessKind::Close(AccessMode::Write),
+        _ => true,
+    }
+}
+
 /// What `event` means to `watch`, or `None` when it means nothing.
 pub fn classify(event: &notify::Event, paths: &Paths) -> Option<Trigger> {
     if event.need_rescan() {
         return Some(Trigger::Rescan);
     }
-    if let EventKind::Access(access) = event.kind
-        && access != AccessKind::Close(AccessMode::Write)
-    {
+    if !changes_files(event) {
         return None;
     }
     let touches = |wanted: &dyn Fn(&Path) -> bool| event.paths.iter().any(|it| wanted(it));

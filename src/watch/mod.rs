@@ -199,6 +199,7 @@ pub fn watch(options: &Options, report: &mut dyn FnMut(Report<'_>)) -> Result<()
     }
     looping.reconcile(true, report);
     problems.extend(watched.sync(&mut debouncer, &looping.wanted_dirs(), false));
+    looping.caches.scan.watching(watched.dirs.keys().cloned());
     for problem in problems {
         report(Report::WatchError {
             message: problem.to_string(),
@@ -215,6 +216,7 @@ pub fn watch(options: &Options, report: &mut dyn FnMut(Report<'_>)) -> Result<()
                 message: problem.to_string(),
             });
         }
+        looping.caches.scan.watching(watched.dirs.keys().cloned());
     });
 
     report(Report::Stopping);
@@ -253,7 +255,7 @@ impl Loop {
         &mut self,
         receiver: &Receiver<Message>,
         report: &mut dyn FnMut(Report<'_>),
-        mut sync: impl FnMut(&Loop, bool, &mut dyn FnMut(Report<'_>)),
+        mut sync: impl FnMut(&mut Loop, bool, &mut dyn FnMut(Report<'_>)),
     ) {
         loop {
             let message = if self.service.is_some() {
@@ -275,6 +277,8 @@ impl Loop {
                 Message::Stop => return,
                 Message::ServiceOutput(line) => report(Report::ServiceOutput { line: &line }),
                 Message::Events(Err(errors)) => {
+                    // Changes may have gone unreported: nothing read before is trusted.
+                    self.caches.scan.forget_all();
                     for error in errors {
                         report(Report::WatchError {
                             message: error.to_string(),
@@ -286,6 +290,11 @@ impl Loop {
                     let mut generated = BTreeSet::new();
                     let mut rescan = false;
                     for event in &events {
+                        if classify::changes_files(&event.event) {
+                            for path in &event.event.paths {
+                                self.caches.scan.forget(path);
+                            }
+                        }
                         match classify(&event.event, &self.paths) {
                             Some(Trigger::Manifest | Trigger::Overrides) => input = true,
                             Some(Trigger::Generated(rel)) => {
@@ -303,6 +312,7 @@ impl Loop {
                         }
                     }
                     if rescan {
+                        self.caches.scan.forget_all();
                         input = true;
                         generated.extend(self.paths.managed.values().cloned());
                     }
@@ -462,13 +472,22 @@ impl Loop {
         self.recorded.get(rel).map(|(_, hash)| *hash)
     }
 
-    /// The directories to watch: the root, every directory of a managed file, the overrides.
+    /// The directories to watch: the root, every directory of a recorded file (and of a
+    /// scaffold's merge base), the overrides. Events in all but the overrides report hand edits
+    /// and tell the scan which files to read again (see [`crate::plan::ScanCache`]).
     fn wanted_dirs(&self) -> BTreeMap<PathBuf, RecursiveMode> {
         let mut dirs = BTreeMap::from([(self.root.clone(), RecursiveMode::NonRecursive)]);
-        for path in self.paths.managed.keys() {
-            if let Some(dir) = path.parent().filter(|it| it.is_dir()) {
-                dirs.insert(dir.to_path_buf(), RecursiveMode::NonRecursive);
+        let mut parents = BTreeSet::new();
+        for (rel, (kind, _)) in &self.recorded {
+            let full = self.root.join(rel);
+            parents.extend(full.parent().map(Path::to_path_buf));
+            if *kind == Kind::Scaffold {
+                let base = self.root.join(crate::plan::BASE_DIR).join(rel);
+                parents.extend(base.parent().map(Path::to_path_buf));
             }
+        }
+        for dir in parents.into_iter().filter(|it| it.is_dir()) {
+            dirs.insert(dir, RecursiveMode::NonRecursive);
         }
         if self.paths.overrides.is_dir() {
             dirs.insert(self.paths.overrides.clone(), RecursiveMode::Recursive);

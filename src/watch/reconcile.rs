@@ -189,7 +189,10 @@ pub(crate) fn reconcile(
                     rendering: Some(Box::new((rendering, files))),
                 }));
             }
-            Err(Failure::Apply(ApplyError::Stale(_))) if attempts < 2 => {}
+            Err(Failure::Apply(ApplyError::Stale(_))) if attempts < 2 => {
+                // A change whose event has not arrived yet: read everything again.
+                caches.scan.forget_all();
+            }
             Err(err) => {
                 return Outcome::Failed {
                     message: err.to_string(),
