@@ -17,6 +17,8 @@
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Mutex, mpsc};
 
 /// The prefix of restack's temp files.
 pub const TEMP_PREFIX: &str = ".restack-";
@@ -100,10 +102,16 @@ pub enum GroupError<E> {
 }
 
 /// [`write_all_atomic`] of groups of files, each group's files all getting the bytes `bytes`
-/// makes for it (once, on the writing thread, so that the bytes of every file are never all in
-/// memory at once). The renames happen in rounds: the first file of every group, in order, then
+/// makes for it. The renames happen in rounds: the first file of every group, in order, then
 /// the second of every group, and so on; so a crash before the end leaves no later file of a
 /// group renamed while an earlier file of another is not.
+///
+/// The bytes are made on at most one thread per core (the calling thread one of them) and handed
+/// to the [`WRITE_THREADS`] threads that write them, a bounded number at a time: the bytes of
+/// every file are never all in memory at once, and the threads that wait on the disk allocate
+/// almost nothing (each thread that allocates gets a malloc arena of its own, whose freed memory
+/// stays resident). When making the bytes of a group fails, no more are made, nothing is
+/// renamed, and the error of the first such group in order is returned.
 pub fn write_groups_atomic<T: Sync, E: Send>(
     groups: &[(Vec<&Path>, T)],
     bytes: impl Fn(&T) -> Result<std::borrow::Cow<'_, [u8]>, E> + Sync,
@@ -115,20 +123,10 @@ pub fn write_groups_atomic<T: Sync, E: Send>(
         .collect();
     dirs.sort_unstable();
     dirs.dedup();
-    let failed = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| GroupError::Write(BatchError { path, source })
-    };
     for dir in &dirs {
         std::fs::create_dir_all(dir).map_err(failed(dir))?;
     }
-    let temps = in_parallel(groups, |(paths, item)| {
-        let bytes = bytes(item).map_err(GroupError::Bytes)?;
-        paths
-            .iter()
-            .map(|path| write_temp(path, &bytes).map_err(failed(path)))
-            .collect::<Result<Vec<_>, _>>()
-    })?;
+    let temps = write_temps(groups, &bytes)?;
     let rounds = groups
         .iter()
         .map(|(paths, _)| paths.len())
@@ -148,17 +146,162 @@ pub fn write_groups_atomic<T: Sync, E: Send>(
     Ok(())
 }
 
-/// Writes and fsyncs a temp file next to `path` (with `path`'s permissions when it exists) and
-/// closes it, keeping only its name for the rename.
-fn write_temp(path: &Path, bytes: &[u8]) -> io::Result<tempfile::TempPath> {
-    write_temp_with(path, |out| out.write_all(bytes))
+/// The error of a failed write of `path`.
+fn failed<E>(path: &Path) -> impl FnOnce(io::Error) -> GroupError<E> {
+    let path = path.to_path_buf();
+    move |source| GroupError::Write(BatchError { path, source })
 }
 
-/// [`write_temp`] of what `fill` writes.
+/// The temp files of every group, in group order: the bytes of each made by `bytes` on at most
+/// one thread per core, written and fsynced by up to [`WRITE_THREADS`] others (see
+/// [`write_groups_atomic`]). On an error every temp file written is removed (dropping a
+/// [`tempfile::TempPath`] removes its file) and the error of the first group in order that
+/// failed is returned.
+fn write_temps<'g, T: Sync, E: Send>(
+    groups: &'g [(Vec<&Path>, T)],
+    bytes: &(impl Fn(&T) -> Result<std::borrow::Cow<'_, [u8]>, E> + Sync),
+) -> Result<Vec<Vec<tempfile::TempPath>>, GroupError<E>> {
+    let write_group = |paths: &[&Path], bytes: &[u8]| {
+        paths
+            .iter()
+            .map(|path| write_temp(path, bytes).map_err(failed(path)))
+            .collect::<Result<Vec<_>, _>>()
+    };
+    if groups.len() <= 2 {
+        return groups
+            .iter()
+            .map(|(paths, item)| write_group(paths, &bytes(item).map_err(GroupError::Bytes)?))
+            .collect();
+    }
+    let makers = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .min(groups.len());
+    let writers = WRITE_THREADS.min(groups.len());
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    // At most this many made bytes wait for a writer: the bytes in memory are bounded by the
+    // files being made, waiting and being written.
+    let (send, receive) = mpsc::sync_channel::<(usize, std::borrow::Cow<'g, [u8]>)>(writers);
+    let receive = Mutex::new(receive);
+    // Each thread's results: the groups it finished, and its first error with the group's index.
+    type Part<E> = (
+        Vec<(usize, Vec<tempfile::TempPath>)>,
+        Option<(usize, GroupError<E>)>,
+    );
+    let make = |send: mpsc::SyncSender<(usize, std::borrow::Cow<'g, [u8]>)>| -> Part<E> {
+        while !stop.load(Ordering::Relaxed) {
+            let idx = next.fetch_add(1, Ordering::Relaxed);
+            let Some((_, item)) = groups.get(idx) else {
+                break;
+            };
+            match bytes(item) {
+                Ok(made) => {
+                    if send.send((idx, made)).is_err() {
+                        break;
+                    }
+                }
+                Err(err) => {
+                    stop.store(true, Ordering::Relaxed);
+                    return (Vec::new(), Some((idx, GroupError::Bytes(err))));
+                }
+            }
+        }
+        (Vec::new(), None)
+    };
+    let write = || -> Part<E> {
+        let mut done = Vec::new();
+        loop {
+            let received = receive
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .recv();
+            let Ok((idx, made)) = received else {
+                return (done, None);
+            };
+            if stop.load(Ordering::Relaxed) {
+                // Another group failed: what is left is only drained.
+                continue;
+            }
+            match write_group(&groups[idx].0, &made) {
+                Ok(temps) => done.push((idx, temps)),
+                Err(err) => {
+                    stop.store(true, Ordering::Relaxed);
+                    return (done, Some((idx, err)));
+                }
+            }
+        }
+    };
+    let parts: Vec<Part<E>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..writers)
+            .map(|_| scope.spawn(write))
+            .chain((1..makers).map(|_| {
+                let send = send.clone();
+                scope.spawn(move || make(send))
+            }))
+            .collect();
+        // The calling thread makes bytes too: its allocations reuse the memory it already freed.
+        let mut parts = vec![make(send)];
+        for handle in handles {
+            match handle.join() {
+                Ok(part) => parts.push(part),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        parts
+    });
+    let mut temps: Vec<Option<Vec<tempfile::TempPath>>> =
+        std::iter::repeat_with(|| None).take(groups.len()).collect();
+    let mut first_error: Option<(usize, GroupError<E>)> = None;
+    for (done, error) in parts {
+        for (idx, written) in done {
+            temps[idx] = Some(written);
+        }
+        if let Some((idx, err)) = error
+            && first_error.as_ref().is_none_or(|(first, _)| idx < *first)
+        {
+            first_error = Some((idx, err));
+        }
+    }
+    if let Some((_, err)) = first_error {
+        return Err(err);
+    }
+    let temps: Option<Vec<_>> = temps.into_iter().collect();
+    debug_assert!(temps.is_some(), "every group is written unless one failed");
+    temps.ok_or_else(|| {
+        GroupError::Write(BatchError {
+            path: PathBuf::new(),
+            source: io::Error::other("a group of files was not written"),
+        })
+    })
+}
+
+/// Writes and fsyncs a temp file next to `path` (with `path`'s permissions when it exists) and
+/// closes it, keeping only its name for the rename. The bytes are written as they are, without a
+/// buffer.
+fn write_temp(path: &Path, bytes: &[u8]) -> io::Result<tempfile::TempPath> {
+    let mut temp = temp_file(path)?;
+    temp.write_all(bytes)?;
+    temp.as_file().sync_all()?;
+    Ok(temp.into_temp_path())
+}
+
+/// [`write_temp`] of what `fill` writes, through a buffer.
 fn write_temp_with(
     path: &Path,
     fill: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> io::Result<tempfile::TempPath> {
+    let mut temp = temp_file(path)?;
+    {
+        let mut out = io::BufWriter::new(temp.as_file_mut());
+        fill(&mut out)?;
+        out.flush()?;
+    }
+    temp.as_file().sync_all()?;
+    Ok(temp.into_temp_path())
+}
+
+/// A new, empty temp file next to `path`, with `path`'s permissions when it exists.
+fn temp_file(path: &Path) -> io::Result<tempfile::NamedTempFile> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut builder = tempfile::Builder::new();
     builder.prefix(TEMP_PREFIX);
@@ -171,14 +314,7 @@ fn write_temp_with(
         };
         builder.permissions(permissions);
     }
-    let mut temp = builder.tempfile_in(dir)?;
-    {
-        let mut out = io::BufWriter::new(temp.as_file_mut());
-        fill(&mut out)?;
-        out.flush()?;
-    }
-    temp.as_file().sync_all()?;
-    Ok(temp.into_temp_path())
+    builder.tempfile_in(dir)
 }
 
 /// Runs `job` on every item, on up to [`WRITE_THREADS`] threads, and returns the results in order,
