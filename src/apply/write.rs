@@ -116,6 +116,26 @@ pub fn write_groups_atomic<T: Sync, E: Send>(
     groups: &[(Vec<&Path>, T)],
     bytes: impl Fn(&T) -> Result<std::borrow::Cow<'_, [u8]>, E> + Sync,
 ) -> Result<(), GroupError<E>> {
+    let next = AtomicUsize::new(0);
+    let source = || {
+        let idx = next.fetch_add(1, Ordering::Relaxed);
+        let (_, item) = groups.get(idx)?;
+        Some((idx, bytes(item)))
+    };
+    write_groups_from(groups, source, |_| {
+        unreachable!("every group is taken from the source in turn")
+    })
+}
+
+/// [`write_groups_atomic`] taking the bytes from `source` in whatever order it makes them: the
+/// index of a group with its bytes or why they could not be made, or `None` when it has made all
+/// it will. Each group must come once; for the first group in order that did not come at all,
+/// `missing` gives the error (and nothing is renamed).
+pub fn write_groups_from<'g, T: Sync, E: Send>(
+    groups: &'g [(Vec<&Path>, T)],
+    source: impl Fn() -> Option<(usize, Result<std::borrow::Cow<'g, [u8]>, E>)> + Sync,
+    missing: impl Fn(&T) -> E,
+) -> Result<(), GroupError<E>> {
     let mut dirs: Vec<&Path> = groups
         .iter()
         .flat_map(|(paths, _)| paths)
@@ -126,7 +146,7 @@ pub fn write_groups_atomic<T: Sync, E: Send>(
     for dir in &dirs {
         std::fs::create_dir_all(dir).map_err(failed(dir))?;
     }
-    let temps = write_temps(groups, &bytes)?;
+    let temps = write_temps(groups, &source, &missing)?;
     let rounds = groups
         .iter()
         .map(|(paths, _)| paths.len())
@@ -152,14 +172,22 @@ fn failed<E>(path: &Path) -> impl FnOnce(io::Error) -> GroupError<E> {
     move |source| GroupError::Write(BatchError { path, source })
 }
 
-/// The temp files of every group, in group order: the bytes of each made by `bytes` on at most
+/// What one thread of [`write_temps`] did: the groups it finished, and its first error with the
+/// group's index.
+type Part<E> = (
+    Vec<(usize, Vec<tempfile::TempPath>)>,
+    Option<(usize, GroupError<E>)>,
+);
+
+/// The temp files of every group, in group order: the bytes of each made by `source` on at most
 /// one thread per core, written and fsynced by up to [`WRITE_THREADS`] others (see
 /// [`write_groups_atomic`]). On an error every temp file written is removed (dropping a
 /// [`tempfile::TempPath`] removes its file) and the error of the first group in order that
 /// failed is returned.
 fn write_temps<'g, T: Sync, E: Send>(
     groups: &'g [(Vec<&Path>, T)],
-    bytes: &(impl Fn(&T) -> Result<std::borrow::Cow<'_, [u8]>, E> + Sync),
+    source: &(impl Fn() -> Option<(usize, Result<std::borrow::Cow<'g, [u8]>, E>)> + Sync),
+    missing: &impl Fn(&T) -> E,
 ) -> Result<Vec<Vec<tempfile::TempPath>>, GroupError<E>> {
     let write_group = |paths: &[&Path], bytes: &[u8]| {
         paths
@@ -167,40 +195,29 @@ fn write_temps<'g, T: Sync, E: Send>(
             .map(|path| write_temp(path, bytes).map_err(failed(path)))
             .collect::<Result<Vec<_>, _>>()
     };
-    if groups.len() <= 2 {
-        return groups
-            .iter()
-            .map(|(paths, item)| write_group(paths, &bytes(item).map_err(GroupError::Bytes)?))
-            .collect();
+    if groups.is_empty() {
+        return Ok(Vec::new());
     }
     let makers = std::thread::available_parallelism()
         .map_or(1, std::num::NonZeroUsize::get)
         .min(groups.len());
     let writers = WRITE_THREADS.min(groups.len());
-    let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
     // At most this many made bytes wait for a writer: the bytes in memory are bounded by the
     // files being made, waiting and being written.
     let (send, receive) = mpsc::sync_channel::<(usize, std::borrow::Cow<'g, [u8]>)>(writers);
     let receive = Mutex::new(receive);
-    // Each thread's results: the groups it finished, and its first error with the group's index.
-    type Part<E> = (
-        Vec<(usize, Vec<tempfile::TempPath>)>,
-        Option<(usize, GroupError<E>)>,
-    );
-    let make = |send: mpsc::SyncSender<(usize, std::borrow::Cow<'g, [u8]>)>| -> Part<E> {
+    let produce = |send: mpsc::SyncSender<(usize, std::borrow::Cow<'g, [u8]>)>| -> Part<E> {
         while !stop.load(Ordering::Relaxed) {
-            let idx = next.fetch_add(1, Ordering::Relaxed);
-            let Some((_, item)) = groups.get(idx) else {
-                break;
-            };
-            match bytes(item) {
-                Ok(made) => {
+            match source() {
+                None => break,
+                Some((idx, Ok(made))) => {
+                    debug_assert!(idx < groups.len(), "a group the source made exists");
                     if send.send((idx, made)).is_err() {
                         break;
                     }
                 }
-                Err(err) => {
+                Some((idx, Err(err))) => {
                     stop.store(true, Ordering::Relaxed);
                     return (Vec::new(), Some((idx, GroupError::Bytes(err))));
                 }
@@ -222,7 +239,10 @@ fn write_temps<'g, T: Sync, E: Send>(
                 // Another group failed: what is left is only drained.
                 continue;
             }
-            match write_group(&groups[idx].0, &made) {
+            let Some((paths, _)) = groups.get(idx) else {
+                continue;
+            };
+            match write_group(paths, &made) {
                 Ok(temps) => done.push((idx, temps)),
                 Err(err) => {
                     stop.store(true, Ordering::Relaxed);
@@ -236,11 +256,11 @@ fn write_temps<'g, T: Sync, E: Send>(
             .map(|_| scope.spawn(write))
             .chain((1..makers).map(|_| {
                 let send = send.clone();
-                scope.spawn(move || make(send))
+                scope.spawn(move || produce(send))
             }))
             .collect();
         // The calling thread makes bytes too: its allocations reuse the memory it already freed.
-        let mut parts = vec![make(send)];
+        let mut parts = vec![produce(send)];
         for handle in handles {
             match handle.join() {
                 Ok(part) => parts.push(part),
@@ -265,14 +285,11 @@ fn write_temps<'g, T: Sync, E: Send>(
     if let Some((_, err)) = first_error {
         return Err(err);
     }
-    let temps: Option<Vec<_>> = temps.into_iter().collect();
-    debug_assert!(temps.is_some(), "every group is written unless one failed");
-    temps.ok_or_else(|| {
-        GroupError::Write(BatchError {
-            path: PathBuf::new(),
-            source: io::Error::other("a group of files was not written"),
-        })
-    })
+    temps
+        .into_iter()
+        .zip(groups)
+        .map(|(temps, (_, item))| temps.ok_or_else(|| GroupError::Bytes(missing(item))))
+        .collect()
 }
 
 /// Writes and fsyncs a temp file next to `path` (with `path`'s permissions when it exists) and
