@@ -827,3 +827,195 @@ fn texts_a_plan_does_not_hold_are_rendered_again_and_checked() {
     );
     assert!(make_plan(root, &v2, false).is_in_sync());
 }
+
+/// A renderer that makes the texts of `set` in the reverse of their path order (the order apply
+/// writes in is the renderer's, not the plan's), or by path; optionally failing at one path, or
+/// leaving one out.
+struct Reversed {
+    texts: std::sync::Mutex<Vec<(String, String)>>,
+    fails: Option<String>,
+}
+
+impl Reversed {
+    fn new(set: &FileSet, fails: Option<&str>, leaves_out: Option<&str>) -> Reversed {
+        let texts = set
+            .files
+            .iter()
+            .filter(|(path, _)| Some(path.as_str()) != leaves_out)
+            .map(|(path, file)| {
+                (
+                    path.clone(),
+                    file.text().expect("a full rendering").to_owned(),
+                )
+            })
+            .collect();
+        Reversed {
+            texts: std::sync::Mutex::new(texts),
+            fails: fails.map(str::to_owned),
+        }
+    }
+
+    fn made(&self, path: String, text: String) -> (String, Result<String, String>) {
+        if self.fails.as_deref() == Some(path.as_str()) {
+            return (path, Err("a template failed".to_owned()));
+        }
+        (path, Ok(text))
+    }
+
+    fn left(&self) -> usize {
+        self.texts.lock().unwrap().len()
+    }
+}
+
+impl apply::Rerender for Reversed {
+    fn render(&self, path: &str) -> Option<Result<String, String>> {
+        let mut texts = self.texts.lock().unwrap();
+        let at = texts.iter().position(|(it, _)| it == path)?;
+        let (path, text) = texts.remove(at);
+        drop(texts);
+        Some(self.made(path, text).1)
+    }
+
+    fn next(&self) -> Option<(String, Result<String, String>)> {
+        let (path, text) = self.texts.lock().unwrap().pop()?;
+        Some(self.made(path, text))
+    }
+
+    fn makes_all(&self) -> bool {
+        true
+    }
+}
+
+/// Forty managed files and forty scaffolds (so writing uses every thread), at version `v`.
+fn many(v: u32) -> FileSet {
+    let mut entries = Vec::new();
+    for n in 0..40 {
+        entries.push((
+            format!("src/blog/models/m{n:02}.py"),
+            Kind::Managed,
+            format!("# managed {n} v{v}\n"),
+        ));
+        entries.push((
+            format!("src/blog/functions/f{n:02}.py"),
+            Kind::Scaffold,
+            format!("# scaffold {n} v{v}\n"),
+        ));
+    }
+    let borrowed: Vec<(&str, Kind, &str)> = entries
+        .iter()
+        .map(|(path, kind, text)| (path.as_str(), *kind, text.as_str()))
+        .collect();
+    files(&borrowed)
+}
+
+fn hashes_only(set: &FileSet) -> FileSet {
+    let mut set = set.clone();
+    for file in set.files.values_mut() {
+        file.contents = None;
+    }
+    set
+}
+
+/// Every regular file below `root`, relative, sorted.
+fn tree(root: &Path) -> Vec<String> {
+    let mut all = Vec::new();
+    let mut dirs = vec![root.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let entry = entry.unwrap();
+            if entry.file_type().unwrap().is_dir() {
+                dirs.push(entry.path());
+            } else {
+                let rel = entry.path().strip_prefix(root).unwrap().to_owned();
+                all.push(rel.to_string_lossy().replace('\\', "/"));
+            }
+        }
+    }
+    all.sort();
+    all
+}
+
+/// apply writes the texts a plan does not hold in the order the renderer makes them, each
+/// checked and renamed in plan order, with the same result as texts held by the plan.
+#[test]
+fn texts_made_in_the_renderers_order_are_written_as_planned() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let options = ApplyOptions::new(manifest_hash());
+    for v in [1, 2] {
+        let set = many(v);
+        let plan = make_plan(root, &hashes_only(&set), false);
+        let renderer = Reversed::new(&set, None, None);
+        let lock = apply::lock::acquire(root, Duration::from_secs(1)).unwrap();
+        let applied = apply::apply_rerendering(root, &plan, &options, &lock, &renderer).unwrap();
+        drop(lock);
+        assert_eq!(renderer.left(), 0, "every text is made once");
+        assert_eq!(applied.created.len() + applied.updated.len(), 80);
+        for (path, file) in &set.files {
+            assert_eq!(Some(read(root, path).as_str()), file.text(), "{path}");
+            if file.kind == Kind::Scaffold {
+                assert_eq!(
+                    Some(read(root, &format!(".restack/base/{path}")).as_str()),
+                    file.text()
+                );
+            }
+        }
+        assert!(make_plan(root, &set, false).is_in_sync());
+        assert!(
+            !tree(root).iter().any(|it| it.contains(".restack-")),
+            "no temp file is left"
+        );
+    }
+}
+
+/// A text that cannot be rendered again as planned, met midway through the renderer's order,
+/// stops the apply before any file is renamed: a cold apply leaves no file of the project, an
+/// update leaves every file as it was, and no temp file is left behind.
+#[test]
+fn a_rendering_that_fails_midway_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let options = ApplyOptions::new(manifest_hash());
+    let failing = "src/blog/functions/f20.py";
+    let apply_with = |set: &FileSet, renderer: &Reversed| {
+        let plan = make_plan(root, &hashes_only(set), false);
+        let lock = apply::lock::acquire(root, Duration::from_secs(1)).unwrap();
+        apply::apply_rerendering(root, &plan, &options, &lock, renderer)
+    };
+
+    // A cold apply: a template fails, or a text renders differently, or is not made at all.
+    let v1 = many(1);
+    let mut wrong = v1.clone();
+    wrong.files.get_mut(failing).unwrap().contents = Some("# not as planned\n".into());
+    for (renderer, message) in [
+        (Reversed::new(&v1, Some(failing), None), "a template failed"),
+        (Reversed::new(&wrong, None, None), "renders differently"),
+        (Reversed::new(&v1, None, Some(failing)), "no such file"),
+    ] {
+        let err = apply_with(&v1, &renderer).unwrap_err();
+        match &err {
+            ApplyError::Render { path, .. } => assert_eq!(path, failing),
+            other => panic!("{other:?}"),
+        }
+        assert!(err.to_string().contains(message), "{err}");
+        let written: Vec<String> = tree(root)
+            .into_iter()
+            .filter(|it| !it.starts_with(".restack/"))
+            .collect();
+        assert_eq!(written, Vec::<String>::new(), "{message}");
+        assert!(!tree(root).iter().any(|it| it.contains(".restack-")));
+    }
+    apply_with(&v1, &Reversed::new(&v1, None, None)).unwrap();
+
+    // An update: every file keeps its old text.
+    let v2 = many(2);
+    let err = apply_with(&v2, &Reversed::new(&v2, Some(failing), None)).unwrap_err();
+    assert!(matches!(err, ApplyError::Render { .. }), "{err:?}");
+    for (path, file) in &v1.files {
+        assert_eq!(Some(read(root, path).as_str()), file.text(), "{path}");
+    }
+    assert!(!tree(root).iter().any(|it| it.contains(".restack-")));
+    // Planned again (the interrupted apply is recovered first), the right renderings apply.
+    apply_with(&v2, &Reversed::new(&v2, None, None)).unwrap();
+    assert!(make_plan(root, &v2, false).is_in_sync());
+}

@@ -40,9 +40,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use crate::plan::journal::{JOURNAL_FILE, Journal, JournalRef, JournalWrite};
+use crate::plan::journal::{JOURNAL_FILE, Journal, JournalRef};
 use crate::plan::path::{self, PathError};
 use crate::plan::{
     Action, BASE_DIR, Change, Hash, Plan, STATE_DIR, STATE_FILE, State, StateCache, StateError,
@@ -136,6 +137,39 @@ pub fn apply(root: &Path, plan: &Plan, options: &ApplyOptions) -> Result<Applied
 /// the project has no such file, else the text or why it could not be rendered.
 pub type Renderings<'a> = &'a (dyn Fn(&str) -> Option<Result<String, String>> + Sync);
 
+/// The texts a plan does not hold ([`Text::Rendering`]), rendered again as apply writes them, in
+/// the order the renderer makes them most cheaply: each text is asked for once, either by path
+/// ([`Rerender::render`]: the few a journal needs before anything is written) or as the next one
+/// ([`Rerender::next`]: the texts written, which are therefore never all in memory, and neither
+/// is what it takes to render them).
+pub trait Rerender: Sync {
+    /// The text of `path`: `None` when the project has no such file, else the text or why it
+    /// could not be rendered.
+    fn render(&self, path: &str) -> Option<Result<String, String>>;
+    /// The next text not yet asked for, with its path; `None` when there is none left.
+    fn next(&self) -> Option<(String, Result<String, String>)>;
+    /// Whether [`Rerender::next`] makes every text not asked for by path; when not, apply asks
+    /// for each by path.
+    fn makes_all(&self) -> bool;
+}
+
+/// [`Renderings`] as a [`Rerender`] that only renders by path.
+struct ByPath<'a>(Renderings<'a>);
+
+impl Rerender for ByPath<'_> {
+    fn render(&self, path: &str) -> Option<Result<String, String>> {
+        (self.0)(path)
+    }
+
+    fn next(&self) -> Option<(String, Result<String, String>)> {
+        None
+    }
+
+    fn makes_all(&self) -> bool {
+        false
+    }
+}
+
 /// [`apply`] for a caller that already holds the project's lock, typically because it made the
 /// plan under it: a plan made before the lock is taken goes stale whenever another apply runs
 /// first, while one made under it cannot. `options.lock_timeout` is not used.
@@ -149,17 +183,30 @@ pub fn apply_locked(
 }
 
 /// [`apply_locked`] of a plan made from a rendering of hashes only: each text it does not hold is
-/// rendered again by `renderings` when it is written (on the writing threads, so the texts of a
-/// project are never all in memory), and must hash as the plan says, or nothing more is written
-/// ([`ApplyError::Render`]).
+/// rendered again by `renderings` when it is written (on the threads that make the bytes, so the
+/// texts of a project are never all in memory), and must hash as the plan says, or nothing more
+/// is written ([`ApplyError::Render`]).
 pub fn apply_rendering(
     root: &Path,
     plan: &Plan,
     options: &ApplyOptions,
-    _lock: &lock::Lock,
+    lock: &lock::Lock,
     renderings: Renderings<'_>,
 ) -> Result<Applied, ApplyError> {
-    apply_with(root, plan, options, renderings, None)
+    apply_rerendering(root, plan, options, lock, &ByPath(renderings))
+}
+
+/// [`apply_rendering`] with the texts the plan does not hold taken from `rerender` in its own
+/// order (see [`Rerender`]); one it does not make is an error ([`ApplyError::Render`]) and
+/// nothing is written.
+pub fn apply_rerendering(
+    root: &Path,
+    plan: &Plan,
+    options: &ApplyOptions,
+    _lock: &lock::Lock,
+    rerender: &dyn Rerender,
+) -> Result<Applied, ApplyError> {
+    apply_with(root, plan, options, rerender, None)
 }
 
 /// [`apply`] for a long-running caller (`watch`) that keeps `cache` between applies: the state
@@ -173,14 +220,14 @@ pub fn apply_cached(
     cache: &mut StateCache,
 ) -> Result<Applied, ApplyError> {
     let _lock = lock::acquire(root, options.lock_timeout)?;
-    apply_with(root, plan, options, &|_| None, Some(cache))
+    apply_with(root, plan, options, &ByPath(&|_| None), Some(cache))
 }
 
 fn apply_with(
     root: &Path,
     plan: &Plan,
     options: &ApplyOptions,
-    renderings: Renderings<'_>,
+    rerender: &dyn Rerender,
     mut cache: Option<&mut StateCache>,
 ) -> Result<Applied, ApplyError> {
     let mut applied = Applied::default();
@@ -197,9 +244,9 @@ fn apply_with(
     let targets = targets_if_current(root, plan, options, fingerprint)?;
 
     // 4. The journal, before any file is touched.
-    let (writes, bases, written_bases) = journal_of(plan, &targets, renderings)?;
+    let (bases, written_bases) = journal_of(plan, rerender)?;
     let journal = JournalRef {
-        writes: &writes,
+        changes: &plan.changes,
         bases: &bases,
         written_bases: &written_bases,
         state: &plan.next,
@@ -217,7 +264,7 @@ fn apply_with(
     }
 
     // 5. The files: deletions first (in path order, so a file that becomes a directory is gone
-    // before the directory is made), then every write in one batch (see `write_groups_atomic`),
+    // before the directory is made), then every write in one batch (see `write_groups_from`),
     // a merge base that is the text written going with its file (renamed after every file).
     let mut dirs = BTreeSet::from([root.join(STATE_DIR)]);
     let base_paths = targets
@@ -225,14 +272,16 @@ fn apply_with(
         .map(|(change, _)| {
             journal
                 .written_bases
-                .contains(&change.path)
+                .contains(change.path.as_str())
                 .then(|| path::resolve_unchecked(root, &format!("{BASE_DIR}/{}", change.path)))
                 .transpose()
         })
         .collect::<Result<Vec<_>, _>>()?;
     let mut batch: Vec<(Vec<&Path>, &Change)> = Vec::new();
     for ((change, full), base_path) in targets.iter().zip(&base_paths) {
-        if let Some(dir) = full.parent() {
+        if let Some(dir) = full.parent()
+            && !dirs.contains(dir)
+        {
             dirs.insert(dir.to_path_buf());
         }
         match change.action {
@@ -244,6 +293,14 @@ fn apply_with(
             Action::Delete => write::remove(root, full).map_err(io_at(full))?,
             Action::Keep | Action::Blocked(_) => {}
         }
+    }
+    write_batch(&batch, rerender)?;
+    drop(batch);
+    drop(base_paths);
+    for dir in &dirs {
+        write::clean_temp_files(dir).map_err(io_at(dir))?;
+    }
+    for (change, _) in &targets {
         let list = match change.action {
             Action::Create => &mut applied.created,
             Action::Update => &mut applied.updated,
@@ -251,15 +308,6 @@ fn apply_with(
             _ => &mut applied.deleted,
         };
         list.push(change.path.clone());
-    }
-    write::write_groups_atomic(&batch, |change| bytes_of(change, renderings)).map_err(|err| {
-        match err {
-            write::GroupError::Write(err) => batch_error(err),
-            write::GroupError::Bytes(err) => err,
-        }
-    })?;
-    for dir in &dirs {
-        write::clean_temp_files(dir).map_err(io_at(dir))?;
     }
     applied.blocked = plan
         .changes
@@ -280,16 +328,48 @@ fn apply_with(
     Ok(applied)
 }
 
-/// The parts of the journal of applying `plan` besides the state to record (the plan's): the
-/// writes of `targets` (the changes that touch a file), and the merge bases. A merge base
-/// that is the very text written to its path is journaled by name (recovery reads it back from
-/// the file); any other is journaled by its text, rendered now if the plan does not hold it (rare:
-/// a scaffold kept whose stored base went missing).
-fn journal_of(
-    plan: &Plan,
-    targets: &[(&Change, PathBuf)],
-    renderings: Renderings<'_>,
-) -> Result<JournalParts, ApplyError> {
+/// Writes `batch` (groups of paths, sorted by the path of their change, with the change whose
+/// bytes they get) with [`write::write_groups_from`]: first the texts the plan holds, in order
+/// (and, when `rerender` renders by path only, the others, by path), then the texts `rerender`
+/// makes, as it makes them. Each rendering must hash as planned.
+fn write_batch(batch: &[(Vec<&Path>, &Change)], rerender: &dyn Rerender) -> Result<(), ApplyError> {
+    let in_order = rerender.makes_all();
+    let next = AtomicUsize::new(0);
+    let held = || loop {
+        let idx = next.fetch_add(1, Ordering::Relaxed);
+        let (_, change) = batch.get(idx)?;
+        if in_order && change.contents == Some(Text::Rendering) {
+            continue;
+        }
+        return Some((idx, bytes_of(change, rerender)));
+    };
+    // A rendering of a path the batch does not write it to (made for its merge base only) is
+    // not needed here.
+    let rendered = || loop {
+        let (path, text) = rerender.next()?;
+        let Ok(idx) = batch.binary_search_by(|(_, change)| change.path.as_str().cmp(&path)) else {
+            continue;
+        };
+        let change = batch[idx].1;
+        if change.contents != Some(Text::Rendering) {
+            continue;
+        }
+        let bytes =
+            checked(&path, expected_of(change), text).map(|text| Cow::Owned(text.into_bytes()));
+        return Some((idx, bytes));
+    };
+    let missing = |change: &&Change| failed_render(&change.path, "the project has no such file");
+    write::write_groups_from(batch, || held().or_else(rendered), missing).map_err(|err| match err {
+        write::GroupError::Write(err) => batch_error(err),
+        write::GroupError::Bytes(err) => err,
+    })
+}
+
+/// The merge bases of the journal of applying `plan`: a merge base that is the very text
+/// written to its path is journaled by name (recovery reads it back from the file); any other is
+/// journaled by its text, rendered now if the plan does not hold it (rare: a scaffold kept whose
+/// stored base went missing).
+fn journal_of<'p>(plan: &'p Plan, rerender: &dyn Rerender) -> Result<Bases<'p>, ApplyError> {
     let mut bases = BTreeMap::new();
     let mut written_bases = BTreeSet::new();
     for change in &plan.changes {
@@ -298,29 +378,17 @@ fn journal_of(
             continue;
         };
         if base_is_written(change, base) {
-            written_bases.insert(change.path.clone());
+            written_bases.insert(change.path.as_str());
         } else {
-            let text = text_of(&change.path, base, entry.hash, renderings)?;
+            let text = text_of(&change.path, base, entry.hash, rerender)?;
             bases.insert(change.path.clone(), text);
         }
     }
-    let writes = targets
-        .iter()
-        .map(|(change, _)| JournalWrite {
-            path: change.path.clone(),
-            before: change.before,
-            after: change.after,
-        })
-        .collect();
-    Ok((writes, bases, written_bases))
+    Ok((bases, written_bases))
 }
 
-/// The writes, the merge bases by text and those by name, of a journal.
-type JournalParts = (
-    Vec<JournalWrite>,
-    BTreeMap<String, Arc<str>>,
-    BTreeSet<String>,
-);
+/// The merge bases of a journal: by text, and by the name of the file written.
+type Bases<'p> = (BTreeMap<String, Arc<str>>, BTreeSet<&'p str>);
 
 /// Whether `base` is the very text `change` writes to its file (then stored from it).
 fn base_is_written(change: &Change, base: &Text) -> bool {
@@ -339,11 +407,8 @@ fn base_is_written(change: &Change, base: &Text) -> bool {
     }
 }
 
-/// The bytes `change` writes.
-fn bytes_of<'a>(
-    change: &'a Change,
-    renderings: Renderings<'_>,
-) -> Result<Cow<'a, [u8]>, ApplyError> {
+/// The bytes `change` writes, a text the plan does not hold rendered by path.
+fn bytes_of<'a>(change: &'a Change, rerender: &dyn Rerender) -> Result<Cow<'a, [u8]>, ApplyError> {
     match &change.contents {
         Some(Text::Given(text)) => {
             debug_assert_eq!(
@@ -353,13 +418,15 @@ fn bytes_of<'a>(
             );
             Ok(Cow::Borrowed(text.as_bytes()))
         }
-        Some(Text::Rendering) => {
-            let expected = change.after.unwrap_or_else(|| Hash::of(b""));
-            render_again(&change.path, expected, renderings)
-                .map(|text| Cow::Owned(text.into_bytes()))
-        }
+        Some(Text::Rendering) => render_again(&change.path, expected_of(change), rerender)
+            .map(|text| Cow::Owned(text.into_bytes())),
         None => Ok(Cow::Borrowed(&[])),
     }
+}
+
+/// The hash of what `change` writes.
+fn expected_of(change: &Change) -> Hash {
+    change.after.unwrap_or_else(|| Hash::of(b""))
 }
 
 /// The text `text` stands for at `path`, which must hash to `expected`.
@@ -367,33 +434,40 @@ fn text_of(
     path: &str,
     text: &Text,
     expected: Hash,
-    renderings: Renderings<'_>,
+    rerender: &dyn Rerender,
 ) -> Result<Arc<str>, ApplyError> {
     match text {
         Text::Given(text) => Ok(Arc::clone(text)),
-        Text::Rendering => render_again(path, expected, renderings).map(Arc::from),
+        Text::Rendering => render_again(path, expected, rerender).map(Arc::from),
     }
 }
 
-/// The rendering of `path` from `renderings`, which must hash to `expected`.
-fn render_again(
-    path: &str,
-    expected: Hash,
-    renderings: Renderings<'_>,
-) -> Result<String, ApplyError> {
-    let failed = |message: String| ApplyError::Render {
-        path: path.to_owned(),
-        message,
-    };
-    let text = renderings(path)
-        .ok_or_else(|| failed("the project has no such file".to_owned()))?
-        .map_err(failed)?;
+/// The rendering of `path` from `rerender`, which must hash to `expected`.
+fn render_again(path: &str, expected: Hash, rerender: &dyn Rerender) -> Result<String, ApplyError> {
+    let text = rerender
+        .render(path)
+        .ok_or_else(|| failed_render(path, "the project has no such file"))?;
+    checked(path, expected, text)
+}
+
+/// A rendering of `path` (or why it failed), which must hash to `expected`.
+fn checked(path: &str, expected: Hash, text: Result<String, String>) -> Result<String, ApplyError> {
+    let text = text.map_err(|message| failed_render(path, message))?;
     if Hash::of(text.as_bytes()) != expected {
-        return Err(failed(
-            "it renders differently from when it was planned".to_owned(),
+        return Err(failed_render(
+            path,
+            "it renders differently from when it was planned",
         ));
     }
     Ok(text)
+}
+
+/// The error of a text of `path` that could not be rendered again as planned.
+fn failed_render(path: &str, message: impl Into<String>) -> ApplyError {
+    ApplyError::Render {
+        path: path.to_owned(),
+        message: message.into(),
+    }
 }
 
 /// Completes the bookkeeping of an interrupted apply, if there was one, without applying anything

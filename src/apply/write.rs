@@ -17,6 +17,8 @@
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Mutex, mpsc};
 
 /// The prefix of restack's temp files.
 pub const TEMP_PREFIX: &str = ".restack-";
@@ -100,13 +102,39 @@ pub enum GroupError<E> {
 }
 
 /// [`write_all_atomic`] of groups of files, each group's files all getting the bytes `bytes`
-/// makes for it (once, on the writing thread, so that the bytes of every file are never all in
-/// memory at once). The renames happen in rounds: the first file of every group, in order, then
+/// makes for it. The renames happen in rounds: the first file of every group, in order, then
 /// the second of every group, and so on; so a crash before the end leaves no later file of a
 /// group renamed while an earlier file of another is not.
+///
+/// The bytes are made on at most one thread per core (the calling thread one of them) and handed
+/// to the [`WRITE_THREADS`] threads that write them, a bounded number at a time: the bytes of
+/// every file are never all in memory at once, and the threads that wait on the disk allocate
+/// almost nothing (each thread that allocates gets a malloc arena of its own, whose freed memory
+/// stays resident). When making the bytes of a group fails, no more are made, nothing is
+/// renamed, and the error of the first such group in order is returned.
 pub fn write_groups_atomic<T: Sync, E: Send>(
     groups: &[(Vec<&Path>, T)],
     bytes: impl Fn(&T) -> Result<std::borrow::Cow<'_, [u8]>, E> + Sync,
+) -> Result<(), GroupError<E>> {
+    let next = AtomicUsize::new(0);
+    let source = || {
+        let idx = next.fetch_add(1, Ordering::Relaxed);
+        let (_, item) = groups.get(idx)?;
+        Some((idx, bytes(item)))
+    };
+    write_groups_from(groups, source, |_| {
+        unreachable!("every group is taken from the source in turn")
+    })
+}
+
+/// [`write_groups_atomic`] taking the bytes from `source` in whatever order it makes them: the
+/// index of a group with its bytes or why they could not be made, or `None` when it has made all
+/// it will. Each group must come once; for the first group in order that did not come at all,
+/// `missing` gives the error (and nothing is renamed).
+pub fn write_groups_from<'g, T: Sync, E: Send>(
+    groups: &'g [(Vec<&Path>, T)],
+    source: impl Fn() -> Option<(usize, Result<std::borrow::Cow<'g, [u8]>, E>)> + Sync,
+    missing: impl Fn(&T) -> E,
 ) -> Result<(), GroupError<E>> {
     let mut dirs: Vec<&Path> = groups
         .iter()
@@ -115,20 +143,10 @@ pub fn write_groups_atomic<T: Sync, E: Send>(
         .collect();
     dirs.sort_unstable();
     dirs.dedup();
-    let failed = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| GroupError::Write(BatchError { path, source })
-    };
     for dir in &dirs {
         std::fs::create_dir_all(dir).map_err(failed(dir))?;
     }
-    let temps = in_parallel(groups, |(paths, item)| {
-        let bytes = bytes(item).map_err(GroupError::Bytes)?;
-        paths
-            .iter()
-            .map(|path| write_temp(path, &bytes).map_err(failed(path)))
-            .collect::<Result<Vec<_>, _>>()
-    })?;
+    let temps = write_temps(groups, &source, &missing)?;
     let rounds = groups
         .iter()
         .map(|(paths, _)| paths.len())
@@ -148,17 +166,159 @@ pub fn write_groups_atomic<T: Sync, E: Send>(
     Ok(())
 }
 
-/// Writes and fsyncs a temp file next to `path` (with `path`'s permissions when it exists) and
-/// closes it, keeping only its name for the rename.
-fn write_temp(path: &Path, bytes: &[u8]) -> io::Result<tempfile::TempPath> {
-    write_temp_with(path, |out| out.write_all(bytes))
+/// The error of a failed write of `path`.
+fn failed<E>(path: &Path) -> impl FnOnce(io::Error) -> GroupError<E> {
+    let path = path.to_path_buf();
+    move |source| GroupError::Write(BatchError { path, source })
 }
 
-/// [`write_temp`] of what `fill` writes.
+/// What one thread of [`write_temps`] did: the groups it finished, and its first error with the
+/// group's index.
+type Part<E> = (
+    Vec<(usize, Vec<tempfile::TempPath>)>,
+    Option<(usize, GroupError<E>)>,
+);
+
+/// The temp files of every group, in group order: the bytes of each made by `source` on at most
+/// one thread per core, written and fsynced by up to [`WRITE_THREADS`] others (see
+/// [`write_groups_atomic`]). On an error every temp file written is removed (dropping a
+/// [`tempfile::TempPath`] removes its file) and the error of the first group in order that
+/// failed is returned.
+fn write_temps<'g, T: Sync, E: Send>(
+    groups: &'g [(Vec<&Path>, T)],
+    source: &(impl Fn() -> Option<(usize, Result<std::borrow::Cow<'g, [u8]>, E>)> + Sync),
+    missing: &impl Fn(&T) -> E,
+) -> Result<Vec<Vec<tempfile::TempPath>>, GroupError<E>> {
+    let write_group = |paths: &[&Path], bytes: &[u8]| {
+        paths
+            .iter()
+            .map(|path| write_temp(path, bytes).map_err(failed(path)))
+            .collect::<Result<Vec<_>, _>>()
+    };
+    if groups.is_empty() {
+        return Ok(Vec::new());
+    }
+    let makers = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .min(groups.len());
+    let writers = WRITE_THREADS.min(groups.len());
+    let stop = AtomicBool::new(false);
+    // At most this many made bytes wait for a writer: the bytes in memory are bounded by the
+    // files being made, waiting and being written.
+    let (send, receive) = mpsc::sync_channel::<(usize, std::borrow::Cow<'g, [u8]>)>(writers);
+    let receive = Mutex::new(receive);
+    let produce = |send: mpsc::SyncSender<(usize, std::borrow::Cow<'g, [u8]>)>| -> Part<E> {
+        while !stop.load(Ordering::Relaxed) {
+            match source() {
+                None => break,
+                Some((idx, Ok(made))) => {
+                    debug_assert!(idx < groups.len(), "a group the source made exists");
+                    if send.send((idx, made)).is_err() {
+                        break;
+                    }
+                }
+                Some((idx, Err(err))) => {
+                    stop.store(true, Ordering::Relaxed);
+                    return (Vec::new(), Some((idx, GroupError::Bytes(err))));
+                }
+            }
+        }
+        (Vec::new(), None)
+    };
+    let write = || -> Part<E> {
+        let mut done = Vec::new();
+        loop {
+            let received = receive
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .recv();
+            let Ok((idx, made)) = received else {
+                return (done, None);
+            };
+            if stop.load(Ordering::Relaxed) {
+                // Another group failed: what is left is only drained.
+                continue;
+            }
+            let Some((paths, _)) = groups.get(idx) else {
+                continue;
+            };
+            match write_group(paths, &made) {
+                Ok(temps) => done.push((idx, temps)),
+                Err(err) => {
+                    stop.store(true, Ordering::Relaxed);
+                    return (done, Some((idx, err)));
+                }
+            }
+        }
+    };
+    let parts: Vec<Part<E>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..writers)
+            .map(|_| scope.spawn(write))
+            .chain((1..makers).map(|_| {
+                let send = send.clone();
+                scope.spawn(move || produce(send))
+            }))
+            .collect();
+        // The calling thread makes bytes too: its allocations reuse the memory it already freed.
+        let mut parts = vec![produce(send)];
+        for handle in handles {
+            match handle.join() {
+                Ok(part) => parts.push(part),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        parts
+    });
+    let mut temps: Vec<Option<Vec<tempfile::TempPath>>> =
+        std::iter::repeat_with(|| None).take(groups.len()).collect();
+    let mut first_error: Option<(usize, GroupError<E>)> = None;
+    for (done, error) in parts {
+        for (idx, written) in done {
+            temps[idx] = Some(written);
+        }
+        if let Some((idx, err)) = error
+            && first_error.as_ref().is_none_or(|(first, _)| idx < *first)
+        {
+            first_error = Some((idx, err));
+        }
+    }
+    if let Some((_, err)) = first_error {
+        return Err(err);
+    }
+    temps
+        .into_iter()
+        .zip(groups)
+        .map(|(temps, (_, item))| temps.ok_or_else(|| GroupError::Bytes(missing(item))))
+        .collect()
+}
+
+/// Writes and fsyncs a temp file next to `path` (with `path`'s permissions when it exists) and
+/// closes it, keeping only its name for the rename. The bytes are written as they are, without a
+/// buffer.
+fn write_temp(path: &Path, bytes: &[u8]) -> io::Result<tempfile::TempPath> {
+    let mut temp = temp_file(path)?;
+    temp.write_all(bytes)?;
+    temp.as_file().sync_all()?;
+    Ok(temp.into_temp_path())
+}
+
+/// [`write_temp`] of what `fill` writes, through a buffer.
 fn write_temp_with(
     path: &Path,
     fill: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> io::Result<tempfile::TempPath> {
+    let mut temp = temp_file(path)?;
+    {
+        let mut out = io::BufWriter::new(temp.as_file_mut());
+        fill(&mut out)?;
+        out.flush()?;
+    }
+    temp.as_file().sync_all()?;
+    Ok(temp.into_temp_path())
+}
+
+/// A new, empty temp file next to `path`, with `path`'s permissions when it exists.
+fn temp_file(path: &Path) -> io::Result<tempfile::NamedTempFile> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut builder = tempfile::Builder::new();
     builder.prefix(TEMP_PREFIX);
@@ -171,14 +331,7 @@ fn write_temp_with(
         };
         builder.permissions(permissions);
     }
-    let mut temp = builder.tempfile_in(dir)?;
-    {
-        let mut out = io::BufWriter::new(temp.as_file_mut());
-        fill(&mut out)?;
-        out.flush()?;
-    }
-    temp.as_file().sync_all()?;
-    Ok(temp.into_temp_path())
+    builder.tempfile_in(dir)
 }
 
 /// Runs `job` on every item, on up to [`WRITE_THREADS`] threads, and returns the results in order,

@@ -67,20 +67,17 @@ pub(crate) fn apply(
                 })
                 .map(|it| it.path.as_str())
                 .collect();
-            let renderer = render::Renderer::new(&compiled.project, &compiled.overrides, |path| {
-                again.contains(path)
-            });
-            let renderings = |path: &str| {
-                renderer
-                    .render(path)
-                    .map(|it| it.map_err(|err| err.to_string()))
-            };
-            let applied = apply::apply_rendering(
+            let renderer = Again(render::Renderer::new(
+                &compiled.project,
+                &compiled.overrides,
+                |path| again.contains(path),
+            ));
+            let applied = apply::apply_rerendering(
                 &compiled.root,
                 &plan,
                 &options(compiled.manifest),
                 &lock,
-                &renderings,
+                &renderer,
             )
             .map_err(failed)?;
             drop(renderer);
@@ -105,6 +102,27 @@ pub(crate) fn apply(
         })
     };
     run().unwrap_or_else(|status| status)
+}
+
+/// The texts a plan does not hold, rendered again in the project's order as apply writes them.
+struct Again<'a>(render::Renderer<'a>);
+
+impl apply::Rerender for Again<'_> {
+    fn render(&self, path: &str) -> Option<Result<String, String>> {
+        self.0
+            .render(path)
+            .map(|it| it.map_err(|err| err.to_string()))
+    }
+
+    fn next(&self) -> Option<(String, Result<String, String>)> {
+        self.0
+            .next()
+            .map(|(path, it)| (path, it.map_err(|err| err.to_string())))
+    }
+
+    fn makes_all(&self) -> bool {
+        true
+    }
 }
 
 /// Reads a saved plan and the manifest it must still match; the staleness checks themselves are

@@ -23,6 +23,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::plan::change::Change;
 use crate::plan::hash::Hash;
 use crate::plan::path;
 use crate::plan::state::{Entry, FormatError, State, StateFile, StateFileRef, parse_versioned};
@@ -66,37 +67,66 @@ struct JournalFile {
     state: StateFile,
 }
 
-/// [`JournalFile`] borrowing its parts, for writing.
+/// [`JournalFile`] borrowing its parts, for writing: `W` serializes as the list of writes, `B`
+/// as the set of written bases.
 #[derive(Serialize)]
-struct JournalFileRef<'a> {
+struct JournalFileRef<'a, W, B> {
     version: u32,
-    writes: &'a [JournalWrite],
+    writes: W,
     bases: &'a BTreeMap<String, Arc<str>>,
-    written_bases: &'a BTreeSet<String>,
+    written_bases: B,
     state: StateFileRef<'a>,
 }
 
-/// A [`Journal`] borrowing its parts (the state to record is the plan's), for writing one.
+/// A [`Journal`] borrowing its parts, for writing one: its writes are the changes of a plan that
+/// touch a file, its state to record the plan's, so that journaling copies no path.
 #[derive(Debug, Clone, Copy)]
 pub struct JournalRef<'a> {
-    pub writes: &'a [JournalWrite],
+    /// The changes of the apply, in order; those that touch a file are the writes.
+    pub changes: &'a [Change],
     pub bases: &'a BTreeMap<String, Arc<str>>,
-    pub written_bases: &'a BTreeSet<String>,
+    pub written_bases: &'a BTreeSet<&'a str>,
     pub state: &'a State,
+}
+
+/// The writes of a [`JournalRef`], serialized as a list of [`JournalWrite`]s.
+struct Writes<'a>(&'a [Change]);
+
+impl Serialize for Writes<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        /// [`JournalWrite`] borrowing its path.
+        #[derive(Serialize)]
+        struct WriteRef<'a> {
+            path: &'a str,
+            before: Option<Hash>,
+            after: Option<Hash>,
+        }
+        serializer.collect_seq(
+            self.0
+                .iter()
+                .filter(|change| change.action.touches_file())
+                .map(|change| WriteRef {
+                    path: &change.path,
+                    before: change.before,
+                    after: change.after,
+                }),
+        )
+    }
 }
 
 impl JournalRef<'_> {
     /// Writes the journal's JSON text to `out`, without building it in memory.
     pub fn write_json(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
-        let file = JournalFileRef {
-            version: JOURNAL_VERSION,
-            writes: self.writes,
-            bases: self.bases,
-            written_bases: self.written_bases,
-            state: self.state.file_ref(),
-        };
-        serde_json::to_writer_pretty(&mut *out, &file)?;
-        out.write_all(b"\n")
+        write_json(
+            out,
+            &JournalFileRef {
+                version: JOURNAL_VERSION,
+                writes: Writes(self.changes),
+                bases: self.bases,
+                written_bases: self.written_bases,
+                state: self.state.file_ref(),
+            },
+        )
     }
 
     /// [`JournalRef::write_json`], given the text of the state ([`State::to_json`]'s, as
@@ -110,13 +140,13 @@ impl JournalRef<'_> {
         #[derive(Serialize)]
         struct Head<'a> {
             version: u32,
-            writes: &'a [JournalWrite],
+            writes: Writes<'a>,
             bases: &'a BTreeMap<String, Arc<str>>,
-            written_bases: &'a BTreeSet<String>,
+            written_bases: &'a BTreeSet<&'a str>,
         }
         let head = Head {
             version: JOURNAL_VERSION,
-            writes: self.writes,
+            writes: Writes(self.changes),
             bases: self.bases,
             written_bases: self.written_bases,
         };
@@ -159,16 +189,25 @@ impl std::io::Write for HoldBack<'_> {
     }
 }
 
+/// Writes `file` as pretty JSON with a trailing newline.
+fn write_json(out: &mut dyn std::io::Write, file: &impl Serialize) -> std::io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, file)?;
+    out.write_all(b"\n")
+}
+
 impl Journal {
     /// Writes [`Journal::to_json`]'s text to `out`, without building it in memory.
     pub fn write_json(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
-        JournalRef {
-            writes: &self.writes,
-            bases: &self.bases,
-            written_bases: &self.written_bases,
-            state: &self.state,
-        }
-        .write_json(out)
+        write_json(
+            out,
+            &JournalFileRef {
+                version: JOURNAL_VERSION,
+                writes: &self.writes,
+                bases: &self.bases,
+                written_bases: &self.written_bases,
+                state: self.state.file_ref(),
+            },
+        )
     }
 
     /// The journal's JSON text.

@@ -509,7 +509,7 @@ mod cache_tests {
     use std::collections::{BTreeMap, BTreeSet};
 
     use super::{Entry, State, StateCache};
-    use crate::plan::journal::{Journal, JournalRef, JournalWrite};
+    use crate::plan::journal::{Journal, JournalRef};
     use crate::plan::{Hash, Origin};
     use crate::render::Kind;
 
@@ -583,15 +583,26 @@ mod cache_tests {
     #[test]
     fn a_journal_with_the_state_text_reads_as_the_serialized_one() {
         let next = state(&[("a.py", "1"), ("b.py", "2")]);
-        let writes = vec![JournalWrite {
+        let changes = vec![crate::plan::Change {
             path: "a.py".to_owned(),
+            action: crate::plan::Action::Create,
+            kind: Kind::Managed,
+            origin: Origin {
+                entity: "function \"F\"".to_owned(),
+                span: (0, 1),
+            },
             before: None,
             after: Some(Hash::of(b"1")),
+            forced: None,
+            contents: None,
+            base: None,
+            previous: None,
+            conflicts: Vec::new(),
         }];
         let bases = BTreeMap::from([("b.py".to_owned(), "base \"text\"\n".into())]);
-        let written_bases = BTreeSet::from(["a.py".to_owned()]);
+        let written_bases = BTreeSet::from(["a.py"]);
         let journal = JournalRef {
-            writes: &writes,
+            changes: &changes,
             bases: &bases,
             written_bases: &written_bases,
             state: &next,

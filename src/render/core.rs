@@ -139,7 +139,9 @@ const SUBPACKAGES: &[(&str, &str)] = &[
 ];
 
 /// The files this area renders.
-pub(super) fn outputs(project: &ir::Project) -> Vec<Output<'_>> {
+///
+/// Lazily, entity by entity: the contexts of the project's files are built as they are taken.
+pub(super) fn outputs(project: &ir::Project) -> impl Iterator<Item = Output<'_>> + Send {
     let origin = &project.origin;
     let src = format!("src/{}", project.package);
     let mut out: Vec<Output> = PROJECT_FILES
@@ -165,16 +167,28 @@ pub(super) fn outputs(project: &ir::Project) -> Vec<Output<'_>> {
         )
         .with("doc", doc)
     }));
-    for function in &project.functions {
-        out.extend(function_outputs(&src, function));
-    }
-    for workflow in &project.workflows {
-        out.extend(workflow_outputs(project, &src, workflow));
-    }
-    for agent in &project.agents {
-        out.extend(agent_outputs(project, &src, agent));
-    }
-    out
+    let functions = {
+        let src = src.clone();
+        project
+            .functions
+            .iter()
+            .flat_map(move |function| function_outputs(&src, function))
+    };
+    let workflows = {
+        let src = src.clone();
+        project
+            .workflows
+            .iter()
+            .flat_map(move |workflow| workflow_outputs(project, &src, workflow))
+    };
+    let agents = project
+        .agents
+        .iter()
+        .flat_map(move |agent| agent_outputs(project, &src, agent));
+    out.into_iter()
+        .chain(functions)
+        .chain(workflows)
+        .chain(agents)
 }
 
 /// The model, scaffold and test of one function.

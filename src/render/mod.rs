@@ -46,7 +46,7 @@ pub use scaffold_check::{
     expectations, target_of, warnings as scaffold_warnings,
 };
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use crate::ir;
@@ -90,12 +90,24 @@ pub fn render_hashes(
 /// Renders single files of a project again, on demand: the texts a rendering made with
 /// [`render_hashes`] did not keep. Shareable between threads, but renders at most as many files
 /// at once as there are cores: more would not be faster, and each render in flight holds its
-/// text (apply writes on many more threads, which wait on the disk, not the CPU).
+/// text.
+///
+/// The outputs are made as they are needed, in the project's order, and only the wanted ones
+/// are kept until rendered: taking the files in that order ([`Renderer::next`]) holds only the
+/// contexts of the files being rendered, while asking for a path ([`Renderer::render`]) keeps
+/// the wanted outputs made before it.
 pub struct Renderer<'a> {
     env: minijinja::Environment<'static>,
     base: minijinja::Value,
-    outputs: std::sync::Mutex<HashMap<String, Output<'a>>>,
+    pending: std::sync::Mutex<Pending<'a>>,
     slots: parallel::Slots,
+}
+
+/// The outputs of a [`Renderer`] not yet rendered: those made and kept, by path, and the rest,
+/// not made yet.
+struct Pending<'a> {
+    kept: BTreeMap<String, Output<'a>>,
+    rest: Box<dyn Iterator<Item = Output<'a>> + Send + 'a>,
 }
 
 impl std::fmt::Debug for Renderer<'_> {
@@ -107,42 +119,71 @@ impl std::fmt::Debug for Renderer<'_> {
 }
 
 impl<'a> Renderer<'a> {
-    /// A renderer of the files of `project` whose path `wanted` accepts (holding only their
-    /// contexts).
+    /// A renderer of the files of `project` whose path `wanted` accepts.
     pub fn new(
         project: &'a Arc<ir::Project>,
         overrides: &Overrides,
-        wanted: impl Fn(&str) -> bool,
+        wanted: impl Fn(&str) -> bool + Send + 'a,
     ) -> Renderer<'a> {
         Renderer {
             env: env::environment(overrides),
             base: memo::Tracked::value(Arc::new(base::Base::new(project))),
-            outputs: std::sync::Mutex::new(
-                outputs(project)
-                    .into_iter()
-                    .filter(|output| wanted(&output.path))
-                    .map(|output| (output.path.clone(), output))
-                    .collect(),
-            ),
+            pending: std::sync::Mutex::new(Pending {
+                kept: BTreeMap::new(),
+                rest: Box::new(outputs(project).filter(move |output| wanted(&output.path))),
+            }),
             slots: parallel::Slots::per_core(),
         }
     }
 
     /// The text of the file at `path`, header included, exactly as [`render_with`] renders it;
     /// `None` when the project has no such file (or `wanted` did not accept it). Each file is
-    /// rendered once: its context is freed as it renders, and asking again gives `None`.
+    /// rendered once: its context is freed as it renders, and asking again (or taking it with
+    /// [`Renderer::next`]) gives `None`.
     pub fn render(&self, path: &str) -> Option<Result<String, RenderError>> {
-        let output = self
-            .outputs
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(path)?;
+        let output = {
+            let mut pending = self
+                .pending
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            match pending.kept.remove(path) {
+                Some(output) => output,
+                None => loop {
+                    let output = pending.rest.next()?;
+                    if output.path == path {
+                        break output;
+                    }
+                    pending.kept.insert(output.path.clone(), output);
+                },
+            }
+        };
+        Some(self.render_output(&output))
+    }
+
+    /// The next wanted file not yet rendered, with its path: those kept by [`Renderer::render`]
+    /// first, in path order, then the others in the project's order; `None` when every wanted
+    /// file was rendered.
+    pub fn next(&self) -> Option<(String, Result<String, RenderError>)> {
+        let output = {
+            let mut pending = self
+                .pending
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            match pending.kept.pop_first() {
+                Some((_, output)) => output,
+                None => pending.rest.next()?,
+            }
+        };
+        let text = self.render_output(&output);
+        Some((output.path, text))
+    }
+
+    /// The text of `output`, header included.
+    fn render_output(&self, output: &Output<'_>) -> Result<String, RenderError> {
         let _slot = self.slots.take();
-        Some(
-            memo::tracking(|| env::render_output(&self.env, &self.base, &output))
-                .0
-                .map(|body| header::with_header(&output.path, output.kind, &body)),
-        )
+        memo::tracking(|| env::render_output(&self.env, &self.base, output))
+            .0
+            .map(|body| header::with_header(&output.path, output.kind, body))
     }
 }
 
@@ -207,20 +248,18 @@ fn render_inner(
     let base = memo::Tracked::value(Arc::clone(&base_context));
     let target = check::target_version(&project.python);
     let version = (target.major, target.minor);
-    let outputs = outputs(project);
-    debug_assert!(
-        outputs
-            .iter()
-            .all(|output| output.context.keys().all(|key| !base::NAMES.contains(key))),
-        "an output context shadows a base key"
-    );
     let known = &cache.parsed;
     let memos = &cache.outputs;
     let memoize = cache.memoize;
     let templates = memoize.then(|| memo::TemplateHashes::new(overrides));
     let hashes = memo::DepHashes::new(&base_context);
-    // Each output is consumed by its job: its context is freed as soon as its file is rendered.
-    let rendered = parallel::map_owned(outputs, |output| {
+    // Each output is made when a thread is free to render it, and consumed by its job: its
+    // context is freed as soon as its file is rendered.
+    let rendered = parallel::map_lazy(outputs(project), |output| {
+        debug_assert!(
+            output.context.keys().all(|key| !base::NAMES.contains(key)),
+            "an output context shadows a base key"
+        );
         let own = templates
             .as_ref()
             .map(|templates| memo::own_key(&output, templates));
@@ -237,7 +276,7 @@ fn render_inner(
             (file, None)
         } else {
             let (body, reads) = memo::tracking(|| env::render_output(&env, &base, &output));
-            let contents = header::with_header(&output.path, output.kind, &body?);
+            let contents = header::with_header(&output.path, output.kind, body?);
             let file = File::rendered(
                 contents,
                 output.kind,
@@ -310,12 +349,11 @@ impl RenderCache {
     }
 }
 
-/// Every file to render, from every area.
-fn outputs(project: &ir::Project) -> Vec<Output<'_>> {
-    let mut all = core::outputs(project);
-    all.extend(pipelines::outputs(project));
-    all.extend(llm::outputs(project));
-    all
+/// Every file to render, from every area, made as they are taken (see the areas' `outputs`).
+fn outputs(project: &ir::Project) -> impl Iterator<Item = Output<'_>> + Send {
+    core::outputs(project)
+        .chain(pipelines::outputs(project))
+        .chain(std::iter::once_with(|| llm::outputs(project)).flatten())
 }
 
 /// Every Python symbol the service registers, from every area, sorted and deduplicated.
@@ -365,7 +403,7 @@ fn template_source(name: &str) -> Option<&'static str> {
 mod tests {
     use std::sync::Arc;
 
-    use super::{RenderCache, render, render_cached};
+    use super::{RenderCache, Renderer, render, render_cached};
     use crate::render::testing;
 
     #[test]
@@ -390,5 +428,36 @@ mod tests {
         assert_eq!(plain, first);
         assert_eq!(plain, second);
         assert_eq!(cache.parsed.len(), n_python);
+    }
+
+    #[test]
+    fn a_renderer_makes_each_wanted_file_once_as_rendered() {
+        let project = Arc::new(testing::blog());
+        let all = render(&project).expect("blog renders");
+        let text = |path: &str| all.files[path].text().map(str::to_owned);
+        // Every other file is wanted; one is asked for by path first.
+        let wanted: Vec<&String> = all.files.keys().step_by(2).collect();
+        let asked = wanted[wanted.len() / 2].clone();
+        let overrides = super::Overrides::default();
+        let renderer = Renderer::new(&project, &overrides, |path| {
+            wanted.iter().any(|it| it.as_str() == path)
+        });
+        let first = renderer.render(&asked).map(|it| it.expect("renders"));
+        assert_eq!(first, text(&asked));
+        assert!(
+            renderer.render(&asked).is_none(),
+            "each file is rendered once"
+        );
+        let mut made = vec![asked.clone()];
+        while let Some((path, res)) = renderer.next() {
+            assert_eq!(Some(res.expect("renders")), text(&path), "{path}");
+            made.push(path);
+        }
+        made.sort();
+        let mut expected: Vec<String> = wanted.iter().map(|it| (*it).clone()).collect();
+        expected.sort();
+        assert_eq!(made, expected);
+        assert!(renderer.render(&asked).is_none());
+        assert!(renderer.render("no/such/file.py").is_none());
     }
 }

@@ -95,9 +95,58 @@ pub(crate) fn map_owned<T: Send, R: Send>(items: Vec<T>, job: impl Fn(T) -> R + 
     all
 }
 
+/// [`map_owned`] for items made by an iterator as they are taken: each of the machine's cores
+/// (the calling thread one of them) takes the next item when it is done with the last, so only
+/// the items being worked on exist at once (rendering builds each output's context only when a
+/// thread is free to render it). The result is in input order. A panic in `job` or in the
+/// iterator is propagated.
+pub(crate) fn map_lazy<T: Send, R: Send>(
+    items: impl Iterator<Item = T> + Send,
+    job: impl Fn(T) -> R + Sync,
+) -> Vec<R> {
+    let cores = thread::available_parallelism().map_or(1, NonZeroUsize::get);
+    if cores == 1 {
+        return items.map(job).collect();
+    }
+    let items = std::sync::Mutex::new(items.enumerate());
+    let hand = || {
+        let mut done = Vec::new();
+        loop {
+            // The lock is held only to take the item, not to work on it.
+            let next = items
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .next();
+            let Some((idx, item)) = next else {
+                return done;
+            };
+            done.push((idx, job(item)));
+        }
+    };
+    let parts: Vec<Vec<(usize, R)>> = thread::scope(|scope| {
+        let handles: Vec<_> = (1..cores).map(|_| scope.spawn(hand)).collect();
+        // As in `map`, the calling thread takes a hand.
+        let mut parts = vec![hand()];
+        for handle in handles {
+            match handle.join() {
+                Ok(part) => parts.push(part),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        parts
+    });
+    let mut all: Vec<(usize, R)> = parts.into_iter().flatten().collect();
+    all.sort_unstable_by_key(|(idx, _)| *idx);
+    debug_assert!(
+        all.iter().enumerate().all(|(at, (idx, _))| at == *idx),
+        "every item is mapped once"
+    );
+    all.into_iter().map(|(_, it)| it).collect()
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{map, map_owned};
+    use super::{map, map_lazy, map_owned};
 
     #[test]
     fn keeps_order_whatever_the_size() {
@@ -107,6 +156,8 @@ mod tests {
             assert_eq!(doubled, items.iter().map(|it| it * 2).collect::<Vec<_>>());
             let owned = map_owned(items.clone(), |it| it * 2);
             assert_eq!(owned, doubled);
+            let lazy = map_lazy(items.clone().into_iter(), |it| it * 2);
+            assert_eq!(lazy, doubled);
         }
     }
 }

@@ -38,95 +38,122 @@ pub(super) const TEMPLATES: &[(&str, &str)] = &[
 ];
 
 /// The files this area renders.
-pub(super) fn outputs(project: &ir::Project) -> Vec<Output<'_>> {
-    if project.pipelines.is_empty() {
-        return Vec::new();
-    }
+///
+/// Lazily, pipeline by pipeline: the contexts of the project's files are built as they are taken.
+pub(super) fn outputs(project: &ir::Project) -> impl Iterator<Item = Output<'_>> + Send {
     let src = format!("src/{}/pipelines", project.package);
     let origin = &project.origin;
-    let mut out = vec![
-        Output::managed(format!("{src}/__init__.py"), "pipelines/init.py.j2", origin),
-        Output::managed(
-            format!("{src}/runtime.py"),
-            "pipelines/runtime.py.j2",
-            origin,
-        ),
-        Output::managed(
-            format!("{src}/decisions.py"),
-            "pipelines/decisions.py.j2",
-            origin,
-        ),
-    ];
-    let mut diagrams = Vec::new();
-    for pipeline in &project.pipelines {
-        let view = Arc::new(PipelineView::new(project, pipeline));
-        let module = &pipeline.names.module;
-        let origin = &pipeline.origin;
-        let steps_dir = format!("{src}/{module}_steps");
-        out.push(
+    let shared = if project.pipelines.is_empty() {
+        Vec::new()
+    } else {
+        vec![
+            Output::managed(format!("{src}/__init__.py"), "pipelines/init.py.j2", origin),
             Output::managed(
-                format!("{src}/{module}.py"),
-                "pipelines/orchestrator.py.j2",
+                format!("{src}/runtime.py"),
+                "pipelines/runtime.py.j2",
                 origin,
-            )
-            .with("pipeline", pipeline)
-            .with("view", Arc::clone(&view)),
-        );
-        out.push(
+            ),
             Output::managed(
-                format!("{steps_dir}/__init__.py"),
-                "pipelines/steps_init.py.j2",
+                format!("{src}/decisions.py"),
+                "pipelines/decisions.py.j2",
                 origin,
-            )
-            .with("pipeline", pipeline),
-        );
-        for step in &view.steps {
-            let path = format!("{steps_dir}/{}.py", step.module);
-            let template = if step.kind == "scaffold" {
-                "pipelines/step.py.j2"
-            } else {
-                "pipelines/adapter.py.j2"
-            };
-            out.push(
-                Output::scaffold(path, template, origin)
-                    .with("pipeline", pipeline)
-                    .with("step", step.clone()),
-            );
-        }
-        if view.has_conditions {
-            out.push(
-                Output::scaffold(
-                    format!("{steps_dir}/conditions.py"),
-                    "pipelines/conditions.py.j2",
-                    origin,
-                )
+            ),
+        ]
+    };
+    let docs = (!project.pipelines.is_empty()).then(|| {
+        Output::managed("docs/pipelines.md", "pipelines/docs.md.j2", origin)
+            .with("diagrams", Diagrams(&project.pipelines))
+    });
+    shared
+        .into_iter()
+        .chain(
+            project
+                .pipelines
+                .iter()
+                .flat_map(move |pipeline| pipeline_outputs(project, &src, pipeline)),
+        )
+        .chain(docs)
+}
+
+/// The files of one pipeline.
+fn pipeline_outputs<'a>(
+    project: &'a ir::Project,
+    src: &str,
+    pipeline: &'a ir::Pipeline,
+) -> Vec<Output<'a>> {
+    let mut out = Vec::new();
+    let view = Arc::new(PipelineView::new(project, pipeline));
+    let module = &pipeline.names.module;
+    let origin = &pipeline.origin;
+    let steps_dir = format!("{src}/{module}_steps");
+    out.push(
+        Output::managed(
+            format!("{src}/{module}.py"),
+            "pipelines/orchestrator.py.j2",
+            origin,
+        )
+        .with("pipeline", pipeline)
+        .with("view", Arc::clone(&view)),
+    );
+    out.push(
+        Output::managed(
+            format!("{steps_dir}/__init__.py"),
+            "pipelines/steps_init.py.j2",
+            origin,
+        )
+        .with("pipeline", pipeline),
+    );
+    for step in &view.steps {
+        let path = format!("{steps_dir}/{}.py", step.module);
+        let template = if step.kind == "scaffold" {
+            "pipelines/step.py.j2"
+        } else {
+            "pipelines/adapter.py.j2"
+        };
+        out.push(
+            Output::scaffold(path, template, origin)
                 .with("pipeline", pipeline)
-                .with("view", Arc::clone(&view)),
-            );
-        }
+                .with("step", step.clone()),
+        );
+    }
+    if view.has_conditions {
         out.push(
             Output::scaffold(
-                format!("tests/test_pipeline_{module}.py"),
-                "pipelines/test_pipeline.py.j2",
+                format!("{steps_dir}/conditions.py"),
+                "pipelines/conditions.py.j2",
                 origin,
             )
             .with("pipeline", pipeline)
             .with("view", Arc::clone(&view)),
         );
-        diagrams.push(Diagram {
+    }
+    out.push(
+        Output::scaffold(
+            format!("tests/test_pipeline_{module}.py"),
+            "pipelines/test_pipeline.py.j2",
+            origin,
+        )
+        .with("pipeline", pipeline)
+        .with("view", Arc::clone(&view)),
+    );
+    out
+}
+
+/// The diagrams of `docs/pipelines.md`, made as the template reads them: one pipeline's at a
+/// time.
+struct Diagrams<'a>(&'a [ir::Pipeline]);
+
+impl Serialize for Diagrams<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(|pipeline| Diagram {
             name: pipeline.names.declared.clone(),
             operators: pipeline.operators.clone(),
             style: pipeline.style,
             max_loops: pipeline.max_loops,
             continue_as_new_after: pipeline.continue_as_new_after,
             mermaid: to_mermaid(pipeline),
-        });
+        }))
     }
-    out.push(
-        Output::managed("docs/pipelines.md", "pipelines/docs.md.j2", origin)
-            .with("diagrams", diagrams),
-    );
-    out
 }
 
 /// The symbols this area asks the service to register.
