@@ -122,3 +122,53 @@ proptest! {
         check(text.as_bytes());
     }
 }
+
+/// Prints how long `analyze_cached` takes for the benchmark's one-entity edit at N = 1,000 (the
+/// saves `watch` sees), against the one-shot `analyze`. A measurement, not a test: run with
+/// `cargo test --release --test decode_props -- --ignored --nocapture analyze_timing`.
+#[test]
+#[ignore = "a measurement; prints timings"]
+#[expect(clippy::print_stderr, reason = "the measurement is what it prints")]
+fn analyze_timing() {
+    use std::time::{Duration, Instant};
+
+    let generate = |args: &[&str]| {
+        let out = std::process::Command::new("python3")
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/bench/gen.py"))
+            .args(args)
+            .output()
+            .expect("python3 runs bench/gen.py");
+        assert!(out.status.success(), "bench/gen.py failed");
+        out.stdout
+    };
+    let n: usize = std::env::var("ANALYZE_N").map_or(1000, |it| it.parse().expect("a number"));
+    let base = generate(&[&n.to_string()]);
+    let edited = generate(&[&n.to_string(), "--edit", "1"]);
+    let median = |mut times: Vec<Duration>| {
+        times.sort();
+        (times[times.len() / 2], times[0])
+    };
+    let mut one_shot = Vec::new();
+    for _ in 0..10 {
+        let start = Instant::now();
+        let analysis = analyze("restack.kdl", &base);
+        one_shot.push(start.elapsed());
+        assert!(analysis.project.is_some());
+    }
+    let mut cache = restack::manifest::ParseCache::default();
+    let _ = restack::analyze::analyze_cached("restack.kdl", &base, &mut cache);
+    let mut cached = Vec::new();
+    for round in 0..60 {
+        let bytes = if round % 2 == 0 { &edited } else { &base };
+        let start = Instant::now();
+        let analysis = restack::analyze::analyze_cached("restack.kdl", bytes, &mut cache);
+        cached.push(start.elapsed());
+        assert!(analysis.project.is_some());
+    }
+    let (one_median, one_min) = median(one_shot);
+    let (cached_median, cached_min) = median(cached);
+    eprintln!(
+        "N = {n}, {} bytes: analyze {one_median:.2?} (min {one_min:.2?}); analyze_cached, one-entity edit: {cached_median:.2?} (min {cached_min:.2?})",
+        base.len()
+    );
+}
