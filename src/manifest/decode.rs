@@ -32,6 +32,7 @@ use crate::manifest::ast::{
     Manifest, Map, Operators, Pipeline, Policy, Project, Prompt, Provider, Retry, Spanned,
     StepOverride, Style, Tool, ToolServer, Transport, Type, Value, When, Workflow,
 };
+use crate::manifest::names::CaseMemo;
 use crate::manifest::shift::Shift;
 use crate::manifest::{duration, names, types};
 use crate::operators;
@@ -113,9 +114,13 @@ fn decode_with(
 /// slice now sits. The checks between top-level nodes (a second `project`, `defaults` and `llm`
 /// once, the first node, the empty manifest) run again over every node on each decode. The cache
 /// keeps only the slices of the last decode that split, so it does not grow without bound.
+///
+/// It also keeps the case conversions of names (`SendEmail` → `send_email`) that lowering the last
+/// manifest made, for `ir::lower` of the next.
 #[derive(Debug, Default)]
 pub struct ParseCache {
     slices: HashMap<blake3::Hash, Vec<TopNode>>,
+    pub(crate) case: CaseMemo,
 }
 
 /// How many slices are parsed at once (on all cores) before they are decoded and dropped.
