@@ -381,7 +381,7 @@ fn analyze_timing() {
         base.len()
     );
     eprintln!(
-        "  of which decode_cached {:.2?}, ir::lower {:.2?} (medians)",
+        "  stages alone: decode_cached {:.2?}, ir::lower {:.2?} (one-shot: no name memo kept) (medians)",
         median(decoding).0,
         median(lowering).0
     );
