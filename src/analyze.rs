@@ -25,13 +25,17 @@ pub fn analyze(name: &str, bytes: &[u8]) -> Analysis {
     analyze_with(name, bytes, None)
 }
 
-/// [`analyze`], re-using the parse of every top-level manifest node `cache` saw before (for
-/// `watch`). The result is the same as [`analyze`]'s.
+/// [`analyze`], re-using the decode of every top-level manifest node and the case conversion of
+/// every name `cache` saw before (for `watch`). The result is the same as [`analyze`]'s.
 pub fn analyze_cached(name: &str, bytes: &[u8], cache: &mut manifest::ParseCache) -> Analysis {
     analyze_with(name, bytes, Some(cache))
 }
 
-fn analyze_with(name: &str, bytes: &[u8], cache: Option<&mut manifest::ParseCache>) -> Analysis {
+fn analyze_with(
+    name: &str,
+    bytes: &[u8],
+    mut cache: Option<&mut manifest::ParseCache>,
+) -> Analysis {
     let text = String::from_utf8_lossy(bytes).into_owned();
     if let Err(err) = std::str::from_utf8(bytes) {
         // The bytes before the first bad one are valid, so `start` is the same offset in the
@@ -51,7 +55,7 @@ fn analyze_with(name: &str, bytes: &[u8], cache: Option<&mut manifest::ParseCach
             diagnostics: Diagnostics::from(vec![diagnostic]),
         };
     }
-    let (manifest, mut diagnostics) = match cache {
+    let (manifest, mut diagnostics) = match cache.as_deref_mut() {
         Some(cache) => manifest::decode_cached(&text, cache),
         None => manifest::decode(&text),
     };
@@ -66,7 +70,11 @@ fn analyze_with(name: &str, bytes: &[u8], cache: Option<&mut manifest::ParseCach
             diagnostics: Diagnostics::from(diagnostics.into_sorted()),
         };
     }
-    let project = match ir::lower(&manifest) {
+    let lowered = match cache {
+        Some(cache) => ir::lower_cached(&manifest, &mut cache.case),
+        None => ir::lower(&manifest),
+    };
+    let project = match lowered {
         Ok(project) => Some(project),
         Err(lowered) => {
             diagnostics.extend(lowered);

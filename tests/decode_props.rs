@@ -1,4 +1,5 @@
-//! Property tests: `analyze` never panics, whatever the bytes, and is deterministic.
+//! Property tests: `analyze` never panics, whatever the bytes, and is deterministic; and
+//! `analyze_cached` gives exactly what `analyze` gives, save after save.
 //!
 //! Inputs are random strings and random mutations of the DESIGN.md example (deleted, duplicated
 //! and inserted characters, swapped tokens), which keep most of the structure and so reach deep
@@ -121,4 +122,267 @@ proptest! {
         }
         check(text.as_bytes());
     }
+}
+
+/// Every manifest the repository holds (cases, examples, fixtures).
+fn corpus() -> Vec<String> {
+    let mut texts = vec![EXAMPLE.to_owned()];
+    for dir in ["tests/cases", "examples", "tests/fixtures"] {
+        let mut stack = vec![std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(dir)];
+        while let Some(dir) = stack.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            let mut entries: Vec<_> = entries.flatten().map(|it| it.path()).collect();
+            entries.sort();
+            for path in entries {
+                if path.is_dir() {
+                    stack.push(path);
+                } else if path.extension().is_some_and(|it| it == "kdl")
+                    && let Ok(text) = std::fs::read_to_string(&path)
+                {
+                    texts.push(text);
+                }
+            }
+        }
+    }
+    assert!(texts.len() > 20, "the corpus was not found");
+    texts
+}
+
+/// Top-level nodes and pieces a save may insert: valid and invalid nodes, duplicates of the
+/// once-only ones, two nodes on one line, KDL syntax errors, and texts the splitter refuses.
+const PIECES: &[&str] = &[
+    "project \"other\"\n",
+    "defaults { timeout \"1s\"; }\n",
+    "defaults { retry attempts=0 }\n",
+    "llm { provider \"openai\" model=\"m\" }\n",
+    "(t)function \"Typed\" { }\n",
+    "bogus \"node\"\n",
+    "function \"Fresh\" { doc \"new\"; input { field \"a\" \"str\"; } }\n",
+    "function \"Fresh\" { doc \"again\"; }\n",
+    "workflow \"Caller\" { calls \"Missing\" \"Fresh\"; }\n",
+    "function \"Broken\" { doc \"unclosed\n",
+    "}\n",
+    "function \"A1\" { doc #true; }; function \"B1\" { }\n",
+    "function \"C1\" {\n  doc true\n}\n",
+    "\u{feff}",
+    "/- function \"Gone\" { }\n",
+    "// a comment\n",
+    "/* a\n/* nested */\n*/ function \"Commented\" { }\n",
+    "prompt \"p\" { var \"x\"; text \"{{ y }}\"; }\n",
+    "pipeline \"Px\" { operators \"A -> B ->? C\"; when \"B\" \"c\"; map \"A\" \"Fresh\"; }\n",
+    "pipeline \"Py\" {\n    operators #\"A → (B ⊕ C) →? D\"#\n    step \"Z\" timeout=\"1m\"\n}\n",
+    "agent \"Helper\" { llm \"default\"; tools \"Tools\"; event \"go\"; }\n",
+    "tool-server \"Tools\" { tool \"t\" { param \"q\" \"FreshInput\"; } }\n",
+    "function \"Eacute\" { doc \"é\u{301} \\u{1F600}\"; }\n",
+    "function \"Crlf\" {\r\n  doc \"x\"\r\n}\r\n",
+    "function \\\n  \"Continued\" { }\n",
+    "{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{\n",
+    "\n\n",
+];
+
+/// One save of the manifest, as a user (or an editor) makes it.
+#[derive(Debug, Clone)]
+enum Save {
+    /// Removes the top-level chunk at this index.
+    Remove(usize),
+    /// Writes the chunk at this index twice.
+    Duplicate(usize),
+    /// Moves the chunk at the first index before the chunk at the second.
+    Move(usize, usize),
+    /// Inserts a piece before the chunk at this index.
+    Insert(usize, &'static str),
+    /// Edits the text of the chunk at this index.
+    Change(usize, Edit),
+    /// Edits the text anywhere.
+    Anywhere(Edit),
+    /// Empties the file.
+    Clear,
+    /// Goes back to the text the sequence started from.
+    Revert,
+}
+
+fn save() -> impl Strategy<Value = Save> {
+    prop_oneof![
+        any::<usize>().prop_map(Save::Remove),
+        any::<usize>().prop_map(Save::Duplicate),
+        (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Save::Move(a, b)),
+        (any::<usize>(), prop::sample::select(PIECES)).prop_map(|(at, it)| Save::Insert(at, it)),
+        (any::<usize>(), edit()).prop_map(|(at, it)| Save::Change(at, it)),
+        edit().prop_map(Save::Anywhere),
+        Just(Save::Clear),
+        Just(Save::Revert),
+    ]
+}
+
+/// The text cut before every line that starts a top-level node (roughly: a line that starts with
+/// something other than whitespace or `}`); concatenated, the chunks are the text.
+fn chunks(text: &str) -> Vec<String> {
+    let mut chunks = vec![String::new()];
+    for line in text.split_inclusive('\n') {
+        let starts_node = line.starts_with(|c: char| !c.is_whitespace() && c != '}');
+        if starts_node && !chunks.last().is_some_and(String::is_empty) {
+            chunks.push(String::new());
+        }
+        chunks.last_mut().expect("one chunk").push_str(line);
+    }
+    chunks
+}
+
+fn apply_save(text: &str, original: &str, save: &Save) -> String {
+    let mut chunks = chunks(text);
+    let n = chunks.len();
+    match save {
+        Save::Remove(at) => {
+            chunks.remove(at % n);
+        }
+        Save::Duplicate(at) => {
+            let chunk = chunks[at % n].clone();
+            chunks.insert(at % n, chunk);
+        }
+        Save::Move(from, to) => {
+            let chunk = chunks.remove(from % n);
+            chunks.insert(to % n, chunk);
+        }
+        Save::Insert(at, piece) => chunks.insert(at % (n + 1), (*piece).to_owned()),
+        Save::Change(at, edit) => apply(&mut chunks[at % n], edit),
+        Save::Anywhere(edit) => {
+            let mut text = chunks.concat();
+            apply(&mut text, edit);
+            return text;
+        }
+        Save::Clear => return String::new(),
+        Save::Revert => return original.to_owned(),
+    }
+    chunks.concat()
+}
+
+/// `analyze_cached`, with one cache across the whole sequence of saves, gives exactly what
+/// `analyze` gives for every text: the text, the manifest with every span, the project and the
+/// diagnostics in order.
+fn check_cached(original: &str, saves: &[Save]) {
+    let mut cache = restack::manifest::ParseCache::default();
+    let mut text = original.to_owned();
+    for (at, save) in std::iter::once(None)
+        .chain(saves.iter().map(Some))
+        .enumerate()
+    {
+        if let Some(save) = save {
+            text = apply_save(&text, original, save);
+        }
+        let cached = restack::analyze::analyze_cached("restack.kdl", text.as_bytes(), &mut cache);
+        let fresh = analyze("restack.kdl", text.as_bytes());
+        assert_eq!(
+            format!("{cached:#?}"),
+            format!("{fresh:#?}"),
+            "save {at} ({save:?}) gave\n{text}"
+        );
+    }
+}
+
+#[test]
+fn cached_analysis_follows_the_corpus() {
+    // Every manifest of the repository after every other, through one cache, and back.
+    let corpus = corpus();
+    let mut cache = restack::manifest::ParseCache::default();
+    for text in corpus.iter().chain(corpus.iter().rev()) {
+        let cached = restack::analyze::analyze_cached("restack.kdl", text.as_bytes(), &mut cache);
+        let fresh = analyze("restack.kdl", text.as_bytes());
+        assert_eq!(format!("{cached:#?}"), format!("{fresh:#?}"), "{text}");
+    }
+    // Each piece inserted before every chunk of the example, one save after another.
+    for piece in PIECES {
+        let saves: Vec<Save> = (0..chunks(EXAMPLE).len())
+            .flat_map(|at| [Save::Insert(at, piece), Save::Remove(at)])
+            .collect();
+        check_cached(EXAMPLE, &saves);
+    }
+}
+
+#[test]
+fn cached_analysis_equals_analysis_after_every_save() {
+    let corpus = corpus();
+    let n_texts = corpus.len();
+    proptest!(
+        ProptestConfig { cases: 256, ..ProptestConfig::default() },
+        |(index in 0..n_texts, saves in prop::collection::vec(save(), 1..16))| {
+            check_cached(&corpus[index], &saves);
+        }
+    );
+}
+
+/// Prints how long `analyze_cached` takes for the benchmark's one-entity edit at N = 1,000 (the
+/// saves `watch` sees), against the one-shot `analyze`. A measurement, not a test: run with
+/// `cargo test --release --test decode_props -- --ignored --nocapture analyze_timing`.
+#[test]
+#[ignore = "a measurement; prints timings"]
+#[expect(clippy::print_stderr, reason = "the measurement is what it prints")]
+fn analyze_timing() {
+    use std::time::{Duration, Instant};
+
+    let generate = |args: &[&str]| {
+        let out = std::process::Command::new("python3")
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/bench/gen.py"))
+            .args(args)
+            .output()
+            .expect("python3 runs bench/gen.py");
+        assert!(out.status.success(), "bench/gen.py failed");
+        out.stdout
+    };
+    let n: usize = std::env::var("ANALYZE_N").map_or(1000, |it| it.parse().expect("a number"));
+    let base = generate(&[&n.to_string()]);
+    let edited = generate(&[&n.to_string(), "--edit", "1"]);
+    let median = |mut times: Vec<Duration>| {
+        times.sort();
+        (times[times.len() / 2], times[0])
+    };
+    let mut one_shot = Vec::new();
+    for _ in 0..10 {
+        let start = Instant::now();
+        let analysis = analyze("restack.kdl", &base);
+        one_shot.push(start.elapsed());
+        assert!(analysis.project.is_some());
+    }
+    let mut cache = restack::manifest::ParseCache::default();
+    let _ = restack::analyze::analyze_cached("restack.kdl", &base, &mut cache);
+    let rounds: usize =
+        std::env::var("ANALYZE_ROUNDS").map_or(60, |it| it.parse().expect("a number"));
+    let mut cached = Vec::new();
+    for round in 0..rounds {
+        let bytes = if round % 2 == 0 { &edited } else { &base };
+        let start = Instant::now();
+        let analysis = restack::analyze::analyze_cached("restack.kdl", bytes, &mut cache);
+        cached.push(start.elapsed());
+        assert!(analysis.project.is_some());
+    }
+    // The stages on their own: decode with the cache, then lower.
+    let mut decode_cache = restack::manifest::ParseCache::default();
+    let texts = [
+        std::str::from_utf8(&base).expect("UTF-8"),
+        std::str::from_utf8(&edited).expect("UTF-8"),
+    ];
+    let _ = restack::manifest::decode_cached(texts[0], &mut decode_cache);
+    let (mut decoding, mut lowering) = (Vec::new(), Vec::new());
+    for round in 0..rounds {
+        let start = Instant::now();
+        let (manifest, _) =
+            restack::manifest::decode_cached(texts[(round + 1) % 2], &mut decode_cache);
+        decoding.push(start.elapsed());
+        let start = Instant::now();
+        let project = restack::ir::lower(&manifest);
+        lowering.push(start.elapsed());
+        assert!(project.is_ok());
+    }
+    let (one_median, one_min) = median(one_shot);
+    let (cached_median, cached_min) = median(cached);
+    eprintln!(
+        "N = {n}, {} bytes: analyze {one_median:.2?} (min {one_min:.2?}); analyze_cached, one-entity edit: {cached_median:.2?} (min {cached_min:.2?})",
+        base.len()
+    );
+    eprintln!(
+        "  stages alone: decode_cached {:.2?}, ir::lower {:.2?} (one-shot: no name memo kept) (medians)",
+        median(decoding).0,
+        median(lowering).0
+    );
 }

@@ -16,7 +16,8 @@ use crate::ir::{
     Style, Tool, ToolServer, Transport, Type, Workflow,
 };
 use crate::manifest::ast::{self, Spanned};
-use crate::manifest::{Manifest, names, types};
+use crate::manifest::names::{self, CaseMemo};
+use crate::manifest::{Manifest, types};
 use crate::operators;
 
 /// Built-in policy when no `defaults` block says otherwise.
@@ -39,9 +40,20 @@ const DEFAULT_MAX_LOOPS: u32 = 3;
 /// (`Manifest::complete` is false) is never lowered: the result is then `Err` with only the
 /// cross-node problems, since the decoder's own diagnostics were already reported.
 pub fn lower(manifest: &Manifest) -> Result<Project, Diagnostics> {
-    let mut lowerer = Lowerer::new(manifest);
+    lower_cached(manifest, &mut CaseMemo::default())
+}
+
+/// [`lower`], taking the case conversions of names from `memo` (kept by `watch` from one save to
+/// the next). The result is the same as [`lower`]'s.
+pub(crate) fn lower_cached(
+    manifest: &Manifest,
+    memo: &mut CaseMemo,
+) -> Result<Project, Diagnostics> {
+    let mut lowerer = Lowerer::new(manifest, std::mem::take(memo));
     lowerer.check_entity_names();
     let project = lowerer.project();
+    *memo = std::mem::take(&mut lowerer.case);
+    memo.end_run();
     if lowerer.diags.has_errors() || !manifest.complete {
         return Err(lowerer.diags);
     }
@@ -72,18 +84,22 @@ impl Kind {
 struct Lowerer<'a> {
     manifest: &'a Manifest,
     diags: Diagnostics,
-    /// Every declared entity by name (the first declaration wins).
-    entities: BTreeMap<&'a str, (Kind, Range<usize>)>,
-    /// Class names of every entity's models, for `entity-model-type`.
-    models: BTreeMap<String, String>,
+    /// Every declared entity by name (the first declaration wins), with its index in the
+    /// manifest's list of its kind.
+    entities: BTreeMap<&'a str, Entity>,
+    /// Class names of every entity's models, for `entity-model-type`; built when a type first
+    /// names something that is not a builtin (see [`Lowerer::models`]).
+    models: Option<BTreeMap<String, String>>,
+    /// The case conversions of names.
+    case: CaseMemo,
 }
 
-fn names_of(declared: &str) -> Names {
-    Names {
-        declared: declared.to_owned(),
-        class: names::pascal(declared),
-        module: names::snake(declared),
-    }
+/// A declared entity: its kind, the span of its name, its index in the manifest's list of its kind.
+#[derive(Clone)]
+struct Entity {
+    kind: Kind,
+    span: Range<usize>,
+    index: usize,
 }
 
 fn origin(kind: &str, name: &str, span: &Range<usize>) -> Origin {
@@ -94,66 +110,90 @@ fn origin(kind: &str, name: &str, span: &Range<usize>) -> Origin {
 }
 
 impl<'a> Lowerer<'a> {
-    fn new(manifest: &'a Manifest) -> Lowerer<'a> {
+    fn new(manifest: &'a Manifest, case: CaseMemo) -> Lowerer<'a> {
         let mut lowerer = Lowerer {
             manifest,
             diags: Diagnostics::new(),
             entities: BTreeMap::new(),
-            models: BTreeMap::new(),
+            models: None,
+            case,
         };
-        for (kind, name) in lowerer.all_entities() {
+        for (kind, name, index) in lowerer.all_entities() {
             lowerer
                 .entities
                 .entry(name.value.as_str())
-                .or_insert((kind, name.span.clone()));
-            let class = names::pascal(&name.value);
-            let owner = format!("{} `{}`", kind.keyword(), name.value);
-            for suffix in ["", "Input", "Output", "State"] {
-                lowerer
-                    .models
-                    .insert(format!("{class}{suffix}"), owner.clone());
-            }
-        }
-        for agent in &manifest.agents {
-            for event in &agent.events {
-                let class = format!("{}Event", names::pascal(&event.name.value));
-                lowerer
-                    .models
-                    .insert(class, format!("agent `{}`", agent.name.value));
-            }
+                .or_insert(Entity {
+                    kind,
+                    span: name.span.clone(),
+                    index,
+                });
         }
         lowerer
     }
 
-    fn all_entities(&self) -> Vec<(Kind, &'a Spanned<String>)> {
+    /// The class names of every entity's models, with the entity that owns each.
+    fn models(&mut self) -> &BTreeMap<String, String> {
+        if self.models.is_none() {
+            let mut models = BTreeMap::new();
+            for (kind, name, _) in self.all_entities() {
+                let class = &self.case.get(&name.value).pascal;
+                let owner = format!("{} `{}`", kind.keyword(), name.value);
+                for suffix in ["", "Input", "Output", "State"] {
+                    models.insert(format!("{class}{suffix}"), owner.clone());
+                }
+            }
+            for agent in &self.manifest.agents {
+                for event in &agent.events {
+                    let class = format!("{}Event", self.case.get(&event.name.value).pascal);
+                    models.insert(class, format!("agent `{}`", agent.name.value));
+                }
+            }
+            self.models = Some(models);
+        }
+        self.models.get_or_insert_default()
+    }
+
+    /// The three spellings of `declared`.
+    fn names(&mut self, declared: &str) -> Names {
+        let spellings = self.case.get(declared);
+        Names {
+            declared: declared.to_owned(),
+            class: spellings.pascal.clone(),
+            module: spellings.snake.clone(),
+        }
+    }
+
+    /// Every entity in declaration order, with its index in the manifest's list of its kind.
+    fn all_entities(&self) -> Vec<(Kind, &'a Spanned<String>, usize)> {
         let manifest = self.manifest;
-        let mut all = Vec::new();
-        all.extend(
-            manifest
-                .functions
-                .iter()
-                .map(|it| (Kind::Function, &it.name)),
+        let mut all = Vec::with_capacity(
+            manifest.functions.len()
+                + manifest.workflows.len()
+                + manifest.agents.len()
+                + manifest.pipelines.len()
+                + manifest.tool_servers.len(),
         );
-        all.extend(
-            manifest
-                .workflows
-                .iter()
-                .map(|it| (Kind::Workflow, &it.name)),
+        let mut add = |kind, names: &mut dyn Iterator<Item = &'a Spanned<String>>| {
+            all.extend(names.enumerate().map(|(index, name)| (kind, name, index)));
+        };
+        add(
+            Kind::Function,
+            &mut manifest.functions.iter().map(|it| &it.name),
         );
-        all.extend(manifest.agents.iter().map(|it| (Kind::Agent, &it.name)));
-        all.extend(
-            manifest
-                .pipelines
-                .iter()
-                .map(|it| (Kind::Pipeline, &it.name)),
+        add(
+            Kind::Workflow,
+            &mut manifest.workflows.iter().map(|it| &it.name),
         );
-        all.extend(
-            manifest
-                .tool_servers
-                .iter()
-                .map(|it| (Kind::ToolServer, &it.name)),
+        add(Kind::Agent, &mut manifest.agents.iter().map(|it| &it.name));
+        add(
+            Kind::Pipeline,
+            &mut manifest.pipelines.iter().map(|it| &it.name),
         );
-        all.sort_by_key(|(_, name)| name.span.start);
+        add(
+            Kind::ToolServer,
+            &mut manifest.tool_servers.iter().map(|it| &it.name),
+        );
+        all.sort_by_key(|(_, name, _)| name.span.start);
         all
     }
 
@@ -162,7 +202,7 @@ impl<'a> Lowerer<'a> {
     fn check_entity_names(&mut self) {
         let mut by_name: HashMap<&str, (Kind, Range<usize>)> = HashMap::new();
         let mut by_module: HashMap<String, (&str, Range<usize>)> = HashMap::new();
-        for (kind, name) in self.all_entities() {
+        for (kind, name, _) in self.all_entities() {
             if let Some((first_kind, first)) = by_name.get(name.value.as_str()) {
                 self.diags.push(
                     Diagnostic::error(
@@ -177,7 +217,7 @@ impl<'a> Lowerer<'a> {
                 continue;
             }
             by_name.insert(&name.value, (kind, name.span.clone()));
-            let module = names::snake(&name.value);
+            let module = self.case.get(&name.value).snake.clone();
             if let Some((other, first)) = by_module.get(&module) {
                 self.diags.push(
                     Diagnostic::error(
@@ -216,11 +256,16 @@ impl<'a> Lowerer<'a> {
 
     /// Resolves a `calls` entry to a function or workflow.
     fn callee(&mut self, name: &Spanned<String>) -> Option<Callee> {
-        match self.entities.get(name.value.as_str()) {
-            Some((Kind::Function, _)) => Some(Callee::Function(names_of(&name.value))),
-            Some((Kind::Workflow, _)) => Some(Callee::Workflow(names_of(&name.value))),
-            Some((kind, span)) => {
-                let (kind, span) = (*kind, span.clone());
+        match self.entities.get(name.value.as_str()).cloned() {
+            Some(Entity {
+                kind: Kind::Function,
+                ..
+            }) => Some(Callee::Function(self.names(&name.value))),
+            Some(Entity {
+                kind: Kind::Workflow,
+                ..
+            }) => Some(Callee::Workflow(self.names(&name.value))),
+            Some(Entity { kind, span, .. }) => {
                 self.diags.push(
                     Diagnostic::error(
                         Code::WrongReferenceKind,
@@ -252,7 +297,7 @@ impl<'a> Lowerer<'a> {
         let candidates: Vec<&str> = self
             .entities
             .iter()
-            .filter(|(_, (kind, _))| kinds.contains(kind))
+            .filter(|(_, it)| kinds.contains(&it.kind))
             .map(|(name, _)| *name)
             .collect();
         let help =
@@ -275,10 +320,12 @@ impl<'a> Lowerer<'a> {
     }
 
     fn tool_server_ref(&mut self, name: &Spanned<String>) -> Option<Names> {
-        match self.entities.get(name.value.as_str()) {
-            Some((Kind::ToolServer, _)) => Some(names_of(&name.value)),
-            Some((kind, span)) => {
-                let (kind, span) = (*kind, span.clone());
+        match self.entities.get(name.value.as_str()).cloned() {
+            Some(Entity {
+                kind: Kind::ToolServer,
+                ..
+            }) => Some(self.names(&name.value)),
+            Some(Entity { kind, span, .. }) => {
                 self.diags.push(
                     Diagnostic::error(
                         Code::WrongReferenceKind,
@@ -317,7 +364,7 @@ impl<'a> Lowerer<'a> {
             ast::Type::Dict(it) => Type::Dict(Box::new(self.ty(it)?)),
             ast::Type::Optional(it) => Type::Optional(Box::new(self.ty(it)?)),
             ast::Type::Named(name) => {
-                if let Some(owner) = self.models.get(name) {
+                if let Some(owner) = self.models().get(name).cloned() {
                     self.diags.push(
                         Diagnostic::error(
                             Code::EntityModelType,
@@ -399,7 +446,7 @@ impl<'a> Lowerer<'a> {
             .functions
             .iter()
             .map(|it| Function {
-                names: names_of(&it.name.value),
+                names: self.names(&it.name.value),
                 doc: it.doc.as_ref().map(|doc| doc.value.clone()),
                 input: self.fields(&it.input),
                 output: self.output(it.output.as_ref()),
@@ -411,7 +458,7 @@ impl<'a> Lowerer<'a> {
             .workflows
             .iter()
             .map(|it| Workflow {
-                names: names_of(&it.name.value),
+                names: self.names(&it.name.value),
                 doc: it.doc.as_ref().map(|doc| doc.value.clone()),
                 input: self.fields(&it.input),
                 output: self.output(it.output.as_ref()),
@@ -438,7 +485,7 @@ impl<'a> Lowerer<'a> {
             .tool_servers
             .iter()
             .map(|it| ToolServer {
-                names: names_of(&it.name.value),
+                names: self.names(&it.name.value),
                 doc: it.doc.as_ref().map(|doc| doc.value.clone()),
                 transport: match it.transport.as_ref().map(|t| t.value) {
                     None | Some(ast::Transport::Stdio) => Transport::Stdio,
@@ -481,7 +528,7 @@ impl<'a> Lowerer<'a> {
         let engine = project.engine.as_ref();
         Some(Project {
             name: project.name.value.clone(),
-            package: text(&project.package, &names::snake(&project.name.value)),
+            package: text(&project.package, &self.case.get(&project.name.value).snake),
             python: text(&project.python, DEFAULT_PYTHON),
             task_queue: text(&project.task_queue, DEFAULT_TASK_QUEUE),
             restack_ai: text(&project.restack_ai, DEFAULT_RESTACK_AI),
@@ -519,7 +566,7 @@ impl<'a> Lowerer<'a> {
                 );
         }
         Agent {
-            names: names_of(&agent.name.value),
+            names: self.names(&agent.name.value),
             doc: agent.doc.as_ref().map(|doc| doc.value.clone()),
             state: self.fields(&agent.state),
             events: agent
@@ -527,7 +574,7 @@ impl<'a> Lowerer<'a> {
                 .iter()
                 .map(|event| Event {
                     name: event.name.value.clone(),
-                    class: format!("{}Event", names::pascal(&event.name.value)),
+                    class: format!("{}Event", self.case.get(&event.name.value).pascal),
                     fields: self.fields(&event.fields),
                 })
                 .collect(),
@@ -652,11 +699,11 @@ impl<'a> Lowerer<'a> {
             let map = maps.iter().find(|it| &it.step.value == token);
             let (target, entity_policy) = match map {
                 Some(map) => self.step_target(map, pipeline)?,
-                None => (StepTarget::Scaffold(names_of(token)), None),
+                None => (StepTarget::Scaffold(self.names(token)), None),
             };
             if let StepTarget::Scaffold(scaffold) = &target {
                 let span = map.map_or(walked_step.step.span.clone(), |it| it.target.span.clone());
-                if names::is_reserved_entity(&scaffold.declared) {
+                if names::is_reserved_spelling(&scaffold.declared, &scaffold.module) {
                     self.diags.push(
                         Diagnostic::error(
                             Code::ReservedName,
@@ -707,19 +754,19 @@ impl<'a> Lowerer<'a> {
             }
             let condition = walked_step.conditional.then(|| {
                 whens.iter().find(|it| &it.step.value == token).map_or_else(
-                    || format!("should_{}", names::snake(token)),
+                    || format!("should_{}", self.case.get(token).snake),
                     |it| it.condition.value.clone(),
                 )
             });
             steps.push(Step {
-                names: names_of(token),
+                names: self.names(token),
                 target,
                 condition,
                 policy,
             });
         }
         Some(Pipeline {
-            names: names_of(pipeline_name),
+            names: self.names(pipeline_name),
             doc: pipeline.doc.as_ref().map(|doc| doc.value.clone()),
             style: match pipeline.style.as_ref().map(|it| it.value) {
                 None | Some(ast::Style::Subworkflows) => Style::Subworkflows,
@@ -745,25 +792,26 @@ impl<'a> Lowerer<'a> {
     ) -> Option<(StepTarget, Option<&'a ast::Policy>)> {
         let target = &map.target;
         let manifest = self.manifest;
-        match self.entities.get(target.value.as_str()) {
-            Some((Kind::Function, _)) => {
-                let policy = manifest
-                    .functions
-                    .iter()
-                    .find(|it| it.name.value == target.value)
-                    .map(|it| &it.policy);
-                Some((StepTarget::Function(names_of(&target.value)), policy))
+        // The entity of a name is the first declared with it, so it is also the first of its
+        // kind with that name.
+        match self.entities.get(target.value.as_str()).cloned() {
+            Some(Entity {
+                kind: Kind::Function,
+                index,
+                ..
+            }) => {
+                let policy = manifest.functions.get(index).map(|it| &it.policy);
+                Some((StepTarget::Function(self.names(&target.value)), policy))
             }
-            Some((Kind::Workflow, _)) => {
-                let policy = manifest
-                    .workflows
-                    .iter()
-                    .find(|it| it.name.value == target.value)
-                    .map(|it| &it.policy);
-                Some((StepTarget::Workflow(names_of(&target.value)), policy))
+            Some(Entity {
+                kind: Kind::Workflow,
+                index,
+                ..
+            }) => {
+                let policy = manifest.workflows.get(index).map(|it| &it.policy);
+                Some((StepTarget::Workflow(self.names(&target.value)), policy))
             }
-            Some((kind, span)) => {
-                let (kind, span) = (*kind, span.clone());
+            Some(Entity { kind, span, .. }) => {
                 self.diags.push(
                     Diagnostic::error(
                         Code::WrongReferenceKind,
@@ -795,7 +843,7 @@ impl<'a> Lowerer<'a> {
                     );
                     return None;
                 }
-                Some((StepTarget::Scaffold(names_of(&target.value)), None))
+                Some((StepTarget::Scaffold(self.names(&target.value)), None))
             }
         }
     }

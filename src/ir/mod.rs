@@ -9,4 +9,5 @@ mod lower;
 mod model;
 
 pub use lower::lower;
+pub(crate) use lower::lower_cached;
 pub use model::*;

@@ -18,9 +18,10 @@
 //!   `<NAME>_API_KEY`; `priority=` defaults to the declaration order.
 //! - KDL type annotations (`(t)node`, `(t)"v"`) are not part of the language and are errors.
 
+use std::cell::Cell;
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::ops::Range;
-use std::sync::Arc;
 
 use kdl::{KdlDocument, KdlEntry, KdlNode, KdlValue};
 use miette::SourceSpan;
@@ -31,6 +32,8 @@ use crate::manifest::ast::{
     Manifest, Map, Operators, Pipeline, Policy, Project, Prompt, Provider, Retry, Spanned,
     StepOverride, Style, Tool, ToolServer, Transport, Type, Value, When, Workflow,
 };
+use crate::manifest::names::CaseMemo;
+use crate::manifest::shift::Shift;
 use crate::manifest::{duration, names, types};
 use crate::operators;
 use crate::render::parallel;
@@ -52,7 +55,7 @@ pub fn decode(src: &str) -> (Manifest, Diagnostics) {
     decode_with(src, None, true)
 }
 
-/// [`decode`], re-using the parse of every top-level node whose text `cache` has seen before.
+/// [`decode`], re-using the decode of every top-level slice whose text `cache` has seen before.
 /// The result is the same as [`decode`]'s.
 pub fn decode_cached(src: &str, cache: &mut ParseCache) -> (Manifest, Diagnostics) {
     decode_with(src, Some(cache), true)
@@ -63,13 +66,9 @@ fn decode_with(
     cache: Option<&mut ParseCache>,
     may_split: bool,
 ) -> (Manifest, Diagnostics) {
-    let mut decoder = Decoder {
-        src,
-        base: 0,
-        diags: Diagnostics::new(),
-    };
+    let mut diags = Diagnostics::new();
     if let Some(at) = too_deep(src) {
-        decoder.push(
+        diags.push(
             Diagnostic::error(
                 Code::KdlSyntax,
                 at..at + 1,
@@ -80,86 +79,177 @@ fn decode_with(
                 "a manifest needs only a few levels of `{ … }`; check for unclosed or stray braces",
             ),
         );
-        return (Manifest::default(), decoder.diags);
+        return (Manifest::default(), diags);
     }
-    if may_split && let Some(manifest) = decode_split(&mut decoder, cache) {
-        return (manifest, decoder.diags);
+    if may_split && let Some(manifest) = decode_split(src, cache, &mut diags) {
+        return (manifest, diags);
     }
-    decoder.base = 0;
-    decoder.diags = Diagnostics::new();
+    let mut diags = Diagnostics::new();
     let mut manifest = match KdlDocument::parse(src) {
         Ok(doc) => {
             let mut top = TopLevel::default();
             for node in doc.nodes() {
-                decoder.top_node(node, &mut top);
+                top.add(Decoder::new(src, 0).top_node(node), &mut diags);
             }
-            decoder.finish(top)
+            top.finish(&mut diags)
         }
         Err(err) => {
+            let mut decoder = Decoder::new(src, 0);
             for it in &err.diagnostics {
                 decoder.kdl_diagnostic(it);
             }
+            diags.extend(decoder.diags);
             Manifest::default()
         }
     };
-    manifest.complete = !decoder.diags.has_errors();
-    (manifest, decoder.diags)
+    manifest.complete = !diags.has_errors();
+    (manifest, diags)
 }
 
-/// Parsed pieces of earlier manifests, kept by a long-running caller (`watch`) so that a save
-/// re-parses only the top-level nodes whose text changed.
+/// The decoded top-level nodes of earlier manifests, kept by a long-running caller (`watch`) so
+/// that a save parses and decodes only the top-level slices (see [`split`]) whose text changed.
 ///
-/// A piece is keyed by the BLAKE3 hash of its text and parsed on its own, so its spans are
-/// relative to the piece and hold wherever the piece sits in the file. The cache keeps only the
-/// pieces of the last decode, so it does not grow without bound.
+/// A slice is keyed by the BLAKE3 hash of its text. It was parsed and decoded on its own, so its
+/// spans are relative to the slice: reusing it adds the slice's offset to every span, wherever the
+/// slice now sits. The checks between top-level nodes (a second `project`, `defaults` and `llm`
+/// once, the first node, the empty manifest) run again over every node on each decode. The cache
+/// keeps only the slices of the last decode that split, so it does not grow without bound.
+///
+/// It also keeps the case conversions of names (`SendEmail` → `send_email`) that lowering the last
+/// manifest made, for `ir::lower` of the next.
 #[derive(Debug, Default)]
 pub struct ParseCache {
-    docs: HashMap<blake3::Hash, Arc<KdlDocument>>,
+    slices: HashMap<blake3::Hash, Vec<TopNode>>,
+    pub(crate) case: CaseMemo,
 }
+
+/// How many slices are parsed at once (on all cores) before they are decoded and dropped.
+const PARSE_BATCH: usize = 128;
+
+/// Fewer slices to parse than this are parsed on the calling thread (a second thread costs more).
+const PARALLEL_MISSES: usize = 16;
 
 /// Decodes the manifest one slice of top-level nodes at a time (see [`split`]), each parsed on
 /// its own and dropped once decoded, so memory follows the largest node rather than the file.
 /// `None` when the text cannot be split or a slice does not parse: the caller then parses the
 /// whole document, so KDL's own error messages and recovery stay exactly those of one parse.
-/// How many slices are parsed at once (on all cores) before they are decoded and dropped.
-const PARSE_BATCH: usize = 128;
-
-fn decode_split(decoder: &mut Decoder<'_>, cache: Option<&mut ParseCache>) -> Option<Manifest> {
-    let src = decoder.src;
+fn decode_split(
+    src: &str,
+    cache: Option<&mut ParseCache>,
+    diags: &mut Diagnostics,
+) -> Option<Manifest> {
     let slices = split(src)?;
     let mut top = TopLevel::default();
-    let mut kept = HashMap::new();
-    let known = cache.as_deref().map(|it| &it.docs);
-    // Slices are parsed on every core, a batch at a time (so memory stays bounded by a batch),
-    // and decoded in file order.
-    for batch in slices.chunks(PARSE_BATCH) {
-        let parsed = parallel::map(batch, |range| {
-            let text = &src[range.clone()];
-            let key = known.map(|_| blake3::hash(text.as_bytes()));
-            let doc = match key.and_then(|key| known?.get(&key)) {
-                Some(doc) => Arc::clone(doc),
-                None => Arc::new(KdlDocument::parse(text).ok()?),
-            };
-            Some((key, doc))
-        });
-        for (range, parsed) in batch.iter().zip(parsed) {
-            let (key, doc) = parsed?;
-            decoder.base = range.start;
-            for node in doc.nodes() {
-                decoder.top_node(node, &mut top);
+    match cache {
+        None => {
+            // Slices are parsed and decoded on every core, a batch at a time (so memory stays
+            // bounded by a batch), and added in file order.
+            for batch in slices.chunks(PARSE_BATCH) {
+                let decoded = parallel::map(batch, |range| decode_at(src, range));
+                for nodes in decoded {
+                    for node in nodes? {
+                        top.add(node, diags);
+                    }
+                }
             }
-            if let Some(key) = key {
-                kept.insert(key, doc);
+        }
+        Some(cache) => decode_split_cached(src, &slices, cache, &mut top, diags)?,
+    }
+    let mut manifest = top.finish(diags);
+    manifest.complete = !diags.has_errors();
+    Some(manifest)
+}
+
+/// [`decode_split`] with `cache`: every slice is hashed and looked up; only the slices it does
+/// not hold are parsed and decoded (on every core when there are many), then each slice's nodes
+/// are added in file order. The cache then holds exactly this text's slices, or, when a slice
+/// does not parse, what it held before.
+fn decode_split_cached(
+    src: &str,
+    slices: &[Range<usize>],
+    cache: &mut ParseCache,
+    top: &mut TopLevel,
+    diags: &mut Diagnostics,
+) -> Option<()> {
+    let mut old = std::mem::take(&mut cache.slices);
+    let mut kept: HashMap<blake3::Hash, Vec<TopNode>> = HashMap::with_capacity(slices.len());
+    let mut keys = Vec::with_capacity(slices.len());
+    let mut misses = Vec::new();
+    for range in slices {
+        let key = blake3::hash(src[range.clone()].as_bytes());
+        if let Entry::Vacant(entry) = kept.entry(key) {
+            if let Some(nodes) = old.remove(&key) {
+                entry.insert(nodes);
+            } else if !misses.iter().any(|(_, it)| *it == key) {
+                misses.push((range.clone(), key));
+            }
+        }
+        keys.push(key);
+    }
+    let decode_miss = |(range, _): &(Range<usize>, blake3::Hash)| decode_slice(src, range);
+    let decoded = if misses.len() < PARALLEL_MISSES {
+        misses.iter().map(decode_miss).collect()
+    } else {
+        parallel::map(&misses, decode_miss)
+    };
+    for ((_, key), decoded) in misses.iter().zip(decoded) {
+        match decoded {
+            Some(Slice::Relative(nodes)) => {
+                kept.insert(*key, nodes);
+            }
+            // Decoded again where it sits, below.
+            Some(Slice::Absolute) => {}
+            None => {
+                kept.extend(old);
+                cache.slices = kept;
+                return None;
             }
         }
     }
-    if let Some(cache) = cache {
-        cache.docs = kept;
+    cache.slices = kept;
+    for (range, key) in slices.iter().zip(&keys) {
+        if let Some(nodes) = cache.slices.get(key) {
+            for node in nodes {
+                let mut node = node.clone();
+                node.shift(range.start);
+                top.add(node, diags);
+            }
+        } else {
+            for node in decode_at(src, range)? {
+                top.add(node, diags);
+            }
+        }
     }
-    decoder.base = 0;
-    let mut manifest = decoder.finish(top);
-    manifest.complete = !decoder.diags.has_errors();
-    Some(manifest)
+    Some(())
+}
+
+/// How a slice decoded on its own.
+enum Slice {
+    /// Its nodes, with spans relative to the slice.
+    Relative(Vec<TopNode>),
+    /// kdl reported a span past the end of the slice, which [`Decoder::span`] clamps to the text
+    /// it decodes against, so the slice must be decoded against the whole text ([`decode_at`]).
+    Absolute,
+}
+
+/// Parses and decodes the slice `range` of `src` on its own, or `None` when it does not parse.
+fn decode_slice(src: &str, range: &Range<usize>) -> Option<Slice> {
+    let text = &src[range.clone()];
+    let doc = KdlDocument::parse(text).ok()?;
+    let mut decoder = Decoder::new(text, 0);
+    let nodes: Vec<TopNode> = doc.nodes().iter().map(|it| decoder.top_node(it)).collect();
+    if decoder.outside.get() {
+        return Some(Slice::Absolute);
+    }
+    Some(Slice::Relative(nodes))
+}
+
+/// Parses the slice `range` of `src` and decodes it against the whole text, with file offsets,
+/// or `None` when it does not parse.
+fn decode_at(src: &str, range: &Range<usize>) -> Option<Vec<TopNode>> {
+    let doc = KdlDocument::parse(&src[range.clone()]).ok()?;
+    let mut decoder = Decoder::new(src, range.start);
+    Some(doc.nodes().iter().map(|it| decoder.top_node(it)).collect())
 }
 
 /// Cuts the manifest into slices at newlines that end a top-level node: outside every block,
@@ -282,13 +372,192 @@ fn closed(bytes: &[u8], mut at: usize, close: &[u8]) -> Option<usize> {
     None
 }
 
-/// What decoding the top-level nodes in order has gathered so far.
+/// One top-level node decoded on its own: what it adds to the manifest and the diagnostics its
+/// decode pushed. Whether it is added (a second `project`, `defaults` or `llm` is not) is decided
+/// by [`TopLevel::add`], over all nodes in order.
+#[derive(Debug, Clone)]
+struct TopNode {
+    /// The span of the node's name.
+    name: Range<usize>,
+    /// A type annotation on the node (`(t)node`), reported whatever else happens.
+    annotation: Option<Diagnostic>,
+    body: TopBody,
+    /// What decoding the node's content pushed, in order.
+    diags: Vec<Diagnostic>,
+}
+
+/// What one top-level node decodes to, by kind.
+#[derive(Debug, Clone)]
+enum TopBody {
+    Project(Option<Project>),
+    Defaults(Defaults),
+    Function(Option<Function>),
+    Workflow(Option<Workflow>),
+    Agent(Option<Agent>),
+    Pipeline(Option<Pipeline>),
+    ToolServer(Option<ToolServer>),
+    Llm(Llm),
+    Prompt(Option<Prompt>),
+    /// Not a top-level node: `diags` says so.
+    Unknown,
+}
+
+impl Shift for TopNode {
+    fn shift(&mut self, by: usize) {
+        let TopNode {
+            name,
+            annotation,
+            body,
+            diags,
+        } = self;
+        name.shift(by);
+        annotation.shift(by);
+        diags.shift(by);
+        match body {
+            TopBody::Project(it) => it.shift(by),
+            TopBody::Defaults(it) => it.shift(by),
+            TopBody::Function(it) => it.shift(by),
+            TopBody::Workflow(it) => it.shift(by),
+            TopBody::Agent(it) => it.shift(by),
+            TopBody::Pipeline(it) => it.shift(by),
+            TopBody::ToolServer(it) => it.shift(by),
+            TopBody::Llm(it) => it.shift(by),
+            TopBody::Prompt(it) => it.shift(by),
+            TopBody::Unknown => {}
+        }
+    }
+}
+
+/// What adding the top-level nodes in order has gathered so far.
 #[derive(Default)]
 struct TopLevel {
     manifest: Manifest,
     seen: Seen,
     /// The span of the first node's name, once there is a node.
     first: Option<Range<usize>>,
+}
+
+impl TopLevel {
+    /// Adds the next top-level node (spans already file offsets) with the checks between nodes.
+    fn add(&mut self, node: TopNode, diags: &mut Diagnostics) {
+        let TopNode {
+            name,
+            annotation,
+            body,
+            diags: own,
+        } = node;
+        if self.first.is_none() {
+            self.first = Some(name.clone());
+        }
+        if let Some(it) = annotation {
+            diags.push(it);
+        }
+        let manifest = &mut self.manifest;
+        let keep = match body {
+            TopBody::Project(project) => {
+                if let Some(first) = &manifest.project {
+                    diags.push(
+                        Diagnostic::error(
+                            Code::DuplicateProject,
+                            name,
+                            "more than one `project` node",
+                        )
+                        .label("second project")
+                        .related(first.span.clone(), "first declared here")
+                        .help("a manifest describes one project; use one directory per project"),
+                    );
+                    false
+                } else {
+                    manifest.project = project;
+                    true
+                }
+            }
+            TopBody::Defaults(defaults) => {
+                let new = once(&mut self.seen, "defaults", name, diags);
+                if new {
+                    manifest.defaults = Some(defaults);
+                }
+                new
+            }
+            TopBody::Llm(llm) => {
+                let new = once(&mut self.seen, "llm", name, diags);
+                if new {
+                    manifest.llm = Some(llm);
+                }
+                new
+            }
+            TopBody::Function(it) => {
+                manifest.functions.extend(it);
+                true
+            }
+            TopBody::Workflow(it) => {
+                manifest.workflows.extend(it);
+                true
+            }
+            TopBody::Agent(it) => {
+                manifest.agents.extend(it);
+                true
+            }
+            TopBody::Pipeline(it) => {
+                manifest.pipelines.extend(it);
+                true
+            }
+            TopBody::ToolServer(it) => {
+                manifest.tool_servers.extend(it);
+                true
+            }
+            TopBody::Prompt(it) => {
+                manifest.prompts.extend(it);
+                true
+            }
+            TopBody::Unknown => true,
+        };
+        if keep {
+            for it in own {
+                diags.push(it);
+            }
+        }
+    }
+
+    /// The manifest once every top-level node is added, with the checks over all of them.
+    fn finish(self, diags: &mut Diagnostics) -> Manifest {
+        let Some(first) = self.first else {
+            diags.push(
+                Diagnostic::error(Code::EmptyManifest, 0..0, "the manifest declares nothing")
+                    .label("no nodes")
+                    .help("start with `project \"name\" { }`; `restack init` writes a starter manifest"),
+            );
+            return Manifest::default();
+        };
+        if self.manifest.project.is_none() {
+            diags.push(
+                Diagnostic::error(
+                    Code::MissingProject,
+                    first,
+                    "the manifest has no `project` node",
+                )
+                .label("expected a `project` node")
+                .help("add `project \"name\" { }` at the top of the manifest"),
+            );
+        }
+        self.manifest
+    }
+}
+
+/// Records a once-only node called `name` whose name has `span`; reports it and returns false
+/// when it was seen before.
+fn once(seen: &mut Seen, name: &str, span: Range<usize>, diags: &mut Diagnostics) -> bool {
+    if let Some(first) = seen.get(name) {
+        diags.push(
+            Diagnostic::error(Code::DuplicateNode, span, format!("`{name}` given twice"))
+                .label("again here")
+                .related(first.clone(), "first given here")
+                .help(format!("`{name}` may appear once in its block")),
+        );
+        return false;
+    }
+    seen.insert(name.to_owned(), span);
+    true
 }
 
 /// The deepest `{ … }` nesting accepted. The KDL parser recurses per level, so a hostile file
@@ -401,12 +670,24 @@ struct Decoder<'a> {
     /// Where the text that kdl parsed starts in `src`: kdl's spans are relative to it.
     base: usize,
     diags: Diagnostics,
+    /// Whether kdl reported a span reaching past the end of `src` (which [`Decoder::span`]
+    /// clamps to `src`, so the result depends on where `src` ends).
+    outside: Cell<bool>,
 }
 
 /// Once-only child nodes seen so far in one block, with the span of the first occurrence.
 type Seen = HashMap<String, Range<usize>>;
 
 impl Decoder<'_> {
+    fn new(src: &str, base: usize) -> Decoder<'_> {
+        Decoder {
+            src,
+            base,
+            diags: Diagnostics::new(),
+            outside: Cell::new(false),
+        }
+    }
+
     fn push(&mut self, diagnostic: Diagnostic) {
         self.diags.push(diagnostic);
     }
@@ -414,6 +695,9 @@ impl Decoder<'_> {
     /// A span of the source, widened to char boundaries (kdl can report one inside a char).
     fn span(&self, span: SourceSpan) -> Range<usize> {
         let offset = self.base + span.offset();
+        if offset + span.len() > self.src.len() {
+            self.outside.set(true);
+        }
         let start = floor_char_boundary(self.src, offset);
         let mut end = (offset + span.len()).clamp(start, self.src.len());
         while !self.src.is_char_boundary(end) {
@@ -458,72 +742,38 @@ impl Decoder<'_> {
 
     // ---- the document ----
 
-    /// Decodes one top-level node into `top`.
-    fn top_node(&mut self, node: &KdlNode, top: &mut TopLevel) {
-        if top.first.is_none() {
-            top.first = Some(self.span(node.name().span()));
-        }
-        let manifest = &mut top.manifest;
+    /// Decodes one top-level node on its own, taking the diagnostics it pushed (see
+    /// [`TopLevel::add`] for the checks between nodes).
+    fn top_node(&mut self, node: &KdlNode) -> TopNode {
+        debug_assert!(
+            self.diags.is_empty(),
+            "each top-level node takes its own diagnostics"
+        );
+        let name = self.span(node.name().span());
         self.no_type_annotation(node);
-        match node.name().value() {
-            "project" => {
-                if let Some(first) = &manifest.project {
-                    self.push(
-                        Diagnostic::error(
-                            Code::DuplicateProject,
-                            self.span(node.name().span()),
-                            "more than one `project` node",
-                        )
-                        .label("second project")
-                        .related(first.span.clone(), "first declared here")
-                        .help("a manifest describes one project; use one directory per project"),
-                    );
-                    return;
-                }
-                manifest.project = self.project(node);
+        // At most one: the annotation on the node itself.
+        let annotation = std::mem::take(&mut self.diags).into_iter().next();
+        let body = match node.name().value() {
+            "project" => TopBody::Project(self.project(node)),
+            "defaults" => TopBody::Defaults(self.defaults(node)),
+            "function" => TopBody::Function(self.function(node)),
+            "workflow" => TopBody::Workflow(self.workflow(node)),
+            "agent" => TopBody::Agent(self.agent(node)),
+            "pipeline" => TopBody::Pipeline(self.pipeline(node)),
+            "tool-server" => TopBody::ToolServer(self.tool_server(node)),
+            "llm" => TopBody::Llm(self.llm(node)),
+            "prompt" => TopBody::Prompt(self.prompt(node)),
+            _ => {
+                self.unknown_node(node, TOP_NODES, "the manifest");
+                TopBody::Unknown
             }
-            "defaults" => {
-                if self.once(&mut top.seen, node) {
-                    manifest.defaults = Some(self.defaults(node));
-                }
-            }
-            "function" => manifest.functions.extend(self.function(node)),
-            "workflow" => manifest.workflows.extend(self.workflow(node)),
-            "agent" => manifest.agents.extend(self.agent(node)),
-            "pipeline" => manifest.pipelines.extend(self.pipeline(node)),
-            "tool-server" => manifest.tool_servers.extend(self.tool_server(node)),
-            "llm" => {
-                if self.once(&mut top.seen, node) {
-                    manifest.llm = Some(self.llm(node));
-                }
-            }
-            "prompt" => manifest.prompts.extend(self.prompt(node)),
-            _ => self.unknown_node(node, TOP_NODES, "the manifest"),
-        }
-    }
-
-    /// The manifest once every top-level node is decoded, with the checks over all of them.
-    fn finish(&mut self, top: TopLevel) -> Manifest {
-        let Some(first) = top.first else {
-            self.push(
-                Diagnostic::error(Code::EmptyManifest, 0..0, "the manifest declares nothing")
-                    .label("no nodes")
-                    .help("start with `project \"name\" { }`; `restack init` writes a starter manifest"),
-            );
-            return Manifest::default();
         };
-        if top.manifest.project.is_none() {
-            self.push(
-                Diagnostic::error(
-                    Code::MissingProject,
-                    first,
-                    "the manifest has no `project` node",
-                )
-                .label("expected a `project` node")
-                .help("add `project \"name\" { }` at the top of the manifest"),
-            );
+        TopNode {
+            name,
+            annotation,
+            body,
+            diags: std::mem::take(&mut self.diags).into_iter().collect(),
         }
-        top.manifest
     }
 
     // ---- shapes ----
@@ -631,19 +881,8 @@ impl Decoder<'_> {
 
     /// Records a once-only node; reports it and returns false when it was seen before.
     fn once(&mut self, seen: &mut Seen, node: &KdlNode) -> bool {
-        let name = node.name().value();
         let span = self.span(node.name().span());
-        if let Some(first) = seen.get(name) {
-            self.push(
-                Diagnostic::error(Code::DuplicateNode, span, format!("`{name}` given twice"))
-                    .label("again here")
-                    .related(first.clone(), "first given here")
-                    .help(format!("`{name}` may appear once in its block")),
-            );
-            return false;
-        }
-        seen.insert(name.to_owned(), span);
-        true
+        once(seen, node.name().value(), span, &mut self.diags)
     }
 
     fn unknown_node(&mut self, node: &KdlNode, known: &[&str], parent: &str) {

@@ -11,6 +11,7 @@ pub mod edit;
 pub mod format;
 pub(crate) mod names;
 pub mod schema;
+mod shift;
 pub(crate) mod types;
 
 use std::path::{Path, PathBuf};

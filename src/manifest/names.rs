@@ -2,6 +2,8 @@
 //!
 //! Pure string predicates; no diagnostics are built here.
 
+use std::collections::HashMap;
+
 use heck::{ToSnakeCase, ToUpperCamelCase};
 
 /// Python keywords (hard and soft) — a name equal to one of these cannot be an identifier.
@@ -129,8 +131,12 @@ pub(crate) fn is_reserved(name: &str) -> bool {
 /// Whether an entity name, or the module it becomes, is reserved: also names generated code
 /// imports or defines itself.
 pub(crate) fn is_reserved_entity(name: &str) -> bool {
-    let module = snake(name);
-    [name, module.as_str()]
+    is_reserved_spelling(name, &snake(name))
+}
+
+/// [`is_reserved_entity`] of `name`, whose [`snake`] spelling is `module`.
+pub(crate) fn is_reserved_spelling(name: &str, module: &str) -> bool {
+    [name, module]
         .iter()
         .any(|it| is_reserved(it) || GENERATED.contains(it))
 }
@@ -191,6 +197,41 @@ pub(crate) fn snake(name: &str) -> String {
     name.to_snake_case()
 }
 
+/// The [`pascal`] and [`snake`] spellings of one name.
+#[derive(Debug, Clone)]
+pub(crate) struct Spellings {
+    pub(crate) pascal: String,
+    pub(crate) snake: String,
+}
+
+/// [`pascal`] and [`snake`] of every name converted, kept so that a name used many times (an
+/// entity, its callers, its step bindings) is converted once. Kept across runs by `watch`, it holds
+/// only the names of the last run ([`CaseMemo::end_run`]), so it does not grow without bound.
+#[derive(Debug, Default)]
+pub(crate) struct CaseMemo {
+    current: HashMap<String, Spellings>,
+    previous: HashMap<String, Spellings>,
+}
+
+impl CaseMemo {
+    /// The spellings of `name`, exactly [`pascal`]`(name)` and [`snake`]`(name)`.
+    pub(crate) fn get(&mut self, name: &str) -> &Spellings {
+        if !self.current.contains_key(name) {
+            let spellings = self.previous.remove(name).unwrap_or_else(|| Spellings {
+                pascal: pascal(name),
+                snake: snake(name),
+            });
+            self.current.insert(name.to_owned(), spellings);
+        }
+        &self.current[name]
+    }
+
+    /// Forgets every name the run that just ended did not convert.
+    pub(crate) fn end_run(&mut self) {
+        self.previous = std::mem::take(&mut self.current);
+    }
+}
+
 /// The closest candidate to `name`, if it is close enough to be a plausible misspelling.
 pub(crate) fn did_you_mean<'a>(
     name: &str,
@@ -228,6 +269,15 @@ mod tests {
         assert!(is_upper_snake("SEND_EMAIL"));
         assert_eq!(snake("Send_Email"), snake("SendEmail"));
         assert_eq!(pascal("DRAFT"), "Draft");
+        let mut memo = CaseMemo::default();
+        for name in ["SendEmail", "DRAFT", "send_email", "SendEmail", "É1x"] {
+            let spellings = memo.get(name).clone();
+            assert_eq!(
+                (spellings.pascal, spellings.snake),
+                (pascal(name), snake(name))
+            );
+            memo.end_run();
+        }
         assert_eq!(
             did_you_mean("workflw", ["workflow", "agent"]),
             Some("workflow")
