@@ -20,6 +20,11 @@ impl Hash {
         Hash(bytes)
     }
 
+    /// The 32 bytes of the hash.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
     /// The 64-digit lowercase hex form.
     pub fn to_hex(self) -> String {
         blake3::Hash::from_bytes(self.0).to_hex().to_string()

@@ -210,7 +210,7 @@ fn function_outputs<'a>(src: &str, function: &'a ir::Function) -> Vec<Output<'a>
             "core/function.py.j2",
             origin,
         )
-        .with("function", function),
+        .with_ref("function", function),
     );
     out.push(
         Output::scaffold(
@@ -218,7 +218,7 @@ fn function_outputs<'a>(src: &str, function: &'a ir::Function) -> Vec<Output<'a>
             "core/tests/test_function.py.j2",
             origin,
         )
-        .with("function", function),
+        .with_ref("function", function),
     );
     out
 }
@@ -247,7 +247,7 @@ fn workflow_outputs<'a>(
             "core/workflow.py.j2",
             origin,
         )
-        .with("workflow", workflow)
+        .with_ref("workflow", workflow)
         .with("callees", callees.clone()),
     );
     out.push(
@@ -256,7 +256,7 @@ fn workflow_outputs<'a>(
             "core/tests/test_workflow.py.j2",
             origin,
         )
-        .with("workflow", workflow)
+        .with_ref("workflow", workflow)
         .with("callees", callees.clone()),
     );
     out
@@ -282,7 +282,7 @@ fn agent_outputs<'a>(project: &'a ir::Project, src: &str, agent: &'a ir::Agent) 
             "core/agent.py.j2",
             origin,
         )
-        .with("agent", agent)
+        .with_ref("agent", agent)
         .with("callees", callees.clone()),
     );
     out.push(
@@ -291,7 +291,7 @@ fn agent_outputs<'a>(project: &'a ir::Project, src: &str, agent: &'a ir::Agent) 
             "core/tests/test_agent.py.j2",
             origin,
         )
-        .with("agent", agent),
+        .with_ref("agent", agent),
     );
     out
 }

@@ -23,6 +23,7 @@ use minijinja::value::{Enumerator, Object, ObjectRepr};
 
 use crate::plan::Hash;
 use crate::render::base::{self, Base};
+use crate::render::output::Identity;
 use crate::render::{File, Output, Overrides};
 
 /// A base-context value an output read: a top-level key, or `project.<field>`; `project.*` is
@@ -171,7 +172,11 @@ impl<'a> DepHashes<'a> {
 /// The hash of everything an output is besides the base context: where it goes, what it is, its
 /// template (with every template it imports) and its own context. Not its origin, which only
 /// labels the file (templates never see manifest positions).
-pub(super) fn own_key(output: &Output<'_>, templates: &TemplateHashes) -> Hash {
+pub(super) fn own_key(
+    output: &Output<'_>,
+    templates: &TemplateHashes,
+    shared: &SharedDigests,
+) -> Hash {
     let mut buffer = Vec::with_capacity(4096);
     let field = |buffer: &mut Vec<u8>, bytes: &[u8]| {
         buffer.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
@@ -185,9 +190,47 @@ pub(super) fn own_key(output: &Output<'_>, templates: &TemplateHashes) -> Hash {
     );
     for (key, value) in &output.context {
         field(&mut buffer, key.as_bytes());
-        value.feed(&mut buffer);
+        match value.identity() {
+            Some(identity) => {
+                let digest = shared.digest(identity, || {
+                    let mut bytes = Vec::new();
+                    value.feed(&mut bytes);
+                    Hash::of(&bytes)
+                });
+                field(&mut buffer, digest.as_bytes());
+            }
+            None => value.feed(&mut buffer),
+        }
     }
     Hash::of(&buffer)
+}
+
+/// The digest of each shared context value (see [`crate::render::output::Identity`]), computed
+/// once per rendering. Keeps every `Arc` it was given alive until the rendering ends, so that no
+/// other value can take a remembered address.
+#[derive(Default)]
+pub(super) struct SharedDigests {
+    known: Mutex<HashMap<(usize, &'static str), SharedDigest>>,
+}
+
+type SharedDigest = (Hash, Option<Arc<dyn std::any::Any + Send + Sync>>);
+
+impl SharedDigests {
+    fn digest(&self, identity: Identity, compute: impl FnOnce() -> Hash) -> Hash {
+        let known = self
+            .known
+            .lock()
+            .ok()
+            .and_then(|it| it.get(&identity.key).map(|(hash, _)| *hash));
+        if let Some(hash) = known {
+            return hash;
+        }
+        let hash = compute();
+        if let Ok(mut known) = self.known.lock() {
+            known.insert(identity.key, (hash, identity.keep));
+        }
+        hash
+    }
 }
 
 /// The hash of each template together with every template it imports, includes or extends.
@@ -330,6 +373,32 @@ mod tests {
         cached("dep", convert);
         cached("dep", convert);
         assert_eq!(converts.get(), 4, "nothing is kept outside a render");
+    }
+
+    /// A shared value is hashed once per rendering; a value at the same address but of another
+    /// type (a struct and its first field) is another value.
+    #[test]
+    fn shared_values_are_hashed_once_each() {
+        use super::{Identity, SharedDigests};
+        use crate::plan::Hash;
+        let shared = SharedDigests::default();
+        let computed = std::cell::Cell::new(0);
+        let digest = |ty: &'static str, seed: &[u8]| {
+            shared.digest(
+                Identity {
+                    key: (0x1000, ty),
+                    keep: None,
+                },
+                || {
+                    computed.set(computed.get() + 1);
+                    Hash::of(seed)
+                },
+            )
+        };
+        assert_eq!(digest("Outer", b"outer"), Hash::of(b"outer"));
+        assert_eq!(digest("Outer", b"ignored"), Hash::of(b"outer"));
+        assert_eq!(digest("Inner", b"inner"), Hash::of(b"inner"));
+        assert_eq!(computed.get(), 2);
     }
 
     #[test]

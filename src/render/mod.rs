@@ -253,6 +253,7 @@ fn render_inner(
     let memoize = cache.memoize;
     let templates = memoize.then(|| memo::TemplateHashes::new(overrides));
     let hashes = memo::DepHashes::new(&base_context);
+    let shared = memo::SharedDigests::default();
     // Each output is made when a thread is free to render it, and consumed by its job: its
     // context is freed as soon as its file is rendered.
     let rendered = parallel::map_lazy(outputs(project), |output| {
@@ -262,7 +263,7 @@ fn render_inner(
         );
         let own = templates
             .as_ref()
-            .map(|templates| memo::own_key(&output, templates));
+            .map(|templates| memo::own_key(&output, templates, &shared));
         let reused = own.and_then(|own| {
             memos
                 .get(&output.path)

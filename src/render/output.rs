@@ -4,8 +4,10 @@
 use minijinja::Value;
 use minijinja::value::Serde;
 use serde::Serialize;
+use std::any::{Any, type_name};
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 use crate::ir;
 use crate::render::{Kind, digest};
@@ -35,9 +37,66 @@ pub(super) trait Context: Send + Sync {
     fn value(&self) -> Value;
     /// Appends the value's serde form to `buffer`, to hash (see [`digest`]).
     fn feed(&self, buffer: &mut Vec<u8>);
+    /// What identifies the value among those given to the outputs of one rendering, when
+    /// several outputs share it (see [`Output::with_ref`]): `watch` then hashes it once.
+    fn identity(&self) -> Option<Identity> {
+        None
+    }
+}
+
+/// The identity of a shared context value: its address and its type (a struct and its first
+/// field share an address), and, for an `Arc`, the value itself, kept alive so that its address
+/// cannot be reused while the identity is remembered.
+pub(super) struct Identity {
+    pub(super) key: (usize, &'static str),
+    pub(super) keep: Option<Arc<dyn Any + Send + Sync>>,
 }
 
 struct Of<T>(T);
+
+/// A value shared by reference: the IR outlives the rendering, so its address is its identity.
+struct Ref<'a, T: ?Sized>(&'a T);
+
+impl<T: Serialize + Sync + ?Sized> Context for Ref<'_, T> {
+    fn value(&self) -> Value {
+        Value::from(Serde(self.0))
+    }
+
+    fn feed(&self, buffer: &mut Vec<u8>) {
+        digest::feed(buffer, self.0);
+    }
+
+    fn identity(&self) -> Option<Identity> {
+        Some(Identity {
+            key: (
+                std::ptr::from_ref(self.0).cast::<()>() as usize,
+                type_name::<T>(),
+            ),
+            keep: None,
+        })
+    }
+}
+
+/// A value shared through an `Arc` (a view built once for several outputs).
+struct Shared<T>(Arc<T>);
+
+impl<T: Serialize + Send + Sync + 'static> Context for Shared<T> {
+    fn value(&self) -> Value {
+        Value::from(Serde(&*self.0))
+    }
+
+    fn feed(&self, buffer: &mut Vec<u8>) {
+        digest::feed(buffer, &*self.0);
+    }
+
+    fn identity(&self) -> Option<Identity> {
+        let keep: Arc<dyn Any + Send + Sync> = self.0.clone();
+        Some(Identity {
+            key: (Arc::as_ptr(&self.0).cast::<()>() as usize, type_name::<T>()),
+            keep: Some(keep),
+        })
+    }
+}
 
 impl<T: Serialize + Send + Sync> Context for Of<T> {
     fn value(&self) -> Value {
@@ -80,6 +139,29 @@ impl<'a> Output<'a> {
             origin: origin.clone(),
             context: BTreeMap::new(),
         }
+    }
+
+    /// [`Output::with`] for a value of the IR that other outputs of the rendering are given too
+    /// (the entity whose files they are): `watch` hashes it once per rendering, not per output.
+    #[must_use]
+    pub fn with_ref<T: Serialize + Sync + ?Sized>(
+        mut self,
+        key: &'static str,
+        value: &'a T,
+    ) -> Self {
+        self.context.insert(key, Box::new(Ref(value)));
+        self
+    }
+
+    /// [`Output::with`] for a value built once for several outputs and shared through an `Arc`.
+    #[must_use]
+    pub fn with_arc<T: Serialize + Send + Sync + 'static>(
+        mut self,
+        key: &'static str,
+        value: Arc<T>,
+    ) -> Self {
+        self.context.insert(key, Box::new(Shared(value)));
+        self
     }
 
     /// Adds a value to the template's context under `key`; it goes through serde when the file

@@ -92,8 +92,8 @@ fn pipeline_outputs<'a>(
             "pipelines/orchestrator.py.j2",
             origin,
         )
-        .with("pipeline", pipeline)
-        .with("view", Arc::clone(&view)),
+        .with_ref("pipeline", pipeline)
+        .with_arc("view", Arc::clone(&view)),
     );
     out.push(
         Output::managed(
@@ -101,7 +101,7 @@ fn pipeline_outputs<'a>(
             "pipelines/steps_init.py.j2",
             origin,
         )
-        .with("pipeline", pipeline),
+        .with_ref("pipeline", pipeline),
     );
     for step in &view.steps {
         let path = format!("{steps_dir}/{}.py", step.module);
@@ -112,7 +112,7 @@ fn pipeline_outputs<'a>(
         };
         out.push(
             Output::scaffold(path, template, origin)
-                .with("pipeline", pipeline)
+                .with_ref("pipeline", pipeline)
                 .with("step", step.clone()),
         );
     }
@@ -123,8 +123,8 @@ fn pipeline_outputs<'a>(
                 "pipelines/conditions.py.j2",
                 origin,
             )
-            .with("pipeline", pipeline)
-            .with("view", Arc::clone(&view)),
+            .with_ref("pipeline", pipeline)
+            .with_arc("view", Arc::clone(&view)),
         );
     }
     out.push(
@@ -133,8 +133,8 @@ fn pipeline_outputs<'a>(
             "pipelines/test_pipeline.py.j2",
             origin,
         )
-        .with("pipeline", pipeline)
-        .with("view", Arc::clone(&view)),
+        .with_ref("pipeline", pipeline)
+        .with_arc("view", Arc::clone(&view)),
     );
     out
 }
