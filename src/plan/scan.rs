@@ -245,7 +245,7 @@ pub fn scan_cached(
     state: &State,
     cache: &mut ScanCache,
 ) -> Result<Snapshot, ScanError> {
-    let mut fresh = HashMap::new();
+    let mut fresh = HashMap::with_capacity(cache.files.len());
     let snapshot = scan_with(root, files, state, Some((&*cache, &mut fresh)), true)?;
     cache.files = fresh;
     // Every file of this scan was checked (or read) after its directory was watched.

@@ -329,23 +329,32 @@ impl StateCache {
     }
 }
 
-/// One entry of `files` as [`State::write_json`] writes it: `    "<rel>": {` … `    }`.
+/// One entry of `files` as [`State::write_json`] writes it (serde_json's pretty form, two levels
+/// deep), written directly: `    "<rel>": {` … `    }`. The strings go through serde_json, so
+/// they are escaped exactly as it escapes them.
 fn entry_text(rel: &str, entry: &Entry) -> Box<[u8]> {
-    let one = BTreeMap::from([(rel, entry)]);
-    // `{\n  "<rel>": {…}\n}` at the top level; two levels deeper inside the state.
-    let text = serde_json::to_vec_pretty(&one).unwrap_or_default();
-    let inner = text
-        .strip_prefix(b"{\n")
-        .and_then(|it| it.strip_suffix(b"\n}"))
-        .unwrap_or_default();
-    let mut out = Vec::with_capacity(inner.len() + 64);
-    for line in inner.split(|&it| it == b'\n') {
-        if !out.is_empty() {
-            out.push(b'\n');
-        }
-        out.extend_from_slice(b"  ");
-        out.extend_from_slice(line);
-    }
+    let string = |out: &mut Vec<u8>, text: &str| {
+        // Writing to a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *out, text);
+    };
+    let kind = match entry.kind {
+        Kind::Managed => "managed",
+        Kind::Scaffold => "scaffold",
+    };
+    let mut out = Vec::with_capacity(rel.len() + entry.origin.entity.len() + 200);
+    out.extend_from_slice(b"    ");
+    string(&mut out, rel);
+    out.extend_from_slice(b": {\n      \"kind\": \"");
+    out.extend_from_slice(kind.as_bytes());
+    out.extend_from_slice(b"\",\n      \"origin\": {\n        \"entity\": ");
+    string(&mut out, &entry.origin.entity);
+    out.extend_from_slice(b",\n        \"span\": [\n          ");
+    out.extend_from_slice(entry.origin.span.0.to_string().as_bytes());
+    out.extend_from_slice(b",\n          ");
+    out.extend_from_slice(entry.origin.span.1.to_string().as_bytes());
+    out.extend_from_slice(b"\n        ]\n      },\n      \"hash\": \"");
+    out.extend_from_slice(entry.hash.to_hex().as_bytes());
+    out.extend_from_slice(b"\"\n    }");
     out.into_boxed_slice()
 }
 
