@@ -1019,3 +1019,75 @@ fn a_rendering_that_fails_midway_writes_nothing() {
     apply_with(&v2, &Reversed::new(&v2, None, None)).unwrap();
     assert!(make_plan(root, &v2, false).is_in_sync());
 }
+
+/// Every file under `root` with its bytes (`.restack/lock` aside: it is the lock, not a result).
+fn contents(root: &Path) -> BTreeMap<String, Vec<u8>> {
+    walkdir::WalkDir::new(root)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|it| it.file_type().is_file())
+        .map(|it| {
+            let rel = it.path().strip_prefix(root).expect("below root");
+            (
+                rel.to_string_lossy().into_owned(),
+                std::fs::read(it.path()).expect("read"),
+            )
+        })
+        .filter(|(rel, _)| rel != ".restack/lock")
+        .collect()
+}
+
+/// Applying through a state cache (as `watch` does) leaves the disk exactly as applying without
+/// one, through updates, a scaffold that leaves the project (its base removed), a stray base
+/// (swept by the cache's first apply) and a state written by another apply in between.
+#[test]
+fn applies_through_a_state_cache_write_what_applies_without_one_write() {
+    let one_shot = tempfile::tempdir().expect("temp dir");
+    let cached = tempfile::tempdir().expect("temp dir");
+    let mut cache = plan::StateCache::default();
+    let only_service = files(&[(SERVICE, Kind::Managed, SERVICE_V2)]);
+    let stray = format!(".restack/base/{SEND}.old");
+    let steps: [(&FileSet, bool); 6] = [
+        (&v1(), false),
+        (&v2(), false),
+        (&v1(), true),
+        (&only_service, false),
+        (&v2(), false),
+        (&v1(), false),
+    ];
+    for (at, (set, stray_now)) in steps.into_iter().enumerate() {
+        for (root, cache) in [(one_shot.path(), None), (cached.path(), Some(&mut cache))] {
+            if stray_now {
+                user_write(root, &stray, "a base nobody needs\n");
+            }
+            match cache {
+                None => {
+                    reconcile(root, set);
+                }
+                Some(cache) => {
+                    let (state, fingerprint) =
+                        State::load_cached(root, cache).expect("state loads");
+                    let snapshot = plan::scan(root, set, &state).expect("scan succeeds");
+                    let options = PlanOptions {
+                        manifest: manifest_hash(),
+                        force: false,
+                    };
+                    let plan = plan::plan_against(set, &snapshot, &state, fingerprint, &options);
+                    apply::apply_cached(root, &plan, &ApplyOptions::new(manifest_hash()), cache)
+                        .expect("apply succeeds");
+                }
+            }
+        }
+        assert_eq!(
+            contents(cached.path()),
+            contents(one_shot.path()),
+            "step {at}"
+        );
+        if at == 2 {
+            // Another restack writes the state: the cache must notice.
+            reconcile(cached.path(), &v2());
+            reconcile(one_shot.path(), &v2());
+        }
+    }
+    assert!(!cached.path().join(&stray).exists());
+}

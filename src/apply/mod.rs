@@ -620,7 +620,8 @@ fn write_state_text(
         return Ok(false);
     }
     let full = path::resolve_unchecked(root, STATE_FILE)?;
-    if std::fs::read(&full).is_ok_and(|old| old == text) {
+    // The cache knows the file's text when it read it under this lock; otherwise it is read.
+    if cache.known_text().is_none() && std::fs::read(&full).is_ok_and(|old| old == text) {
         cache.wrote(text, state.clone());
         return Ok(false);
     }
