@@ -168,31 +168,13 @@ impl State {
     }
 
     fn parse_at(text: &str, state_path: &Path) -> Result<State, StateError> {
-        State::from_json(text).map_err(|message| match message {
-            FormatError::Version(version) => StateError::UnknownVersion {
-                path: state_path.to_path_buf(),
-                version,
-            },
-            FormatError::Corrupt(message) => StateError::Corrupt {
-                path: state_path.to_path_buf(),
-                message,
-            },
-        })
+        State::from_json(text).map_err(|err| err.at(state_path))
     }
 
     fn fold_journal(root: &Path, mut state: State) -> Result<State, StateError> {
         let journal_path = root.join(crate::plan::journal::JOURNAL_FILE);
         if let Some(text) = read_optional(&journal_path)? {
-            let journal = Journal::from_json(&text).map_err(|message| match message {
-                FormatError::Version(version) => StateError::UnknownVersion {
-                    path: journal_path.clone(),
-                    version,
-                },
-                FormatError::Corrupt(message) => StateError::Corrupt {
-                    path: journal_path.clone(),
-                    message,
-                },
-            })?;
+            let journal = Journal::from_json(&text).map_err(|err| err.at(&journal_path))?;
             state = journal
                 .fold(&state, |rel| disk_bytes(root, rel))
                 .map_err(|message| StateError::Corrupt {
@@ -363,6 +345,22 @@ fn entry_text(rel: &str, entry: &Entry) -> Box<[u8]> {
 pub(crate) enum FormatError {
     Version(u64),
     Corrupt(String),
+}
+
+impl FormatError {
+    /// The error of reading the file at `path`.
+    fn at(self, path: &Path) -> StateError {
+        match self {
+            FormatError::Version(version) => StateError::UnknownVersion {
+                path: path.to_path_buf(),
+                version,
+            },
+            FormatError::Corrupt(message) => StateError::Corrupt {
+                path: path.to_path_buf(),
+                message,
+            },
+        }
+    }
 }
 
 /// Parses `text` as `T` after checking its `"version"` is not newer than `version`.
