@@ -68,14 +68,16 @@ struct JournalFile {
 }
 
 /// [`JournalFile`] borrowing its parts, for writing: `W` serializes as the list of writes, `B`
-/// as the set of written bases.
+/// as the set of written bases. Without a state, it is the head of a journal whose state's text
+/// follows ([`JournalRef::write_json_with_state`]).
 #[derive(Serialize)]
 struct JournalFileRef<'a, W, B> {
     version: u32,
     writes: W,
     bases: &'a BTreeMap<String, Arc<str>>,
     written_bases: B,
-    state: StateFileRef<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    state: Option<StateFileRef<'a>>,
 }
 
 /// A [`Journal`] borrowing its parts, for writing one: its writes are the changes of a plan that
@@ -124,7 +126,7 @@ impl JournalRef<'_> {
                 writes: Writes(self.changes),
                 bases: self.bases,
                 written_bases: self.written_bases,
-                state: self.state.file_ref(),
+                state: Some(self.state.file_ref()),
             },
         )
     }
@@ -137,18 +139,12 @@ impl JournalRef<'_> {
         out: &mut dyn std::io::Write,
         state: &[u8],
     ) -> std::io::Result<()> {
-        #[derive(Serialize)]
-        struct Head<'a> {
-            version: u32,
-            writes: Writes<'a>,
-            bases: &'a BTreeMap<String, Arc<str>>,
-            written_bases: &'a BTreeSet<&'a str>,
-        }
-        let head = Head {
+        let head = JournalFileRef {
             version: JOURNAL_VERSION,
             writes: Writes(self.changes),
             bases: self.bases,
             written_bases: self.written_bases,
+            state: None,
         };
         // The head without its closing `\n}`, then the state as its last field.
         let mut open = HoldBack {
@@ -205,7 +201,7 @@ impl Journal {
                 writes: &self.writes,
                 bases: &self.bases,
                 written_bases: &self.written_bases,
-                state: self.state.file_ref(),
+                state: Some(self.state.file_ref()),
             },
         )
     }

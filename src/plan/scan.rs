@@ -166,9 +166,12 @@ impl ScanCache {
         self.watched = dirs;
     }
 
-    /// Forgets `path` and, when it is (or was) a directory, everything below it.
+    /// Forgets `path` and, when it is (or was) a directory holding a watched one, everything
+    /// below it. (A file elsewhere is checked by its metadata anyway, so most events, about one
+    /// file, cost one lookup.)
     pub fn forget(&mut self, path: &Path) {
-        if self.files.remove(path).is_none() {
+        if self.files.remove(path).is_none() && self.watched.iter().any(|dir| dir.starts_with(path))
+        {
             self.files.retain(|full, _| !full.starts_with(path));
         }
     }
@@ -178,12 +181,14 @@ impl ScanCache {
         self.files.clear();
     }
 
-    /// The remembered file at `full`, when it is in a watched directory.
-    fn watched_hit(&self, full: &Path) -> Option<&(Stamp, OnDisk)> {
+    /// The remembered file at `full`, when it is in a watched directory, as a scan finds it.
+    fn watched_hit(&self, full: PathBuf) -> Stamped {
         let dir = full.parent()?;
-        (self.watched.contains(dir) && !self.unchecked.contains(dir))
-            .then(|| self.files.get(full))
-            .flatten()
+        if !self.watched.contains(dir) || self.unchecked.contains(dir) {
+            return None;
+        }
+        let (stamp, on_disk) = self.files.get(&full)?;
+        Some((full, on_disk.clone(), Some(stamp.clone())))
     }
 }
 
@@ -278,11 +283,9 @@ fn scan_with(
     let read = parallel::map(&paths, |rel| {
         if let Some(old) = old
             && path::validate(rel).is_ok()
+            && let Some(hit) = old.watched_hit(root.join(rel))
         {
-            let full = root.join(rel);
-            if let Some((stamp, on_disk)) = old.watched_hit(&full) {
-                return Ok(Some((full, on_disk.clone(), Some(stamp.clone()))));
-            }
+            return Ok(Some(hit));
         }
         let (full, meta) = resolver.resolve_with_metadata(rel)?;
         let mut found = read_stamped(full, rel, regular(meta, rel)?, old)?;
@@ -321,11 +324,7 @@ fn scan_with(
         }
         path::validate(rel)?;
         let base_rel = format!("{BASE_DIR}/{rel}");
-        let hit = old.and_then(|old| {
-            let full = root.join(&base_rel);
-            let (stamp, on_disk) = old.watched_hit(&full)?;
-            Some((full, on_disk.clone(), Some(stamp.clone())))
-        });
+        let hit = old.and_then(|old| old.watched_hit(root.join(&base_rel)));
         let found = if let Some(hit) = hit {
             Some(hit)
         } else {

@@ -319,15 +319,11 @@ fn entry_text(rel: &str, entry: &Entry) -> Box<[u8]> {
         // Writing to a Vec cannot fail.
         let _ = serde_json::to_writer(&mut *out, text);
     };
-    let kind = match entry.kind {
-        Kind::Managed => "managed",
-        Kind::Scaffold => "scaffold",
-    };
     let mut out = Vec::with_capacity(rel.len() + entry.origin.entity.len() + 200);
     out.extend_from_slice(b"    ");
     string(&mut out, rel);
     out.extend_from_slice(b": {\n      \"kind\": \"");
-    out.extend_from_slice(kind.as_bytes());
+    out.extend_from_slice(entry.kind.name().as_bytes());
     out.extend_from_slice(b"\",\n      \"origin\": {\n        \"entity\": ");
     string(&mut out, &entry.origin.entity);
     out.extend_from_slice(b",\n        \"span\": [\n          ");

@@ -20,6 +20,16 @@ pub enum Kind {
     Scaffold,
 }
 
+impl Kind {
+    /// The name the state, plans and JSON output use (`managed`, `scaffold`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Managed => "managed",
+            Kind::Scaffold => "scaffold",
+        }
+    }
+}
+
 /// One rendered file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct File {

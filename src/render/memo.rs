@@ -142,12 +142,9 @@ impl Object for Tracked {
     }
 }
 
-/// The hash of each base-context value, computed once per rendering, when first needed. The
-/// values the last rendering's outputs read are hashed up front ([`DepHashes::prefetch`]) and
-/// read without a lock.
+/// The hash of each base-context value, computed once per rendering, when first needed.
 pub(super) struct DepHashes<'a> {
     base: &'a Base,
-    ready: HashMap<Dep, Option<Hash>>,
     known: Mutex<HashMap<Dep, Option<Hash>>>,
 }
 
@@ -155,26 +152,12 @@ impl<'a> DepHashes<'a> {
     pub(super) fn new(base: &'a Base) -> Self {
         DepHashes {
             base,
-            ready: HashMap::new(),
             known: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// Hashes `deps` now (once each), for reading without a lock later.
-    pub(super) fn prefetch<'d>(&mut self, deps: impl IntoIterator<Item = &'d Dep>) {
-        for dep in deps {
-            if !self.ready.contains_key(dep) {
-                let hash = self.base.digest(dep);
-                self.ready.insert(dep.clone(), hash);
-            }
         }
     }
 
     /// The hash of `dep` now; `None` for a name that no longer exists.
     pub(super) fn get(&self, dep: &str) -> Option<Hash> {
-        if let Some(ready) = self.ready.get(dep) {
-            return *ready;
-        }
         if let Some(known) = self.known.lock().ok().and_then(|it| it.get(dep).copied()) {
             return known;
         }
@@ -200,13 +183,7 @@ pub(super) fn own_key(
         buffer.extend_from_slice(bytes);
     };
     field(&mut buffer, output.path.as_bytes());
-    field(
-        &mut buffer,
-        match output.kind {
-            crate::render::Kind::Managed => b"managed",
-            crate::render::Kind::Scaffold => b"scaffold",
-        },
-    );
+    field(&mut buffer, output.kind.name().as_bytes());
     field(&mut buffer, templates.closure(output.template).as_bytes());
     for (key, value) in &output.context {
         field(&mut buffer, key.as_bytes());

@@ -46,7 +46,7 @@ pub use scaffold_check::{
     expectations, target_of, warnings as scaffold_warnings,
 };
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use crate::ir;
@@ -201,9 +201,6 @@ pub struct RenderCache {
     parsed: HashSet<(crate::plan::Hash, (u8, u8))>,
     memoize: bool,
     outputs: HashMap<String, memo::Memo>,
-    /// Every base-context value a remembered output read (a few dozen names at most), hashed up
-    /// front by the next rendering.
-    deps: BTreeSet<memo::Dep>,
     /// How many outputs the last rendering rendered, and how many it reused.
     pub last: Counts,
 }
@@ -255,8 +252,7 @@ fn render_inner(
     let memos = &cache.outputs;
     let memoize = cache.memoize;
     let templates = memoize.then(|| memo::TemplateHashes::new(overrides));
-    let mut hashes = memo::DepHashes::new(&base_context);
-    hashes.prefetch(&cache.deps);
+    let hashes = memo::DepHashes::new(&base_context);
     let shared = memo::SharedDigests::default();
     // Each output is made when a thread is free to render it, and consumed by its job: its
     // context is freed as soon as its file is rendered.
@@ -350,13 +346,6 @@ impl RenderCache {
             return;
         }
         self.outputs.retain(|path, _| set.files.contains_key(path));
-        for (_, memo) in &fresh {
-            for (dep, _) in &memo.deps {
-                if !self.deps.contains(dep) {
-                    self.deps.insert(dep.clone());
-                }
-            }
-        }
         self.outputs.extend(fresh);
     }
 }
