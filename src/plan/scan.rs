@@ -1,6 +1,7 @@
 //! `scan`: reads what is on disk for every path the plan needs. Reads only; never writes.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::Metadata;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -9,7 +10,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::plan::hash::Hash;
 use crate::plan::path::{self, PathError};
-use crate::plan::state::{BASE_DIR, Entry, State};
+use crate::plan::state::{BASE_DIR, State};
 use crate::render::{FileSet, Kind, parallel};
 
 /// One file on disk: its hash and, unless the scan kept hashes only ([`scan_hashes_only`]), its
@@ -65,7 +66,7 @@ pub enum ScanError {
 /// Reads every path in `files` or in `state` under `root` (contents and hash), never following a
 /// symlink, plus the merge bases of the state's scaffolds.
 pub fn scan(root: &Path, files: &FileSet, state: &State) -> Result<Snapshot, ScanError> {
-    scan_with(root, files, state, None, true)
+    scan_with(root, files, state, true)
 }
 
 /// [`scan`] keeping only hashes: what a plan needs for every path but the few whose texts it
@@ -76,7 +77,7 @@ pub fn scan_hashes_only(
     files: &FileSet,
     state: &State,
 ) -> Result<Snapshot, ScanError> {
-    scan_with(root, files, state, None, false)
+    scan_with(root, files, state, false)
 }
 
 impl Snapshot {
@@ -151,6 +152,68 @@ pub struct ScanCache {
     /// Watched directories whose files have not been checked since the watch began: served
     /// after one more check of their metadata.
     unchecked: HashSet<PathBuf>,
+    /// The last snapshot, while it can be brought up to date path by path: while every change
+    /// in the watched directories is reported, only the paths added to the scan, the paths
+    /// reported changed and the paths not remembered in a watched directory need looking at.
+    last: Option<Last>,
+}
+
+/// The last snapshot of [`scan_cached`] and what it was taken of.
+#[derive(Debug)]
+struct Last {
+    root: PathBuf,
+    snapshot: Snapshot,
+    /// The paths scanned (rendered and recorded), in order.
+    paths: Vec<String>,
+    /// The state's scaffolds and their hashes, in order: the merge bases scanned.
+    scaffolds: Vec<(String, Hash)>,
+    /// Paths the next scan looks at again: files not remembered in a watched directory (missing
+    /// ones included) and files reported changed since.
+    recheck: HashSet<String>,
+    /// The same for merge bases, by the path of their scaffold.
+    recheck_bases: HashSet<String>,
+    /// False when the scan read merge bases an interrupted apply left pending: they are not
+    /// files, so the next scan starts over.
+    reusable: bool,
+}
+
+impl Last {
+    fn new(root: &Path) -> Last {
+        Last {
+            root: root.to_path_buf(),
+            snapshot: Snapshot::default(),
+            paths: Vec::new(),
+            scaffolds: Vec::new(),
+            recheck: HashSet::new(),
+            recheck_bases: HashSet::new(),
+            reusable: true,
+        }
+    }
+
+    /// Marks the file (or merge base) at `full` to be looked at again. False when `full` is
+    /// under the root but cannot be named as a relative path (the snapshot is then dropped).
+    fn recheck(&mut self, full: &Path) -> bool {
+        let Ok(rel) = full.strip_prefix(&self.root) else {
+            // Outside the project: not in any scan.
+            return true;
+        };
+        let Some(parts) = rel
+            .components()
+            .map(|part| part.as_os_str().to_str())
+            .collect::<Option<Vec<&str>>>()
+        else {
+            return false;
+        };
+        let rel = parts.join("/");
+        match rel
+            .strip_prefix(BASE_DIR)
+            .and_then(|it| it.strip_prefix('/'))
+        {
+            Some(scaffold) => self.recheck_bases.insert(scaffold.to_owned()),
+            None => self.recheck.insert(rel),
+        };
+        true
+    }
 }
 
 impl ScanCache {
@@ -159,6 +222,10 @@ impl ScanCache {
     /// checked by their metadata once more: they may have changed before the watch began.
     pub fn watching(&mut self, dirs: impl IntoIterator<Item = PathBuf>) {
         let dirs: HashSet<PathBuf> = dirs.into_iter().collect();
+        if dirs != self.watched {
+            // Which files may be served unchecked changed: the next scan looks at every path.
+            self.last = None;
+        }
         let old = std::mem::take(&mut self.watched);
         self.unchecked
             .extend(dirs.iter().filter(|dir| !old.contains(*dir)).cloned());
@@ -173,12 +240,19 @@ impl ScanCache {
         if self.files.remove(path).is_none() && self.watched.iter().any(|dir| dir.starts_with(path))
         {
             self.files.retain(|full, _| !full.starts_with(path));
+            self.last = None;
+        }
+        if let Some(last) = &mut self.last
+            && !last.recheck(path)
+        {
+            self.last = None;
         }
     }
 
     /// Forgets every file (changes may have gone unreported); the directories stay watched.
     pub fn forget_all(&mut self) {
         self.files.clear();
+        self.last = None;
     }
 
     /// The remembered file at `full`, when it is in a watched directory, as a scan finds it.
@@ -189,6 +263,23 @@ impl ScanCache {
         }
         let (stamp, on_disk) = self.files.get(&full)?;
         Some((full, on_disk.clone(), Some(stamp.clone())))
+    }
+
+    /// Remembers the file at `full` as a scan found it, with the stamp to remember it by (forgets
+    /// it without one). Returns whether the next scan may serve it without looking: remembered,
+    /// in a watched directory.
+    fn remember(&mut self, full: PathBuf, stamp: Option<Stamp>, on_disk: &OnDisk) -> bool {
+        let trusted =
+            stamp.is_some() && full.parent().is_some_and(|dir| self.watched.contains(dir));
+        match stamp {
+            Some(stamp) => {
+                self.files.insert(full, (stamp, on_disk.clone()));
+            }
+            None => {
+                self.files.remove(&full);
+            }
+        }
+        trusted
     }
 }
 
@@ -242,122 +333,305 @@ impl Stamp {
     }
 }
 
-/// [`scan`], reading only the files whose metadata changed since `cache` recorded them (see
-/// [`ScanCache`]), and updating `cache` with the paths of this scan only.
-pub fn scan_cached(
+/// [`scan`], reading only what may have changed since `cache` last scanned: the paths added to
+/// the scan, the files reported changed (see [`ScanCache::forget`]) and the files not remembered
+/// in a watched directory, the last by their metadata (see [`ScanCache`]). Updates `cache` with
+/// the paths of this scan only.
+pub fn scan_cached<'c>(
+    root: &Path,
+    files: &FileSet,
+    state: &State,
+    cache: &'c mut ScanCache,
+) -> Result<&'c Snapshot, ScanError> {
+    let last = cache.last.take().filter(|last| {
+        last.reusable
+            && last.root == root
+            && cache.unchecked.is_empty()
+            && state.pending_bases.is_empty()
+    });
+    let last = update(root, files, state, cache, last)?;
+    // Every file of this scan was checked (or read) after its directory was watched.
+    cache.unchecked.clear();
+    Ok(&cache.last.insert(last).snapshot)
+}
+
+/// Brings `last` up to date (or, without one, scans every path): reads the paths added since
+/// and the paths to look at again, and drops the paths gone. The files `cache` remembers become
+/// those of this scan. Changes nothing when it fails.
+fn update(
     root: &Path,
     files: &FileSet,
     state: &State,
     cache: &mut ScanCache,
-) -> Result<Snapshot, ScanError> {
-    let mut fresh = HashMap::with_capacity(cache.files.len());
-    let snapshot = scan_with(root, files, state, Some((&*cache, &mut fresh)), true)?;
-    cache.files = fresh;
-    // Every file of this scan was checked (or read) after its directory was watched.
-    cache.unchecked.clear();
-    Ok(snapshot)
+    last: Option<Last>,
+) -> Result<Last, ScanError> {
+    let fresh = last.is_none();
+    let mut last = last.unwrap_or_else(|| Last::new(root));
+    let (todo, gone, same_paths) = last.files_to_scan(files, state);
+    let (base_todo, bases_gone, same_scaffolds) = last.bases_to_scan(state);
+    // Reading and hashing is spread over the cores; the first error in path order wins, files
+    // before bases, as if the paths were read one by one.
+    let resolver = path::Resolver::new(root);
+    let old = &*cache;
+    let read = parallel::map(&todo, |rel| {
+        scan_file(root, &resolver, rel, Some(old), true)
+    });
+    let read_bases = parallel::map(&base_todo, |(rel, hash)| {
+        scan_base(root, &resolver, state, rel, *hash, Some(old), true)
+    });
+    let read: Vec<Stamped> = read.into_iter().collect::<Result<_, _>>()?;
+    let read_bases: Vec<FoundBase> = read_bases.into_iter().collect::<Result<_, _>>()?;
+
+    // Nothing fails from here on.
+    if fresh {
+        cache.files.clear();
+    }
+    for rel in &gone {
+        last.snapshot.files.remove(rel);
+        cache.files.remove(&root.join(rel));
+    }
+    for (rel, found) in todo.into_iter().zip(read) {
+        let trusted = if let Some((full, on_disk, stamp)) = found {
+            let trusted = cache.remember(full, stamp, &on_disk);
+            last.snapshot.files.insert(rel.clone(), on_disk);
+            trusted
+        } else {
+            cache.files.remove(&root.join(rel));
+            last.snapshot.files.remove(rel);
+            false
+        };
+        if trusted {
+            last.recheck.remove(rel);
+        } else {
+            last.recheck.insert(rel.clone());
+        }
+    }
+    if !same_paths {
+        last.paths = paths(files, state).cloned().collect();
+    }
+    // Changes reported of paths that are not scanned (any file in a watched directory).
+    last.recheck
+        .retain(|rel| files.files.contains_key(rel) || state.files.contains_key(rel));
+
+    let base_dir = root.join(BASE_DIR);
+    for rel in &bases_gone {
+        last.snapshot.bases.remove(rel);
+        cache.files.remove(&base_dir.join(rel));
+    }
+    for ((rel, _), (base, found)) in base_todo.into_iter().zip(read_bases) {
+        match base {
+            Some(base) => last.snapshot.bases.insert(rel.clone(), base),
+            None => last.snapshot.bases.remove(rel),
+        };
+        let trusted = if let Some((full, on_disk, stamp)) = found {
+            cache.remember(full, stamp, &on_disk)
+        } else {
+            cache.files.remove(&base_dir.join(rel));
+            false
+        };
+        if trusted {
+            last.recheck_bases.remove(rel);
+        } else {
+            last.recheck_bases.insert(rel.clone());
+        }
+    }
+    if !same_scaffolds {
+        last.scaffolds = scaffolds(state)
+            .map(|(rel, hash)| (rel.clone(), hash))
+            .collect();
+    }
+    last.recheck_bases.retain(|rel| {
+        state
+            .files
+            .get(rel)
+            .is_some_and(|entry| entry.kind == Kind::Scaffold)
+    });
+    last.reusable = state.pending_bases.is_empty();
+    Ok(last)
 }
 
-type Seen = HashMap<PathBuf, (Stamp, OnDisk)>;
+impl Last {
+    /// The paths of this scan to read (new ones and ones to look at again), the paths of the
+    /// last scan that this one does not have, and whether both scans have the same paths.
+    fn files_to_scan<'a>(
+        &self,
+        files: &'a FileSet,
+        state: &'a State,
+    ) -> (Vec<&'a String>, Vec<String>, bool) {
+        let mut todo = Vec::new();
+        let mut gone = Vec::new();
+        let mut same = true;
+        let mut old = self.paths.iter().peekable();
+        for rel in paths(files, state) {
+            while let Some(it) = old.next_if(|it| *it < rel) {
+                gone.push(it.clone());
+            }
+            let known = old.next_if(|it| *it == rel).is_some();
+            same &= known;
+            if !known || self.recheck.contains(rel) {
+                todo.push(rel);
+            }
+        }
+        gone.extend(old.cloned());
+        same &= gone.is_empty();
+        (todo, gone, same)
+    }
+
+    /// The scaffolds whose merge bases this scan reads (new ones, ones recorded with another
+    /// hash, ones to look at again), the scaffolds of the last scan that this one does not have,
+    /// and whether both scans have the same scaffolds with the same hashes.
+    fn bases_to_scan<'a>(&self, state: &'a State) -> (Vec<(&'a String, Hash)>, Vec<String>, bool) {
+        let mut todo = Vec::new();
+        let mut gone = Vec::new();
+        let mut same = true;
+        let mut old = self.scaffolds.iter().peekable();
+        for (rel, hash) in scaffolds(state) {
+            while let Some((it, _)) = old.next_if(|(it, _)| it < rel) {
+                gone.push(it.clone());
+            }
+            let known = old.next_if(|(it, _)| it == rel).map(|(_, known)| *known);
+            same &= known == Some(hash);
+            if known != Some(hash) || self.recheck_bases.contains(rel) {
+                todo.push((rel, hash));
+            }
+        }
+        gone.extend(old.map(|(it, _)| it.clone()));
+        same &= gone.is_empty();
+        (todo, gone, same)
+    }
+}
+
+/// The paths of `files` and of `state`, in order, each once: the paths a scan and a plan look at.
+pub(crate) fn paths<'a>(files: &'a FileSet, state: &'a State) -> impl Iterator<Item = &'a String> {
+    let mut rendered = files.files.keys().peekable();
+    let mut recorded = state.files.keys().peekable();
+    std::iter::from_fn(move || match (rendered.peek(), recorded.peek()) {
+        (Some(one), Some(other)) => match one.cmp(other) {
+            Ordering::Less => rendered.next(),
+            Ordering::Greater => recorded.next(),
+            Ordering::Equal => {
+                recorded.next();
+                rendered.next()
+            }
+        },
+        (Some(_), None) => rendered.next(),
+        (None, _) => recorded.next(),
+    })
+}
+
+/// The scaffolds of `state` with their recorded hashes, in order: the merge bases a scan reads.
+fn scaffolds(state: &State) -> impl Iterator<Item = (&String, Hash)> {
+    state
+        .files
+        .iter()
+        .filter(|(_, entry)| entry.kind == Kind::Scaffold)
+        .map(|(rel, entry)| (rel, entry.hash))
+}
 
 fn scan_with(
     root: &Path,
     files: &FileSet,
     state: &State,
-    cache: Option<(&ScanCache, &mut Seen)>,
     keep_bytes: bool,
 ) -> Result<Snapshot, ScanError> {
-    debug_assert!(
-        keep_bytes || cache.is_none(),
-        "a cache serves bytes: it is filled by scans that keep them"
-    );
-    let (old, mut fresh) = match cache {
-        Some((old, fresh)) => (Some(old), Some(fresh)),
-        None => (None, None),
-    };
-    let paths: BTreeSet<&String> = files.files.keys().chain(state.files.keys()).collect();
-    let paths: Vec<&String> = paths.into_iter().collect();
+    let paths: Vec<&String> = paths(files, state).collect();
     // Reading and hashing is spread over the cores; the first error in path order wins, as if
     // the paths were read one by one.
     let resolver = path::Resolver::new(root);
     let read = parallel::map(&paths, |rel| {
-        if let Some(old) = old
-            && path::validate(rel).is_ok()
-            && let Some(hit) = old.watched_hit(root.join(rel))
-        {
-            return Ok(Some(hit));
-        }
-        let (full, meta) = resolver.resolve_with_metadata(rel)?;
-        let mut found = read_stamped(full, rel, regular(meta, rel)?, old)?;
-        // Dropped here, in the job, so that the bytes of every file are never held at once. (A
-        // cache remembers bytes: only the uncached scans keep hashes only.)
-        if let Some((_, on_disk, _)) = &mut found
-            && !keep_bytes
-        {
-            on_disk.bytes = None;
-        }
-        Ok::<_, ScanError>(found)
+        scan_file(root, &resolver, rel, None, keep_bytes)
     });
     let mut snapshot = Snapshot::default();
     for (rel, found) in paths.into_iter().zip(read) {
-        if let Some((full, on_disk, stamp)) = found? {
-            if let (Some(fresh), Some(stamp)) = (fresh.as_deref_mut(), stamp) {
-                fresh.insert(full, (stamp, on_disk.clone()));
-            }
+        if let Some((_, on_disk, _)) = found? {
             snapshot.files.insert(rel.clone(), on_disk);
         }
     }
-    let scaffolds: Vec<(&String, &Entry)> = state
-        .files
-        .iter()
-        .filter(|(_, entry)| entry.kind == Kind::Scaffold)
-        .collect();
-    let bases = parallel::map(&scaffolds, |(rel, entry)| {
-        if let Some(base) = state.pending_bases.get(*rel) {
-            return Ok((
-                (Hash::of(base.as_bytes()) == entry.hash).then(|| Base {
-                    hash: entry.hash,
-                    text: keep_bytes.then(|| Arc::clone(base)),
-                }),
-                None,
-            ));
-        }
-        path::validate(rel)?;
-        let base_rel = format!("{BASE_DIR}/{rel}");
-        let hit = old.and_then(|old| old.watched_hit(root.join(&base_rel)));
-        let found = if let Some(hit) = hit {
-            Some(hit)
-        } else {
-            let (full, meta) = resolver.resolve_unchecked_with_metadata(&base_rel)?;
-            read_stamped(full, rel, regular(meta, rel)?, old)?
-        };
-        let Some((full, on_disk, stamp)) = found else {
-            return Ok((None, None));
-        };
-        let text = on_disk
-            .bytes
-            .as_deref()
-            .and_then(|bytes| std::str::from_utf8(bytes).ok());
-        // A base is text (it is a rendering): one that is not UTF-8 is not one.
-        let base = (on_disk.hash == entry.hash)
-            .then_some(text)
-            .flatten()
-            .map(|text| Base {
-                hash: entry.hash,
-                text: keep_bytes.then(|| Arc::from(text)),
-            });
-        Ok::<_, ScanError>((base, stamp.map(|stamp| (full, stamp, on_disk))))
+    let scaffolds: Vec<(&String, Hash)> = scaffolds(state).collect();
+    let bases = parallel::map(&scaffolds, |(rel, hash)| {
+        scan_base(root, &resolver, state, rel, *hash, None, keep_bytes)
     });
     for ((rel, _), found) in scaffolds.into_iter().zip(bases) {
-        let (base, stamped) = found?;
-        if let (Some(fresh), Some((full, stamp, on_disk))) = (fresh.as_deref_mut(), stamped) {
-            fresh.insert(full, (stamp, on_disk));
-        }
-        if let Some(base) = base {
+        if let (Some(base), _) = found? {
             snapshot.bases.insert(rel.clone(), base);
         }
     }
     Ok(snapshot)
+}
+
+/// What a scan finds at one rendered or recorded path: served from `old` when it may be (see
+/// [`ScanCache`]), else read.
+fn scan_file(
+    root: &Path,
+    resolver: &path::Resolver,
+    rel: &str,
+    old: Option<&ScanCache>,
+    keep_bytes: bool,
+) -> Result<Stamped, ScanError> {
+    if let Some(old) = old
+        && path::validate(rel).is_ok()
+        && let Some(hit) = old.watched_hit(root.join(rel))
+    {
+        return Ok(Some(hit));
+    }
+    let (full, meta) = resolver.resolve_with_metadata(rel)?;
+    let mut found = read_stamped(full, rel, regular(meta, rel)?, old)?;
+    // Dropped here, in the job, so that the bytes of every file are never held at once. (A
+    // cache remembers bytes: only the uncached scans keep hashes only.)
+    if let Some((_, on_disk, _)) = &mut found
+        && !keep_bytes
+    {
+        on_disk.bytes = None;
+    }
+    Ok(found)
+}
+
+/// What a scan finds of the merge base of the scaffold `rel` (recorded with `hash`): the base,
+/// when it is one, and the file read for it (none for a base an interrupted apply left pending,
+/// or a missing file).
+type FoundBase = (Option<Base>, Stamped);
+
+fn scan_base(
+    root: &Path,
+    resolver: &path::Resolver,
+    state: &State,
+    rel: &str,
+    hash: Hash,
+    old: Option<&ScanCache>,
+    keep_bytes: bool,
+) -> Result<FoundBase, ScanError> {
+    if let Some(base) = state.pending_bases.get(rel) {
+        let base = (Hash::of(base.as_bytes()) == hash).then(|| Base {
+            hash,
+            text: keep_bytes.then(|| Arc::clone(base)),
+        });
+        return Ok((base, None));
+    }
+    path::validate(rel)?;
+    let base_rel = format!("{BASE_DIR}/{rel}");
+    let hit = old.and_then(|old| old.watched_hit(root.join(&base_rel)));
+    let found = if let Some(hit) = hit {
+        Some(hit)
+    } else {
+        let (full, meta) = resolver.resolve_unchecked_with_metadata(&base_rel)?;
+        read_stamped(full, rel, regular(meta, rel)?, old)?
+    };
+    let Some((full, on_disk, stamp)) = found else {
+        return Ok((None, None));
+    };
+    let text = on_disk
+        .bytes
+        .as_deref()
+        .and_then(|bytes| std::str::from_utf8(bytes).ok());
+    // A base is text (it is a rendering): one that is not UTF-8 is not one.
+    let base = (on_disk.hash == hash)
+        .then_some(text)
+        .flatten()
+        .map(|text| Base {
+            hash,
+            text: keep_bytes.then(|| Arc::from(text)),
+        });
+    Ok((base, Some((full, on_disk, stamp))))
 }
 
 /// The blake3 hash of every file of `paths` under `root` (`None` for a missing one), in order,
@@ -520,7 +794,9 @@ mod tests {
         let set = one_file("a.py");
         let state = State::default();
         let mut cache = ScanCache::default();
-        let first = scan_cached(root, &set, &state, &mut cache).expect("scan");
+        let first = scan_cached(root, &set, &state, &mut cache)
+            .expect("scan")
+            .clone();
         assert_eq!(first, scan(root, &set, &state).expect("scan"));
         // Just written: not settled, so not remembered.
         assert!(cache.files.is_empty());
@@ -541,7 +817,9 @@ mod tests {
         // Any write moves the stamp: the file is read again.
         std::fs::write(&full, "edited by hand\n").expect("write");
         cache.files.insert(full.clone(), (stamp, marked));
-        let edited = scan_cached(root, &set, &state, &mut cache).expect("scan");
+        let edited = scan_cached(root, &set, &state, &mut cache)
+            .expect("scan")
+            .clone();
         assert_eq!(edited, scan(root, &set, &state).expect("scan"));
         assert_eq!(
             edited.files.get("a.py").and_then(|it| it.bytes.as_deref()),
@@ -574,7 +852,7 @@ mod tests {
         cache.watching([root.to_path_buf()]);
         // Unchecked since the watch began: read (and remembered, though just written).
         let scanned = scan_cached(root, &set, &state, &mut cache).expect("scan");
-        assert_eq!(text(&scanned).as_deref(), Some("old\n"));
+        assert_eq!(text(scanned).as_deref(), Some("old\n"));
         assert_eq!(cache.files.len(), 1);
         // A change nobody reported is not seen: the file is served from memory. Reported (the
         // file, its directory, or everything forgotten), it is read again.
@@ -588,17 +866,145 @@ mod tests {
             let now = format!("edit {round}\n");
             std::fs::write(&full, &now).expect("write");
             let scanned = scan_cached(root, &set, &state, &mut cache).expect("scan");
-            assert_eq!(text(&scanned), Some(served.clone()), "round {round}");
+            assert_eq!(text(scanned), Some(served.clone()), "round {round}");
             forget(&mut cache, &full);
             let scanned = scan_cached(root, &set, &state, &mut cache).expect("scan");
-            assert_eq!(text(&scanned), Some(now.clone()), "round {round}");
+            assert_eq!(text(scanned), Some(now.clone()), "round {round}");
             served = now;
         }
         // A directory no longer watched is back to the metadata check.
         cache.watching(std::iter::empty());
         std::fs::write(&full, "last, and longer\n").expect("write");
         let scanned = scan_cached(root, &set, &state, &mut cache).expect("scan");
-        assert_eq!(text(&scanned).as_deref(), Some("last, and longer\n"));
+        assert_eq!(text(scanned).as_deref(), Some("last, and longer\n"));
+    }
+
+    /// A watching scan brought up to date path by path equals a fresh scan through edits,
+    /// deletions, paths and scaffolds coming and going, merge bases changing and a pending base,
+    /// as long as every change is reported; and a change nobody reported is not looked for.
+    #[test]
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the test edits files in place, as a user would"
+    )]
+    fn a_watching_scan_updated_path_by_path_equals_a_fresh_scan() {
+        use crate::plan::{Entry, Origin};
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path();
+        let origin = ir::Origin {
+            entity: "function \"F\"".to_owned(),
+            span: (0, 1),
+        };
+        let write = |rel: &str, text: &str| {
+            let full = root.join(rel);
+            std::fs::create_dir_all(full.parent().expect("parent")).expect("mkdir");
+            std::fs::write(&full, text).expect("write");
+            full
+        };
+        let render = |set: &mut FileSet, rel: &str, text: &str, kind: Kind| {
+            set.files.insert(
+                rel.to_owned(),
+                File::rendered(text, kind, origin.clone(), "test.j2"),
+            );
+        };
+        let record = |state: &mut State, rel: &str, text: &str, kind: Kind| {
+            state.files.insert(
+                rel.to_owned(),
+                Entry {
+                    kind,
+                    origin: Origin::from(&origin),
+                    hash: Hash::of(text.as_bytes()),
+                },
+            );
+        };
+        let mut set = FileSet::default();
+        let mut state = State::default();
+        for (rel, text) in [("a/x.py", "x\n"), ("a/y.py", "y\n"), ("b/z.py", "z\n")] {
+            write(rel, text);
+            render(&mut set, rel, text, Kind::Managed);
+            record(&mut state, rel, text, Kind::Managed);
+        }
+        for (rel, text) in [("s/one.py", "one\n"), ("s/two.py", "two\n")] {
+            write(rel, text);
+            write(&format!("{BASE_DIR}/{rel}"), text);
+            render(&mut set, rel, text, Kind::Scaffold);
+            record(&mut state, rel, text, Kind::Scaffold);
+        }
+        let dirs: Vec<PathBuf> = ["", "a", "b", "s", ".restack/base/s"]
+            .iter()
+            .map(|it| root.join(it))
+            .collect();
+        let mut cache = ScanCache::default();
+        cache.watching(dirs.iter().cloned());
+        let check = |cache: &mut ScanCache, set: &FileSet, state: &State, step: &str| {
+            let cached = scan_cached(root, set, state, cache).expect("scan").clone();
+            assert_eq!(cached, scan(root, set, state).expect("scan"), "{step}");
+        };
+        check(&mut cache, &set, &state, "first scan");
+        check(&mut cache, &set, &state, "nothing changed");
+
+        let edited = write("a/x.py", "edited by hand\n");
+        cache.forget(&edited);
+        check(&mut cache, &set, &state, "a file edited");
+
+        write("c/new.py", "new\n");
+        render(&mut set, "c/new.py", "new\n", Kind::Managed);
+        check(&mut cache, &set, &state, "a path added, in a folder not watched");
+        write("c/new.py", "changed, unreported\n");
+        check(&mut cache, &set, &state, "a folder not watched is looked at");
+
+        set.files.remove("a/y.py");
+        check(&mut cache, &set, &state, "a path no longer rendered, still recorded");
+        state.files.remove("a/y.py");
+        check(&mut cache, &set, &state, "a path gone");
+
+        let base = write(&format!("{BASE_DIR}/s/one.py"), "one, again\n");
+        cache.forget(&base);
+        record(&mut state, "s/one.py", "one, again\n", Kind::Scaffold);
+        check(&mut cache, &set, &state, "a merge base replaced");
+
+        record(&mut state, "s/two.py", "another rendering\n", Kind::Scaffold);
+        check(&mut cache, &set, &state, "a merge base that no longer matches");
+
+        let deleted = root.join(BASE_DIR).join("s/one.py");
+        std::fs::remove_file(&deleted).expect("remove");
+        cache.forget(&deleted);
+        check(&mut cache, &set, &state, "a merge base deleted");
+
+        let deleted = root.join("b/z.py");
+        std::fs::remove_file(&deleted).expect("remove");
+        cache.forget(&deleted);
+        check(&mut cache, &set, &state, "a file deleted");
+        let back = write("b/z.py", "back\n");
+        cache.forget(&back);
+        check(&mut cache, &set, &state, "a file back");
+
+        write("s/three.py", "three\n");
+        write(&format!("{BASE_DIR}/s/three.py"), "three\n");
+        render(&mut set, "s/three.py", "three\n", Kind::Scaffold);
+        record(&mut state, "s/three.py", "three\n", Kind::Scaffold);
+        check(&mut cache, &set, &state, "a scaffold added");
+        state.files.remove("s/two.py");
+        check(&mut cache, &set, &state, "a scaffold no longer recorded");
+
+        state
+            .pending_bases
+            .insert("s/three.py".to_owned(), Arc::from("three\n"));
+        check(&mut cache, &set, &state, "a pending base");
+        state.pending_bases.clear();
+        check(&mut cache, &set, &state, "no pending base");
+
+        // Trusted: a change nobody reported is not seen.
+        write("a/x.py", "changed, unreported\n");
+        let cached = scan_cached(root, &set, &state, &mut cache)
+            .expect("scan")
+            .clone();
+        assert_eq!(
+            cached.files.get("a/x.py").and_then(OnDisk::text),
+            Some("edited by hand\n")
+        );
+        cache.forget(&root.join("a"));
+        check(&mut cache, &set, &state, "a folder reported");
     }
 
     #[test]

@@ -256,7 +256,7 @@ fn plan_and_apply(
         manifest,
         force: false,
     };
-    let plan = plan::plan_against(files, &snapshot, &state, fingerprint, &options);
+    let plan = plan::plan_against(files, snapshot, &state, fingerprint, &options);
     timings.plan = planning.elapsed();
     let applying = Instant::now();
     let options = ApplyOptions {
