@@ -1,7 +1,7 @@
 //! `plan`: the pure decision of what to do with every path. Owns the ownership rules (see the
 //! `plan` module docs); does no IO.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::plan::change::{Action, Change, Reason, Text};
@@ -94,10 +94,9 @@ pub fn plan_against(
     options: &PlanOptions,
 ) -> Plan {
     debug_assert_eq!(fingerprint, state.fingerprint());
-    let paths: BTreeSet<&String> = files.files.keys().chain(state.files.keys()).collect();
-    let mut changes = Vec::new();
+    let mut changes = Vec::with_capacity(files.files.len());
     let mut next = BTreeMap::new();
-    for rel in paths {
+    for rel in super::scan::paths(files, state) {
         let disk = snapshot.files.get(rel);
         let entry = state.files.get(rel);
         let planned = match files.files.get(rel) {

@@ -887,6 +887,7 @@ mod tests {
         clippy::disallowed_methods,
         reason = "the test edits files in place, as a user would"
     )]
+    #[expect(clippy::too_many_lines, reason = "one sequence of steps, each checked")]
     fn a_watching_scan_updated_path_by_path_equals_a_fresh_scan() {
         use crate::plan::{Entry, Origin};
         let dir = tempfile::tempdir().expect("temp dir");
