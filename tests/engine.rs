@@ -536,7 +536,7 @@ fn recovers_from_a_journal(written: bool) {
             .filter(|it| written && it.base.is_some())
             .map(|it| it.path.clone())
             .collect(),
-        state: plan.next.clone(),
+        state: (*plan.next).clone(),
     };
     assert_eq!(journal.writes.len(), 2);
     assert_eq!(journal.bases.len() + journal.written_bases.len(), 1);
@@ -603,7 +603,7 @@ fn interrupted_apply_before_any_write_changes_nothing() {
             .collect(),
         bases: BTreeMap::new(),
         written_bases: BTreeSet::new(),
-        state: plan.next.clone(),
+        state: (*plan.next).clone(),
     };
     user_write(root, JOURNAL_FILE, &journal.to_json());
     let replan = make_plan(root, &v2(), false);

@@ -1023,7 +1023,7 @@ fn simulate(snapshot: &Snapshot, plan: &Plan) -> (Snapshot, State) {
             .get(rel)
             .is_some_and(|it| it.kind == Kind::Scaffold && it.hash == base.hash)
     });
-    (Snapshot { files: disk, bases }, plan.next.clone())
+    (Snapshot { files: disk, bases }, (*plan.next).clone())
 }
 
 #[expect(

@@ -613,7 +613,7 @@ fn load_state(
 fn write_state_text(
     root: &Path,
     text: Vec<u8>,
-    state: &State,
+    state: &Arc<State>,
     cache: &mut StateCache,
 ) -> Result<bool, ApplyError> {
     if cache.known_text() == Some(text.as_slice()) {
@@ -622,11 +622,11 @@ fn write_state_text(
     let full = path::resolve_unchecked(root, STATE_FILE)?;
     // The cache knows the file's text when it read it under this lock; otherwise it is read.
     if cache.known_text().is_none() && std::fs::read(&full).is_ok_and(|old| old == text) {
-        cache.wrote(text, state.clone());
+        cache.wrote(text, Arc::clone(state));
         return Ok(false);
     }
     write::write_atomic_with(&full, |out| out.write_all(&text)).map_err(io_at(&full))?;
-    cache.wrote(text, state.clone());
+    cache.wrote(text, Arc::clone(state));
     Ok(true)
 }
 

@@ -34,8 +34,8 @@ pub struct Plan {
     pub interrupted: bool,
     /// One change per path of the file set and per orphan still on disk, sorted by path.
     pub changes: Vec<Change>,
-    /// The state `apply` records when done.
-    pub next: State,
+    /// The state `apply` records when done (shared: `watch` keeps it as the state it wrote).
+    pub next: Arc<State>,
 }
 
 /// Counts of changes by action, for summaries.
@@ -124,12 +124,12 @@ pub fn plan_against(
         force: options.force,
         interrupted: state.interrupted,
         changes,
-        next: State {
+        next: Arc::new(State {
             manifest: Some(options.manifest),
             files: next,
             pending_bases: BTreeMap::new(),
             interrupted: false,
-        },
+        }),
     }
 }
 
@@ -210,12 +210,12 @@ pub fn plan_unchanged(
         force: false,
         interrupted: false,
         changes,
-        next: State {
+        next: Arc::new(State {
             manifest: Some(manifest),
             files: next,
             pending_bases: BTreeMap::new(),
             interrupted: false,
-        },
+        }),
     })
 }
 

@@ -23,6 +23,7 @@
 //! ```
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -126,12 +127,12 @@ impl Plan {
             force: file.force,
             interrupted: file.interrupted,
             changes: file.changes,
-            next: State {
+            next: Arc::new(State {
                 manifest: file.next.manifest,
                 files: file.next.files,
                 pending_bases: BTreeMap::new(),
                 interrupted: false,
-            },
+            }),
         })
     }
 }

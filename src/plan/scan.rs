@@ -950,12 +950,27 @@ mod tests {
 
         write("c/new.py", "new\n");
         render(&mut set, "c/new.py", "new\n", Kind::Managed);
-        check(&mut cache, &set, &state, "a path added, in a folder not watched");
+        check(
+            &mut cache,
+            &set,
+            &state,
+            "a path added, in a folder not watched",
+        );
         write("c/new.py", "changed, unreported\n");
-        check(&mut cache, &set, &state, "a folder not watched is looked at");
+        check(
+            &mut cache,
+            &set,
+            &state,
+            "a folder not watched is looked at",
+        );
 
         set.files.remove("a/y.py");
-        check(&mut cache, &set, &state, "a path no longer rendered, still recorded");
+        check(
+            &mut cache,
+            &set,
+            &state,
+            "a path no longer rendered, still recorded",
+        );
         state.files.remove("a/y.py");
         check(&mut cache, &set, &state, "a path gone");
 
@@ -964,8 +979,18 @@ mod tests {
         record(&mut state, "s/one.py", "one, again\n", Kind::Scaffold);
         check(&mut cache, &set, &state, "a merge base replaced");
 
-        record(&mut state, "s/two.py", "another rendering\n", Kind::Scaffold);
-        check(&mut cache, &set, &state, "a merge base that no longer matches");
+        record(
+            &mut state,
+            "s/two.py",
+            "another rendering\n",
+            Kind::Scaffold,
+        );
+        check(
+            &mut cache,
+            &set,
+            &state,
+            "a merge base that no longer matches",
+        );
 
         let deleted = root.join(BASE_DIR).join("s/one.py");
         std::fs::remove_file(&deleted).expect("remove");

@@ -41,7 +41,7 @@
 //! hand edits; the next `apply` makes the fold permanent. [`State::interrupted`] says this
 //! happened.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -243,8 +243,8 @@ impl State {
 pub struct StateCache {
     known: Option<Known>,
     /// The text of each entry inside `files` (indented, without the separating comma), with the
-    /// entry it is the text of.
-    entries: HashMap<String, (Entry, Box<[u8]>)>,
+    /// entry it is the text of, in path order (the order of the last state built).
+    entries: Vec<(String, Entry, Box<[u8]>)>,
 }
 
 #[derive(Debug)]
@@ -258,14 +258,8 @@ impl StateCache {
     /// [`State::to_json`]'s text of `state`, byte for byte; only the entries this cache has not
     /// seen (or saw with other values) are serialized.
     pub fn text(&mut self, state: &State) -> Vec<u8> {
-        let mut entries = HashMap::with_capacity(state.files.len());
-        let mut out = Vec::with_capacity(
-            64 + self
-                .entries
-                .values()
-                .map(|it| it.1.len() + 2)
-                .sum::<usize>(),
-        );
+        let mut out =
+            Vec::with_capacity(64 + self.entries.iter().map(|it| it.2.len() + 2).sum::<usize>());
         out.extend_from_slice(b"{\n  \"version\": ");
         out.extend_from_slice(STATE_VERSION.to_string().as_bytes());
         if let Some(manifest) = state.manifest {
@@ -277,17 +271,23 @@ impl StateCache {
             out.extend_from_slice(b",\n  \"files\": {}");
         } else {
             out.extend_from_slice(b",\n  \"files\": {\n");
-            for (index, (rel, entry)) in state.files.iter().enumerate() {
-                if index > 0 {
-                    out.extend_from_slice(b",\n");
-                }
-                let (rel, known) = match self.entries.remove_entry(rel) {
-                    Some((rel, known)) if known.0 == *entry => (rel, known),
-                    _ => (rel.clone(), (entry.clone(), entry_text(rel, entry))),
-                };
-                out.extend_from_slice(&known.1);
-                entries.insert(rel, known);
+        }
+        // Both in path order: one walk pairs each entry with its last text.
+        let mut known = std::mem::take(&mut self.entries).into_iter().peekable();
+        let mut entries = Vec::with_capacity(state.files.len());
+        for (index, (rel, entry)) in state.files.iter().enumerate() {
+            if index > 0 {
+                out.extend_from_slice(b",\n");
             }
+            while known.next_if(|(it, _, _)| it < rel).is_some() {}
+            let item = match known.next_if(|(it, _, _)| it == rel) {
+                Some(item) if item.1 == *entry => item,
+                _ => (rel.clone(), entry.clone(), entry_text(rel, entry)),
+            };
+            out.extend_from_slice(&item.2);
+            entries.push(item);
+        }
+        if !state.files.is_empty() {
             out.extend_from_slice(b"\n  }");
         }
         out.extend_from_slice(b"\n}\n");
@@ -296,11 +296,11 @@ impl StateCache {
     }
 
     /// Remembers that `state.json` now holds `text`, the text of `state`.
-    pub(crate) fn wrote(&mut self, text: Vec<u8>, state: State) {
+    pub(crate) fn wrote(&mut self, text: Vec<u8>, state: Arc<State>) {
         let fingerprint = Hash::of(&text);
         self.known = Some(Known {
             text,
-            state: Arc::new(state),
+            state,
             fingerprint,
         });
     }
