@@ -1044,7 +1044,7 @@ fn contents(root: &Path) -> BTreeMap<String, Vec<u8>> {
 fn applies_through_a_state_cache_write_what_applies_without_one_write() {
     let one_shot = tempfile::tempdir().expect("temp dir");
     let cached = tempfile::tempdir().expect("temp dir");
-    let mut cache = plan::StateCache::default();
+    let mut cache = apply::ApplyCache::default();
     let only_service = files(&[(SERVICE, Kind::Managed, SERVICE_V2)]);
     let stray = format!(".restack/base/{SEND}.old");
     let steps: [(&FileSet, bool); 6] = [
@@ -1066,7 +1066,7 @@ fn applies_through_a_state_cache_write_what_applies_without_one_write() {
                 }
                 Some(cache) => {
                     let (state, fingerprint) =
-                        State::load_cached(root, cache).expect("state loads");
+                        State::load_cached(root, &mut cache.state).expect("state loads");
                     let snapshot = plan::scan(root, set, &state).expect("scan succeeds");
                     let options = PlanOptions {
                         manifest: manifest_hash(),

@@ -33,6 +33,7 @@
 //! to is simply planned again.
 
 pub mod lock;
+mod sweep;
 pub mod write;
 
 use std::borrow::Cow;
@@ -49,7 +50,6 @@ use crate::plan::{
     Action, BASE_DIR, Change, Hash, Plan, STATE_DIR, STATE_FILE, State, StateCache, StateError,
     Text,
 };
-use crate::render::Kind;
 
 /// How to apply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -209,15 +209,25 @@ pub fn apply_rerendering(
     apply_with(root, plan, options, rerender, None)
 }
 
+/// What [`apply_cached`] keeps from one apply to the next.
+#[derive(Debug, Default)]
+pub struct ApplyCache {
+    /// The state as last read or written.
+    pub state: StateCache,
+    /// The folders of merge bases as last swept (see [`sweep`]).
+    sweep: sweep::SweepCache,
+}
+
 /// [`apply`] for a long-running caller (`watch`) that keeps `cache` between applies: the state
 /// is loaded through it ([`State::load_cached`]) and the next state's text is built from the
 /// entries it already knows ([`StateCache::text`]), so an apply that changes a few files does
-/// not parse and serialize the whole state. Writes exactly what [`apply`] writes.
+/// not parse and serialize the whole state; and only the folders of merge bases that changed are
+/// listed to find the bases nobody needs ([`sweep`]). Writes exactly what [`apply`] writes.
 pub fn apply_cached(
     root: &Path,
     plan: &Plan,
     options: &ApplyOptions,
-    cache: &mut StateCache,
+    cache: &mut ApplyCache,
 ) -> Result<Applied, ApplyError> {
     let _lock = lock::acquire(root, options.lock_timeout)?;
     apply_with(root, plan, options, &ByPath(&|_| None), Some(cache))
@@ -228,15 +238,15 @@ fn apply_with(
     plan: &Plan,
     options: &ApplyOptions,
     rerender: &dyn Rerender,
-    mut cache: Option<&mut StateCache>,
+    mut cache: Option<&mut ApplyCache>,
 ) -> Result<Applied, ApplyError> {
     let mut applied = Applied::default();
-    let (state, fingerprint) = load_state(root, cache.as_deref_mut())?;
+    let (state, fingerprint) = load_state(root, cache.as_deref_mut().map(|it| &mut it.state))?;
     if state.interrupted {
         finish_recovery(root, &state)?;
         applied.recovered = true;
         if let Some(cache) = cache.as_deref_mut() {
-            *cache = StateCache::default();
+            *cache = ApplyCache::default();
         }
     }
 
@@ -254,7 +264,9 @@ fn apply_with(
     let journal_path = path::resolve_unchecked(root, JOURNAL_FILE)?;
     let needs_journal = !targets.is_empty() || !journal.bases.is_empty();
     // With a cache, the next state's text is made once, for the journal and the state file.
-    let next_text = cache.as_deref_mut().map(|cache| cache.text(&plan.next));
+    let next_text = cache
+        .as_deref_mut()
+        .map(|cache| cache.state.text(&plan.next));
     if needs_journal {
         write::write_atomic_with(&journal_path, |out| match &next_text {
             Some(text) => journal.write_json_with_state(out, text),
@@ -317,9 +329,14 @@ fn apply_with(
         .collect();
 
     // 6 and 7. Bases, state, journal.
-    store_bases(root, journal.bases, &plan.next)?;
+    store_bases(
+        root,
+        journal.bases,
+        &plan.next,
+        cache.as_deref_mut().map(|it| &mut it.sweep),
+    )?;
     applied.state_written = match (cache, next_text) {
-        (Some(cache), Some(text)) => write_state_text(root, text, &plan.next, cache)?,
+        (Some(cache), Some(text)) => write_state_text(root, text, &plan.next, &mut cache.state)?,
         _ => write_state(root, &plan.next)?,
     };
     if needs_journal {
@@ -495,7 +512,7 @@ fn finish_recovery(root: &Path, state: &State) -> Result<(), ApplyError> {
             }
         }
     }
-    store_bases(root, &state.pending_bases, state)?;
+    store_bases(root, &state.pending_bases, state, None)?;
     write_state(root, state)?;
     write::remove(root, &journal_path).map_err(io_at(&journal_path))
 }
@@ -505,6 +522,7 @@ fn store_bases(
     root: &Path,
     bases: &std::collections::BTreeMap<String, std::sync::Arc<str>>,
     next: &State,
+    sweep: Option<&mut sweep::SweepCache>,
 ) -> Result<(), ApplyError> {
     let mut writes = Vec::with_capacity(bases.len());
     for (rel, base) in bases {
@@ -517,35 +535,8 @@ fn store_bases(
         .collect();
     write::write_all_atomic(&writes).map_err(batch_error)?;
     let base_root = root.join(BASE_DIR);
-    if !base_root.is_dir() {
-        return Ok(());
-    }
-    let mut stale = Vec::new();
-    for entry in walkdir::WalkDir::new(&base_root).follow_links(false) {
-        let entry = entry.map_err(|err| {
-            let path = err.path().unwrap_or(&base_root).to_path_buf();
-            ApplyError::Io {
-                path,
-                source: err.into(),
-            }
-        })?;
-        if entry.file_type().is_dir() {
-            continue;
-        }
-        let rel = entry
-            .path()
-            .strip_prefix(&base_root)
-            .unwrap_or(entry.path())
-            .to_string_lossy()
-            .replace('\\', "/");
-        let needed = next
-            .files
-            .get(&rel)
-            .is_some_and(|it| it.kind == Kind::Scaffold);
-        if !needed {
-            stale.push(entry.into_path());
-        }
-    }
+    let stale = sweep::stale_bases(&base_root, next, sweep, std::time::SystemTime::now())
+        .map_err(io_at(&base_root))?;
     for full in stale {
         write::remove(&root.join(STATE_DIR), &full).map_err(io_at(&full))?;
     }

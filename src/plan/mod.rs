@@ -77,6 +77,7 @@ pub use reconcile::{
     Hashes, Plan, PlanOptions, Summary, plan, plan_against, plan_unchanged, texts_needed,
 };
 pub use saved::{PLAN_VERSION, SavedPlanError};
+pub(crate) use scan::Stamp;
 pub(crate) use scan::read_file as scan_one;
 pub use scan::{
     Base, OnDisk, ScanCache, ScanError, Snapshot, scan, scan_cached, scan_hashes, scan_hashes_only,

@@ -287,9 +287,9 @@ impl ScanCache {
 /// the tick of the file system's coarse clock.
 const SETTLED: Duration = Duration::from_secs(1);
 
-/// The metadata that any change of a file's bytes changes.
+/// The metadata that any change of a file's bytes (or of a folder's entries) changes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Stamp {
+pub(crate) struct Stamp {
     len: u64,
     ino: u64,
     dev: u64,
@@ -303,7 +303,7 @@ impl Stamp {
         clippy::unnecessary_wraps,
         reason = "the same signature as off unix, where there is no stamp"
     )]
-    fn of(meta: &Metadata) -> Option<Self> {
+    pub(crate) fn of(meta: &Metadata) -> Option<Self> {
         use std::os::unix::fs::MetadataExt;
         Some(Stamp {
             len: meta.len(),
@@ -320,7 +320,7 @@ impl Stamp {
     }
 
     /// True when the ctime is at least [`SETTLED`] before `read_at`.
-    fn settled(&self, read_at: SystemTime) -> bool {
+    pub(crate) fn settled(&self, read_at: SystemTime) -> bool {
         let (secs, nanos) = self.ctime;
         let (Ok(secs), Ok(nanos)) = (u64::try_from(secs), u32::try_from(nanos)) else {
             return false;

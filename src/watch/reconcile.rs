@@ -29,8 +29,9 @@ pub(crate) struct Caches {
     /// The last check of each scaffold (see [`render::check_scaffolds`]: an unchanged scaffold
     /// is not parsed again).
     pub scaffolds: Vec<ScaffoldCheck>,
-    /// The state as last read or written (see [`plan::StateCache`]).
-    pub state: plan::StateCache,
+    /// The state as last read or written, and the folders of merge bases as last swept (see
+    /// [`apply::ApplyCache`]).
+    pub apply: apply::ApplyCache,
 }
 
 impl Default for Caches {
@@ -41,7 +42,7 @@ impl Default for Caches {
             render: render::RenderCache::memoizing(),
             scan: plan::ScanCache::default(),
             scaffolds: Vec::new(),
-            state: plan::StateCache::default(),
+            apply: apply::ApplyCache::default(),
         }
     }
 }
@@ -243,7 +244,7 @@ fn plan_and_apply(
     caches: &mut Caches,
 ) -> Result<(Plan, Applied, Vec<ScaffoldWarning>), Failure> {
     let planning = Instant::now();
-    let (state, fingerprint) = State::load_cached(root, &mut caches.state)?;
+    let (state, fingerprint) = State::load_cached(root, &mut caches.apply.state)?;
     let snapshot = plan::scan_cached(root, files, &state, &mut caches.scan)?;
     timings.scan = planning.elapsed();
     let planning = Instant::now();
@@ -263,7 +264,7 @@ fn plan_and_apply(
         lock_timeout,
         ..ApplyOptions::new(manifest)
     };
-    let applied = apply::apply_cached(root, &plan, &options, &mut caches.state)?;
+    let applied = apply::apply_cached(root, &plan, &options, &mut caches.apply)?;
     timings.apply = applying.elapsed();
     Ok((plan, applied, warnings))
 }
