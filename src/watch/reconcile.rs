@@ -77,14 +77,18 @@ pub struct Reconciled {
     /// What the render record needs, with the rendering whose hashes it records (see
     /// [`Reconciled::save_record`]); taken when saved.
     pub(crate) rendering: Option<Box<(record::Rendering, render::FileSet)>>,
+    /// The decoded manifest, held only so that it is freed after the reconcile is reported
+    /// (freeing thousands of nodes is part of no stage).
+    pub(crate) decoded: Option<crate::manifest::Manifest>,
 }
 
 impl Reconciled {
-    /// Saves the render record of this reconcile (as `apply` does), so that `restack check` and
-    /// `restack plan` can prove the project unchanged without rendering it. Done once, after the
-    /// reconcile is reported (hashing the rendering is not part of its latency); a record that
-    /// cannot be saved only makes the next `check` slower.
+    /// Frees the decoded manifest and saves the render record of this reconcile (as `apply`
+    /// does), so that `restack check` and `restack plan` can prove the project unchanged without
+    /// rendering it. Done once, after the reconcile is reported (hashing the rendering is not
+    /// part of its latency); a record that cannot be saved only makes the next `check` slower.
     pub(crate) fn save_record(&mut self, root: &Path) {
+        drop(self.decoded.take());
         let Some(pending) = self.rendering.take() else {
             return;
         };
@@ -188,6 +192,7 @@ pub(crate) fn reconcile(
                     elapsed,
                     timings,
                     rendering: Some(Box::new((rendering, files))),
+                    decoded: analysis.manifest,
                 }));
             }
             Err(Failure::Apply(ApplyError::Stale(_))) if attempts < 2 => {
