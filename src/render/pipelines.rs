@@ -168,24 +168,29 @@ impl Serialize for Diagrams<'_> {
 pub(super) fn registrations(project: &ir::Project) -> Vec<Registration> {
     let mut all = Vec::new();
     for pipeline in &project.pipelines {
-        let view = PipelineView::new(project, pipeline);
         let module = format!("{}.pipelines.{}", project.package, pipeline.names.module);
         all.push(Registration::new(
             Role::Workflow,
             &module,
             &pipeline.names.class,
         ));
-        for step in view.steps.iter().filter(|step| step.kind == "scaffold") {
+        // The scaffolded steps, named as their views name them (`step_view`): the rest of a
+        // view is not needed here.
+        for step in &pipeline.steps {
+            let StepTarget::Scaffold(names) = &step.target else {
+                continue;
+            };
+            let (function, workflow) = scaffold_names(pipeline, names);
             all.push(
                 Registration::new(
                     Role::Function,
-                    format!("{module}_steps.{}", step.module),
-                    &step.module,
+                    format!("{module}_steps.{}", names.module),
+                    &names.module,
                 )
-                .named(&step.function),
+                .named(&function),
             );
             if pipeline.style == Style::Subworkflows {
-                all.push(Registration::new(Role::Workflow, &module, &step.workflow));
+                all.push(Registration::new(Role::Workflow, &module, &workflow));
             }
         }
     }
@@ -341,10 +346,6 @@ fn targets<'a>(project: &'a ir::Project, pipeline: &ir::Pipeline) -> Vec<Option<
 }
 
 impl PipelineView {
-    fn new(project: &ir::Project, pipeline: &ir::Pipeline) -> Self {
-        PipelineView::of(pipeline, &targets(project, pipeline))
-    }
-
     /// The view of `pipeline` whose steps run `targets` (see [`targets`]).
     fn of(pipeline: &ir::Pipeline, targets: &[Option<Target<'_>>]) -> Self {
         debug_assert_eq!(targets.len(), pipeline.steps.len(), "one target per step");
@@ -475,8 +476,7 @@ fn step_view(pipeline: &ir::Pipeline, step: &ir::Step, target: Option<Target<'_>
     match &step.target {
         StepTarget::Scaffold(names) => {
             view.module.clone_from(&names.module);
-            view.function = format!("{}_{}", pipeline.names.module, names.module);
-            view.workflow = format!("{}{}", pipeline.names.class, names.class);
+            (view.function, view.workflow) = scaffold_names(pipeline, names);
         }
         StepTarget::Function(names) => {
             view.kind = "function";
@@ -498,6 +498,15 @@ fn step_view(pipeline: &ir::Pipeline, step: &ir::Step, target: Option<Target<'_>
         }
     }
     view
+}
+
+/// The function a scaffolded step is registered under (`blog_pipeline_draft`) and the class of
+/// its child workflow (`BlogPipelineDraft`).
+fn scaffold_names(pipeline: &ir::Pipeline, names: &ir::Names) -> (String, String) {
+    (
+        format!("{}_{}", pipeline.names.module, names.module),
+        format!("{}{}", pipeline.names.class, names.class),
+    )
 }
 
 fn bind(view: &mut StepView, names: &ir::Names) {
