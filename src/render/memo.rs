@@ -30,12 +30,13 @@ use crate::render::{File, Output, Overrides};
 /// the fields of `ir::Project`), so a dependency is a pair of words, not a string to hash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(super) enum Dep {
-    /// A top-level name other than `project`.
-    Name(&'static str),
+    /// A top-level name other than `project`, with its index in [`base::NAMES`].
+    Name(usize, &'static str),
     /// Every top-level name but `project` (the base context enumerated).
     Names,
-    /// `project.<field>`.
-    Field(&'static str),
+    /// `project.<field>`, with its index in [`Base::fields`] (the fields of one type, so the
+    /// same in every rendering).
+    Field(usize, &'static str),
     /// The whole project (`project` enumerated).
     Project,
 }
@@ -44,9 +45,9 @@ impl Dep {
     /// The name [`Base`] knows the value by: `package`, `*`, `project.agents`, `project.*`.
     fn key(self) -> Cow<'static, str> {
         match self {
-            Dep::Name(name) => Cow::Borrowed(name),
+            Dep::Name(_, name) => Cow::Borrowed(name),
             Dep::Names => Cow::Borrowed("*"),
-            Dep::Field(field) => Cow::Owned(format!("project.{field}")),
+            Dep::Field(_, field) => Cow::Owned(format!("project.{field}")),
             Dep::Project => Cow::Borrowed("project.*"),
         }
     }
@@ -134,7 +135,8 @@ impl Object for Tracked {
         let key = key.as_str()?;
         let dep = if self.project {
             let fields = self.base.fields();
-            Dep::Field(fields[fields.binary_search(&key).ok()?])
+            let idx = fields.binary_search(&key).ok()?;
+            Dep::Field(idx, fields[idx])
         } else if key == "project" {
             // `project` itself is tracked field by field.
             return Some(Value::from_object(Tracked {
@@ -142,7 +144,8 @@ impl Object for Tracked {
                 project: true,
             }));
         } else {
-            Dep::Name(base::NAMES[base::NAMES.binary_search(&key).ok()?])
+            let idx = base::NAMES.binary_search(&key).ok()?;
+            Dep::Name(idx, base::NAMES[idx])
         };
         let value = cached(dep, || self.base.value(&dep.key()));
         debug_assert!(value.is_some(), "`{dep:?}` is listed but has no value");
@@ -183,19 +186,20 @@ impl<'a> DepHashes<'a> {
     pub(super) fn get(&self, dep: Dep) -> Option<Hash> {
         let n_names = base::NAMES.len();
         let slot = match dep {
-            Dep::Name(name) => base::NAMES.binary_search(&name).ok(),
-            Dep::Names => Some(n_names),
-            Dep::Project => Some(n_names + 1),
-            Dep::Field(field) => self
-                .base
-                .fields()
-                .binary_search(&field)
-                .ok()
-                .map(|idx| n_names + 2 + idx),
+            Dep::Name(idx, name) => {
+                debug_assert_eq!(base::NAMES.get(idx), Some(&name), "a name's index");
+                idx
+            }
+            Dep::Names => n_names,
+            Dep::Project => n_names + 1,
+            Dep::Field(idx, field) => {
+                debug_assert_eq!(self.base.fields().get(idx), Some(&field), "a field's index");
+                n_names + 2 + idx
+            }
         };
-        match slot {
-            Some(slot) => *self.slots[slot].get_or_init(|| self.base.digest(&dep.key())),
-            None => None,
+        match self.slots.get(slot) {
+            Some(slot) => *slot.get_or_init(|| self.base.digest(&dep.key())),
+            None => self.base.digest(&dep.key()),
         }
     }
 }
@@ -379,6 +383,8 @@ pub(super) struct Memo {
     pub(super) own: Hash,
     pub(super) deps: Vec<(Dep, Option<Hash>)>,
     pub(super) file: File,
+    /// Whether the file is Python (its path ends in `.py`), so parsed before it is returned.
+    pub(super) python: bool,
 }
 
 impl Memo {
@@ -386,6 +392,17 @@ impl Memo {
     /// it read unchanged.
     pub(super) fn still_valid(&self, own: Hash, hashes: &DepHashes<'_>) -> bool {
         self.own == own && self.reads_unchanged(hashes)
+    }
+
+    /// The file as last rendered, with the origin of now (an entity's span may have moved).
+    pub(super) fn file_from(&self, origin: &crate::ir::Origin) -> File {
+        File {
+            contents: self.file.contents.clone(),
+            hash: self.file.hash,
+            kind: self.file.kind,
+            origin: origin.clone(),
+            template: self.file.template.clone(),
+        }
     }
 
     /// Whether every base value the output read hashes as it did.
@@ -433,14 +450,14 @@ mod tests {
         };
         for _ in 0..2 {
             let ((), reads) = tracking(|| {
-                assert_eq!(cached(Dep::Name("dep"), convert), Some(Value::from("v")));
-                assert_eq!(cached(Dep::Name("dep"), convert), Some(Value::from("v")));
+                assert_eq!(cached(Dep::Name(0, "dep"), convert), Some(Value::from("v")));
+                assert_eq!(cached(Dep::Name(0, "dep"), convert), Some(Value::from("v")));
             });
             assert!(reads.is_empty(), "converting is not reading");
         }
         assert_eq!(converts.get(), 2);
-        cached(Dep::Name("dep"), convert);
-        cached(Dep::Name("dep"), convert);
+        cached(Dep::Name(0, "dep"), convert);
+        cached(Dep::Name(0, "dep"), convert);
         assert_eq!(converts.get(), 4, "nothing is kept outside a render");
     }
 

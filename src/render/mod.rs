@@ -241,6 +241,13 @@ pub fn render_cached(
     render_inner(project, overrides, cache, true)
 }
 
+/// Whether the file at `path` is Python, so parsed before it is returned.
+fn is_python(path: &str) -> bool {
+    std::path::Path::new(path)
+        .extension()
+        .is_some_and(|ext| ext == "py")
+}
+
 /// One output rendered (or reused) by [`render_inner`].
 struct Done {
     path: String,
@@ -293,11 +300,8 @@ fn render_inner(
     let hashes = memo::DepHashes::new(&base_context);
     let shared = memo::SharedDigests::default();
     // The parse check of a `.py` file, skipped when its bytes are known to parse.
-    let checked = |path: &str, file: &File| {
-        let is_python = std::path::Path::new(path)
-            .extension()
-            .is_some_and(|ext| ext == "py");
-        if !is_python {
+    let checked = |path: &str, python: bool, file: &File| {
+        if !python {
             return Ok(None);
         }
         let key = (file.hash, version);
@@ -321,12 +325,9 @@ fn render_inner(
             .as_ref()
             .map(|templates| memo::own_key(&output, templates, &shared));
         let reused = own.and_then(|own| previous.filter(|memo| memo.still_valid(own, &hashes)));
+        let python = is_python(&output.path);
         let (file, memo) = if let Some(memo) = reused {
-            let file = File {
-                origin: output.origin.clone(),
-                ..memo.file.clone()
-            };
-            (file, Some(memo.clone()))
+            (memo.file_from(&output.origin), Some(memo.clone()))
         } else {
             let (body, reads) = memo::tracking(|| env::render_output(&env, &base, &output));
             let contents = header::with_header(&output.path, output.kind, body?);
@@ -343,10 +344,11 @@ fn render_inner(
                     .map(|dep| (dep, hashes.get(dep)))
                     .collect(),
                 file: file.clone(),
+                python,
             });
             (file, memo)
         };
-        let parsed = checked(&output.path, &file)?;
+        let parsed = checked(&output.path, python, &file)?;
         let file = if keep_texts { file } else { file.hashed_only() };
         Ok(Done {
             path: output.path,
@@ -372,9 +374,9 @@ fn render_inner(
             return Ok((done, GroupUpdate::Alone));
         };
         let id = (kind, origin.entity.as_str());
-        let mut inputs = Vec::new();
-        group.feed(&mut inputs);
         let last = group_memos.get(&(kind, origin.entity.clone()));
+        let mut inputs = Vec::with_capacity(last.map_or(0, |last| last.inputs.len()));
+        group.feed(&mut inputs);
         if let Some(last) = last.filter(|last| {
             same_templates
                 && last.inputs == inputs
@@ -387,11 +389,8 @@ fn render_inner(
                 .outputs
                 .iter()
                 .map(|(path, memo)| {
-                    let file = File {
-                        origin: origin.clone(),
-                        ..memo.file.clone()
-                    };
-                    let parsed = checked(path, &file)?;
+                    let file = memo.file_from(origin);
+                    let parsed = checked(path, memo.python, &file)?;
                     let file = if keep_texts { file } else { file.hashed_only() };
                     Ok(Done {
                         path: path.clone(),
