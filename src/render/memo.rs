@@ -12,6 +12,12 @@
 //!
 //! The argument is the usual one for dynamic dependency tracking: a template that read the same
 //! values takes the same branches, so it reads the same values again and renders the same bytes.
+//!
+//! Above outputs, an entity's files are a group ([`super::group::Group`]) made by a plain function
+//! of inputs the group declares. A group whose inputs serialize to the bytes of last time (with
+//! the same templates) makes outputs with the same own keys, so the memo of each of its outputs
+//! ([`GroupMemo`]) needs only its reads checked: the outputs are not made, and nothing of them is
+//! hashed. Comparing bytes needs no hash at all, and costs one serialization of each entity.
 
 use std::borrow::Cow;
 use std::cell::RefCell;
