@@ -263,8 +263,8 @@ fn top_level_nodes(text: &str) -> Vec<std::ops::Range<usize>> {
 
 /// A memoizing render cache (what `watch` keeps) renders every project exactly as a fresh
 /// render does, through a sequence of edits of every example: each top-level node removed in
-/// turn (when the rest is still valid) and put back, an edit that only moves entities, and a
-/// change of the Python target; and it renders again only a part of the project for such edits.
+/// turn (when the rest is still valid) and put back, each field type changed in turn and put
+/// back, an edit that only moves entities, and a change of the Python target; and it renders again only a part of the project for such edits.
 #[test]
 fn a_memoizing_cache_renders_exactly_what_a_fresh_render_does() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
@@ -276,6 +276,14 @@ fn a_memoizing_cache_renders_exactly_what_a_fresh_render_does() {
             let mut without = original.clone();
             without.replace_range(node, "");
             versions.push(without);
+            versions.push(original.clone());
+        }
+        // Each field type in turn, and back: the entity's own files change, and so do those of
+        // the entities that call it or bind a step to it (a group's inputs include them).
+        for (at, _) in original.match_indices("\"str\"") {
+            let mut retyped = original.clone();
+            retyped.replace_range(at..at + 5, "\"float\"");
+            versions.push(retyped);
             versions.push(original.clone());
         }
         // Moves every entity (spans shift) without changing any.
@@ -355,6 +363,154 @@ fn a_memoizing_cache_follows_overrides_and_what_they_include() {
         );
         if at > 0 {
             assert_eq!(cache.last.rendered, 1, "only the README renders again");
+        }
+    }
+}
+
+/// An edit of a random sequence of saves ([`a_memoizing_cache_follows_any_sequence_of_edits`]).
+#[derive(Debug, Clone)]
+enum Edit {
+    /// The contents of two string literals swapped (names, types, references, docs).
+    SwapStrings(usize, usize),
+    /// A number literal set to another value.
+    SetNumber(usize, u8),
+    /// A line deleted (a field, a call, a step, or half of a node: then the save is invalid).
+    DeleteLine(usize),
+    /// A line duplicated.
+    DuplicateLine(usize),
+    /// Back to the example as committed.
+    Revert,
+}
+
+fn edit() -> impl proptest::strategy::Strategy<Value = Edit> {
+    use proptest::prelude::*;
+    prop_oneof![
+        3 => (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Edit::SwapStrings(a, b)),
+        2 => (any::<usize>(), 0..12u8).prop_map(|(at, to)| Edit::SetNumber(at, to)),
+        2 => any::<usize>().prop_map(Edit::DeleteLine),
+        1 => any::<usize>().prop_map(Edit::DuplicateLine),
+        1 => Just(Edit::Revert),
+    ]
+}
+
+/// The byte ranges of the contents of every string literal without escapes, line by line.
+fn string_contents(text: &str) -> Vec<std::ops::Range<usize>> {
+    let mut ranges = Vec::new();
+    let mut at = 0;
+    for line in text.split_inclusive('\n') {
+        let quotes: Vec<usize> = line.match_indices('"').map(|(it, _)| at + it).collect();
+        for pair in quotes.chunks_exact(2) {
+            if !text[pair[0]..pair[1]].contains('\\') {
+                ranges.push(pair[0] + 1..pair[1]);
+            }
+        }
+        at += line.len();
+    }
+    ranges
+}
+
+fn apply_edit(text: &mut String, original: &str, edit: &Edit) {
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    match *edit {
+        Edit::SwapStrings(a, b) => {
+            let ranges = string_contents(text);
+            if ranges.is_empty() {
+                return;
+            }
+            let (first, second) = (&ranges[a % ranges.len()], &ranges[b % ranges.len()]);
+            let (first, second) = if first.start <= second.start {
+                (first.clone(), second.clone())
+            } else {
+                (second.clone(), first.clone())
+            };
+            let (one, two) = (
+                text[first.clone()].to_owned(),
+                text[second.clone()].to_owned(),
+            );
+            text.replace_range(second, &one);
+            text.replace_range(first, &two);
+        }
+        Edit::SetNumber(at, to) => {
+            let numbers: Vec<std::ops::Range<usize>> = text
+                .char_indices()
+                .filter(|(idx, ch)| {
+                    ch.is_ascii_digit()
+                        && text[..*idx]
+                            .chars()
+                            .next_back()
+                            .is_some_and(|before| before == '=' || before == ' ')
+                })
+                .map(|(idx, _)| {
+                    let len = text[idx..]
+                        .find(|ch: char| !ch.is_ascii_digit())
+                        .unwrap_or(text.len() - idx);
+                    idx..idx + len
+                })
+                .collect();
+            if !numbers.is_empty() {
+                let range = numbers[at % numbers.len()].clone();
+                text.replace_range(range, &to.to_string());
+            }
+        }
+        Edit::DeleteLine(at) => {
+            let at = at % lines.len();
+            *text = lines
+                .iter()
+                .enumerate()
+                .filter(|(idx, _)| *idx != at)
+                .map(|(_, line)| *line)
+                .collect();
+        }
+        Edit::DuplicateLine(at) => {
+            let at = at % lines.len();
+            *text = lines
+                .iter()
+                .enumerate()
+                .flat_map(|(idx, line)| std::iter::repeat_n(*line, if idx == at { 2 } else { 1 }))
+                .collect();
+        }
+        Edit::Revert => original.clone_into(text),
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 24, ..Default::default() })]
+
+    /// Whatever the sequence of saves (valid or not, in any order), a memoizing render cache
+    /// renders each valid one exactly as a fresh render does: a memo proves an output (or an
+    /// entity's group of outputs) unchanged only when it is.
+    #[test]
+    fn a_memoizing_cache_follows_any_sequence_of_edits(
+        example in proptest::sample::select(vec!["blog", "research", "support-desk"]),
+        edits in proptest::collection::vec(edit(), 1..8),
+    ) {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+        let original = std::fs::read_to_string(root.join(example).join("restack.kdl"))
+            .expect("the example's manifest");
+        let mut cache = render::RenderCache::memoizing();
+        let mut text = original.clone();
+        let mut saves = vec![text.clone()];
+        for edit in &edits {
+            apply_edit(&mut text, &original, edit);
+            saves.push(text.clone());
+        }
+        for (at, text) in saves.iter().enumerate() {
+            let analysis = restack::analyze::analyze("restack.kdl", text.as_bytes());
+            let Some(project) = analysis.project.map(Arc::new) else {
+                continue;
+            };
+            let Ok(fresh) = render::render(&project) else {
+                continue;
+            };
+            let memoized =
+                render::render_cached(&project, &render::Overrides::default(), &mut cache)
+                    .expect("renders with the cache as without");
+            proptest::prop_assert!(
+                fresh == memoized,
+                "{}, save {}: the memoized rendering differs",
+                example,
+                at
+            );
         }
     }
 }

@@ -40,8 +40,8 @@ use ruff_python_ast::PythonVersion;
 use ruff_python_parser::{Mode, ParseOptions, parse_unchecked};
 use ruff_text_size::TextSize;
 
+use crate::render::RenderError;
 use crate::render::chunks;
-use crate::render::{Output, RenderError};
 
 /// Files shorter than this are parsed whole: their syntax tree stays near a megabyte.
 const CHUNKED_FROM: usize = 128 * 1024;
@@ -72,7 +72,8 @@ pub(super) fn target_version(requirement: &str) -> PythonVersion {
 /// Fails with [`RenderError::InvalidPython`] on the first syntax error, or on syntax the target
 /// version does not support.
 pub(super) fn python(
-    output: &Output,
+    path: &str,
+    template: &str,
     contents: &str,
     target: PythonVersion,
 ) -> Result<(), RenderError> {
@@ -82,8 +83,8 @@ pub(super) fn python(
         Some((offset, message)) => {
             let (line, column) = line_column(contents, offset);
             Err(RenderError::InvalidPython {
-                path: output.path.clone(),
-                template: output.template.to_owned(),
+                path: path.to_owned(),
+                template: template.to_owned(),
                 line,
                 column,
                 message,
@@ -149,14 +150,10 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::ir::Origin;
 
-    fn output() -> Output<'static> {
-        let origin = Origin {
-            entity: "project \"blog\"".to_owned(),
-            span: (0, 0),
-        };
-        Output::managed("src/x.py", "core/x.py.j2", &origin)
+    /// `python` of a file `src/x.py` rendered from `core/x.py.j2`.
+    fn python(contents: &str, target: PythonVersion) -> Result<(), RenderError> {
+        super::python("src/x.py", "core/x.py.j2", contents, target)
     }
 
     #[test]
@@ -168,12 +165,8 @@ mod tests {
 
     #[test]
     fn invalid_python_names_template_and_position() {
-        let err = python(
-            &output(),
-            "x = 1\nclass A\n    pass\n",
-            PythonVersion::PY310,
-        )
-        .expect_err("missing colon");
+        let err =
+            python("x = 1\nclass A\n    pass\n", PythonVersion::PY310).expect_err("missing colon");
         match err {
             RenderError::InvalidPython {
                 path,
@@ -191,8 +184,8 @@ mod tests {
 
     #[test]
     fn syntax_newer_than_target_is_rejected() {
-        assert!(python(&output(), "type X = int\n", PythonVersion::PY310).is_err());
-        assert!(python(&output(), "type X = int\n", PythonVersion::PY312).is_ok());
+        assert!(python("type X = int\n", PythonVersion::PY310).is_err());
+        assert!(python("type X = int\n", PythonVersion::PY312).is_ok());
     }
 
     /// Valid Python under 3.10, one top-level snippet each: the shapes a split could get wrong.
@@ -398,10 +391,10 @@ mod tests {
         let statement = "VALUE = compute(\n    1,\n    \"\"\"text\nx = (\n\"\"\",\n)\n\n\n";
         let mut source = statement.repeat(CHUNKED_FROM / statement.len() + 1);
         assert!(chunks::split(&source, CHUNK_LEN).len() > 1);
-        assert!(python(&output(), &source, PythonVersion::PY310).is_ok());
+        assert!(python(&source, PythonVersion::PY310).is_ok());
         let lines = source.matches('\n').count();
         source.push_str("def broken(:\n    pass\n");
-        let err = python(&output(), &source, PythonVersion::PY310).expect_err("a broken def");
+        let err = python(&source, PythonVersion::PY310).expect_err("a broken def");
         match err {
             RenderError::InvalidPython { line, column, .. } => {
                 assert_eq!((line, column), (lines + 1, 12));

@@ -3,6 +3,7 @@
 //! and prompts are other areas' outputs; this module must not render them.
 
 use crate::ir::{self, Callee};
+use crate::render::group::Group;
 use crate::render::{Kind, Output, PolicyConstant, Registration, Role};
 
 /// `(name, include_str!(templates/name))`.
@@ -138,10 +139,11 @@ const SUBPACKAGES: &[(&str, &str)] = &[
     ),
 ];
 
-/// The files this area renders.
+/// The files this area renders: each project-wide file alone, and the files of each function,
+/// workflow and agent as one group made from the entity (see [`Group::made`]).
 ///
 /// Lazily, entity by entity: the contexts of the project's files are built as they are taken.
-pub(super) fn outputs(project: &ir::Project) -> impl Iterator<Item = Output<'_>> + Send {
+pub(super) fn outputs(project: &ir::Project) -> impl Iterator<Item = Group<'_>> + Send {
     let origin = &project.origin;
     let src = format!("src/{}", project.package);
     let mut out: Vec<Output> = PROJECT_FILES
@@ -169,23 +171,36 @@ pub(super) fn outputs(project: &ir::Project) -> impl Iterator<Item = Output<'_>>
     }));
     let functions = {
         let src = src.clone();
-        project
-            .functions
-            .iter()
-            .flat_map(move |function| function_outputs(&src, function))
+        project.functions.iter().map(move |function| {
+            Group::made(
+                "function",
+                &function.origin,
+                (src.clone(), function),
+                |(src, function)| function_outputs(&src, function),
+            )
+        })
     };
     let workflows = {
         let src = src.clone();
-        project
-            .workflows
-            .iter()
-            .flat_map(move |workflow| workflow_outputs(project, &src, workflow))
+        project.workflows.iter().map(move |workflow| {
+            Group::made(
+                "workflow",
+                &workflow.origin,
+                (src.clone(), workflow, callees(project, &workflow.calls)),
+                |(src, workflow, callees)| workflow_outputs(&src, workflow, &callees),
+            )
+        })
     };
-    let agents = project
-        .agents
-        .iter()
-        .flat_map(move |agent| agent_outputs(project, &src, agent));
+    let agents = project.agents.iter().map(move |agent| {
+        Group::made(
+            "agent",
+            &agent.origin,
+            (src.clone(), agent, callees(project, &agent.calls)),
+            |(src, agent, callees)| agent_outputs(&src, agent, &callees),
+        )
+    });
     out.into_iter()
+        .map(|output| Group::ready(vec![output]))
         .chain(functions)
         .chain(workflows)
         .chain(agents)
@@ -225,14 +240,13 @@ fn function_outputs<'a>(src: &str, function: &'a ir::Function) -> Vec<Output<'a>
 
 /// The model, scaffold and test of one workflow.
 fn workflow_outputs<'a>(
-    project: &'a ir::Project,
     src: &str,
     workflow: &'a ir::Workflow,
+    callees: &[CalleeView<'a>],
 ) -> Vec<Output<'a>> {
     let mut out = Vec::new();
     let module = &workflow.names.module;
     let origin = &workflow.origin;
-    let callees = callees(project, &workflow.calls);
     out.push(
         Output::managed(
             format!("{src}/models/{module}.py"),
@@ -248,7 +262,7 @@ fn workflow_outputs<'a>(
             origin,
         )
         .with_ref("workflow", workflow)
-        .with("callees", callees.clone()),
+        .with("callees", callees.to_vec()),
     );
     out.push(
         Output::scaffold(
@@ -257,17 +271,20 @@ fn workflow_outputs<'a>(
             origin,
         )
         .with_ref("workflow", workflow)
-        .with("callees", callees.clone()),
+        .with("callees", callees.to_vec()),
     );
     out
 }
 
 /// The models, scaffold and test of one agent.
-fn agent_outputs<'a>(project: &'a ir::Project, src: &str, agent: &'a ir::Agent) -> Vec<Output<'a>> {
+fn agent_outputs<'a>(
+    src: &str,
+    agent: &'a ir::Agent,
+    callees: &[CalleeView<'a>],
+) -> Vec<Output<'a>> {
     let mut out = Vec::new();
     let module = &agent.names.module;
     let origin = &agent.origin;
-    let callees = callees(project, &agent.calls);
     out.push(
         Output::managed(
             format!("{src}/models/{module}.py"),
@@ -283,7 +300,7 @@ fn agent_outputs<'a>(project: &'a ir::Project, src: &str, agent: &'a ir::Agent) 
             origin,
         )
         .with_ref("agent", agent)
-        .with("callees", callees.clone()),
+        .with("callees", callees.to_vec()),
     );
     out.push(
         Output::scaffold(
@@ -447,31 +464,41 @@ fn callees<'a>(project: &'a ir::Project, calls: &'a [Callee]) -> Vec<CalleeView<
         .iter()
         .filter_map(|callee| match callee {
             Callee::Function(names) => {
-                project
-                    .functions
-                    .iter()
-                    .find(|it| it.names == *names)
-                    .map(|it| CalleeView {
-                        kind: "function",
-                        names: &it.names,
-                        input: &it.input,
-                        output: &it.output,
-                        policy: &it.policy,
-                    })
+                named(&project.functions, |it| &it.names, names).map(|it| CalleeView {
+                    kind: "function",
+                    names: &it.names,
+                    input: &it.input,
+                    output: &it.output,
+                    policy: &it.policy,
+                })
             }
             Callee::Workflow(names) => {
-                project
-                    .workflows
-                    .iter()
-                    .find(|it| it.names == *names)
-                    .map(|it| CalleeView {
-                        kind: "workflow",
-                        names: &it.names,
-                        input: &it.input,
-                        output: &it.output,
-                        policy: &it.policy,
-                    })
+                named(&project.workflows, |it| &it.names, names).map(|it| CalleeView {
+                    kind: "workflow",
+                    names: &it.names,
+                    input: &it.input,
+                    output: &it.output,
+                    policy: &it.policy,
+                })
             }
         })
         .collect()
+}
+
+/// The first of `entities` whose names are `names`, as `find` would give it, found by binary
+/// search: the IR sorts every collection of entities by declared name (`ir::lower`).
+pub(super) fn named<'e, T>(
+    entities: &'e [T],
+    names_of: impl Fn(&T) -> &ir::Names,
+    names: &ir::Names,
+) -> Option<&'e T> {
+    debug_assert!(
+        entities.is_sorted_by(|a, b| names_of(a).declared <= names_of(b).declared),
+        "entities are sorted by declared name"
+    );
+    let first = entities.partition_point(|it| names_of(it).declared < names.declared);
+    entities[first..]
+        .iter()
+        .take_while(|it| names_of(it).declared == names.declared)
+        .find(|it| names_of(it) == names)
 }

@@ -12,11 +12,17 @@
 //!
 //! The argument is the usual one for dynamic dependency tracking: a template that read the same
 //! values takes the same branches, so it reads the same values again and renders the same bytes.
+//!
+//! Above outputs, an entity's files are a group ([`super::group::Group`]) made by a plain function
+//! of inputs the group declares. A group whose inputs serialize to the bytes of last time (with
+//! the same templates) makes outputs with the same own keys, so the memo of each of its outputs
+//! ([`GroupMemo`]) needs only its reads checked: the outputs are not made, and nothing of them is
+//! hashed. Comparing bytes needs no hash at all, and costs one serialization of each entity.
 
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use minijinja::Value;
 use minijinja::value::{Enumerator, Object, ObjectRepr};
@@ -26,9 +32,32 @@ use crate::render::base::{self, Base};
 use crate::render::output::Identity;
 use crate::render::{File, Output, Overrides};
 
-/// A base-context value an output read: a top-level key, or `project.<field>`; `project.*` is
-/// the whole project.
-pub(super) type Dep = String;
+/// A base-context value an output read. Every name is one of a fixed set ([`base::NAMES`] and
+/// the fields of `ir::Project`), so a dependency is a pair of words, not a string to hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(super) enum Dep {
+    /// A top-level name other than `project`, with its index in [`base::NAMES`].
+    Name(usize, &'static str),
+    /// Every top-level name but `project` (the base context enumerated).
+    Names,
+    /// `project.<field>`, with its index in [`Base::fields`] (the fields of one type, so the
+    /// same in every rendering).
+    Field(usize, &'static str),
+    /// The whole project (`project` enumerated).
+    Project,
+}
+
+impl Dep {
+    /// The name [`Base`] knows the value by: `package`, `*`, `project.agents`, `project.*`.
+    fn key(self) -> Cow<'static, str> {
+        match self {
+            Dep::Name(_, name) => Cow::Borrowed(name),
+            Dep::Names => Cow::Borrowed("*"),
+            Dep::Field(_, field) => Cow::Owned(format!("project.{field}")),
+            Dep::Project => Cow::Borrowed("project.*"),
+        }
+    }
+}
 
 /// What the render running on a thread has read of the base context, and the template values it
 /// was given for it.
@@ -46,24 +75,22 @@ thread_local! {
     static RENDER: RefCell<Option<Render>> = const { RefCell::new(None) };
 }
 
-fn note(dep: &str) {
+fn note(dep: Dep) {
     RENDER.with(|render| {
-        if let Some(render) = render.borrow_mut().as_mut()
-            && !render.reads.contains(dep)
-        {
-            render.reads.insert(dep.to_owned());
+        if let Some(render) = render.borrow_mut().as_mut() {
+            render.reads.insert(dep);
         }
     });
 }
 
 /// The template value of `dep`, converted by `convert` at most once in the tracked render on this
 /// thread (every time outside one).
-fn cached(dep: &str, convert: impl FnOnce() -> Option<Value>) -> Option<Value> {
+fn cached(dep: Dep, convert: impl FnOnce() -> Option<Value>) -> Option<Value> {
     let known = RENDER.with(|render| {
         render
             .borrow()
             .as_ref()
-            .and_then(|render| render.values.get(dep).cloned())
+            .and_then(|render| render.values.get(&dep).cloned())
     });
     if known.is_some() {
         return known;
@@ -72,7 +99,7 @@ fn cached(dep: &str, convert: impl FnOnce() -> Option<Value>) -> Option<Value> {
     let value = convert()?;
     RENDER.with(|render| {
         if let Some(render) = render.borrow_mut().as_mut() {
-            render.values.insert(dep.to_owned(), value.clone());
+            render.values.insert(dep, value.clone());
         }
     });
     Some(value)
@@ -113,8 +140,9 @@ impl Object for Tracked {
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         let key = key.as_str()?;
         let dep = if self.project {
-            self.base.fields().binary_search(&key).ok()?;
-            Cow::Owned(format!("project.{key}"))
+            let fields = self.base.fields();
+            let idx = fields.binary_search(&key).ok()?;
+            Dep::Field(idx, fields[idx])
         } else if key == "project" {
             // `project` itself is tracked field by field.
             return Some(Value::from_object(Tracked {
@@ -122,50 +150,63 @@ impl Object for Tracked {
                 project: true,
             }));
         } else {
-            base::NAMES.binary_search(&key).ok()?;
-            Cow::Borrowed(key)
+            let idx = base::NAMES.binary_search(&key).ok()?;
+            Dep::Name(idx, base::NAMES[idx])
         };
-        let value = cached(&dep, || self.base.value(&dep));
-        debug_assert!(value.is_some(), "`{dep}` is listed but has no value");
-        note(&dep);
+        let value = cached(dep, || self.base.value(&dep.key()));
+        debug_assert!(value.is_some(), "`{dep:?}` is listed but has no value");
+        note(dep);
         value
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
         let (dep, names) = if self.project {
-            ("project.*", self.base.fields())
+            (Dep::Project, self.base.fields())
         } else {
-            ("*", &base::NAMES[..])
+            (Dep::Names, &base::NAMES[..])
         };
         note(dep);
         Enumerator::Values(names.iter().map(|it| Value::from(*it)).collect())
     }
 }
 
-/// The hash of each base-context value, computed once per rendering, when first needed.
+/// The hash of each base-context value, computed once per rendering, when first needed. One
+/// slot per value there can be, so a lookup takes no lock once the value is hashed.
 pub(super) struct DepHashes<'a> {
     base: &'a Base,
-    known: Mutex<HashMap<Dep, Option<Hash>>>,
+    /// `base::NAMES`, then `*`, `project.*`, then each field of `base.fields()`.
+    slots: Vec<OnceLock<Option<Hash>>>,
 }
 
 impl<'a> DepHashes<'a> {
     pub(super) fn new(base: &'a Base) -> Self {
         DepHashes {
             base,
-            known: Mutex::new(HashMap::new()),
+            slots: (0..base::NAMES.len() + 2 + base.fields().len())
+                .map(|_| OnceLock::new())
+                .collect(),
         }
     }
 
     /// The hash of `dep` now; `None` for a name that no longer exists.
-    pub(super) fn get(&self, dep: &str) -> Option<Hash> {
-        if let Some(known) = self.known.lock().ok().and_then(|it| it.get(dep).copied()) {
-            return known;
+    pub(super) fn get(&self, dep: Dep) -> Option<Hash> {
+        let n_names = base::NAMES.len();
+        let slot = match dep {
+            Dep::Name(idx, name) => {
+                debug_assert_eq!(base::NAMES.get(idx), Some(&name), "a name's index");
+                idx
+            }
+            Dep::Names => n_names,
+            Dep::Project => n_names + 1,
+            Dep::Field(idx, field) => {
+                debug_assert_eq!(self.base.fields().get(idx), Some(&field), "a field's index");
+                n_names + 2 + idx
+            }
+        };
+        match self.slots.get(slot) {
+            Some(slot) => *slot.get_or_init(|| self.base.digest(&dep.key())),
+            None => self.base.digest(&dep.key()),
         }
-        let hash = self.base.digest(dep);
-        if let Ok(mut known) = self.known.lock() {
-            known.insert(dep.to_owned(), hash);
-        }
-        hash
     }
 }
 
@@ -260,6 +301,19 @@ impl TemplateHashes {
         }
     }
 
+    /// The hash of every template the environment can load, by name: two renderings with the
+    /// same fingerprint load the same templates.
+    pub(super) fn fingerprint(&self) -> Hash {
+        let mut hasher = blake3::Hasher::new();
+        for (name, source) in &self.sources {
+            for text in [name, source] {
+                hasher.update(&(text.len() as u64).to_le_bytes());
+                hasher.update(text.as_bytes());
+            }
+        }
+        Hash::from_bytes(*hasher.finalize().as_bytes())
+    }
+
     fn closure(&self, name: &str) -> Hash {
         if let Some(hash) = self
             .closures
@@ -335,13 +389,54 @@ pub(super) struct Memo {
     pub(super) own: Hash,
     pub(super) deps: Vec<(Dep, Option<Hash>)>,
     pub(super) file: File,
+    /// Whether the file is Python (its path ends in `.py`), so parsed before it is returned.
+    pub(super) python: bool,
 }
 
 impl Memo {
     /// Whether the output would render the same now: the same own inputs, and every base value
     /// it read unchanged.
     pub(super) fn still_valid(&self, own: Hash, hashes: &DepHashes<'_>) -> bool {
-        self.own == own && self.deps.iter().all(|(dep, hash)| hashes.get(dep) == *hash)
+        self.own == own && self.reads_unchanged(hashes)
+    }
+
+    /// The file as last rendered, with the origin of now (an entity's span may have moved).
+    pub(super) fn file_from(&self, origin: &crate::ir::Origin) -> File {
+        File {
+            contents: self.file.contents.clone(),
+            hash: self.file.hash,
+            kind: self.file.kind,
+            origin: origin.clone(),
+            template: self.file.template.clone(),
+        }
+    }
+
+    /// Whether every base value the output read hashes as it did.
+    pub(super) fn reads_unchanged(&self, hashes: &DepHashes<'_>) -> bool {
+        self.deps
+            .iter()
+            .all(|(dep, hash)| hashes.get(*dep) == *hash)
+    }
+}
+
+/// The outputs of a group ([`super::group::Group`]) as last rendered: the serde form of the
+/// inputs they were made from, and each output's memo, in the group's order. Since a group's
+/// outputs are a function of its inputs, the same inputs (with the same templates) make outputs
+/// with the same own keys, so each is reused while what it read of the base context is unchanged,
+/// without being made.
+#[derive(Debug, Clone)]
+pub(super) struct GroupMemo {
+    pub(super) inputs: Vec<u8>,
+    pub(super) outputs: Vec<(String, Memo)>,
+}
+
+impl GroupMemo {
+    /// The memo of the output at `path`.
+    pub(super) fn output(&self, path: &str) -> Option<&Memo> {
+        self.outputs
+            .iter()
+            .find(|(candidate, _)| candidate == path)
+            .map(|(_, memo)| memo)
     }
 }
 
@@ -349,7 +444,7 @@ impl Memo {
 mod tests {
     use minijinja::Value;
 
-    use super::{cached, referenced, tracking};
+    use super::{Dep, cached, referenced, tracking};
 
     /// A value is converted once per tracked render, and again in the next one.
     #[test]
@@ -361,14 +456,14 @@ mod tests {
         };
         for _ in 0..2 {
             let ((), reads) = tracking(|| {
-                assert_eq!(cached("dep", convert), Some(Value::from("v")));
-                assert_eq!(cached("dep", convert), Some(Value::from("v")));
+                assert_eq!(cached(Dep::Name(0, "dep"), convert), Some(Value::from("v")));
+                assert_eq!(cached(Dep::Name(0, "dep"), convert), Some(Value::from("v")));
             });
             assert!(reads.is_empty(), "converting is not reading");
         }
         assert_eq!(converts.get(), 2);
-        cached("dep", convert);
-        cached("dep", convert);
+        cached(Dep::Name(0, "dep"), convert);
+        cached(Dep::Name(0, "dep"), convert);
         assert_eq!(converts.get(), 4, "nothing is kept outside a render");
     }
 

@@ -22,6 +22,7 @@ mod env;
 mod error;
 mod fields;
 mod file_set;
+mod group;
 mod header;
 mod isort;
 mod llm;
@@ -200,7 +201,13 @@ impl<'a> Renderer<'a> {
 pub struct RenderCache {
     parsed: HashSet<(crate::plan::Hash, (u8, u8))>,
     memoize: bool,
+    /// The memo of each output made alone, by path.
     outputs: HashMap<String, memo::Memo>,
+    /// The memo of each group of outputs, by kind and entity (see [`group::Group`]).
+    groups: HashMap<(&'static str, String), memo::GroupMemo>,
+    /// The fingerprint of the templates `groups` were rendered with
+    /// ([`memo::TemplateHashes::fingerprint`]).
+    templates: Option<crate::plan::Hash>,
     /// How many outputs the last rendering rendered, and how many it reused.
     pub last: Counts,
 }
@@ -234,8 +241,41 @@ pub fn render_cached(
     render_inner(project, overrides, cache, true)
 }
 
+/// Whether the file at `path` is Python, so parsed before it is returned.
+fn is_python(path: &str) -> bool {
+    std::path::Path::new(path)
+        .extension()
+        .is_some_and(|ext| ext == "py")
+}
+
+/// One output rendered (or reused) by [`render_inner`].
+struct Done {
+    path: String,
+    file: File,
+    /// The parse key of a `.py` file, known to parse.
+    parsed: Option<(crate::plan::Hash, (u8, u8))>,
+    /// The output's memo: new when it was rendered, the last one when it was reused (kept only
+    /// within a group made again).
+    memo: Option<memo::Memo>,
+    reused: bool,
+}
+
+/// What a rendered group leaves in the cache.
+enum GroupUpdate<'a> {
+    /// Outputs made alone: their memos are kept by path.
+    Alone,
+    /// A group reused as a whole: its memo stays as it is.
+    Reused((&'static str, &'a str)),
+    /// A group made again: its new memo.
+    Made((&'static str, &'a str), memo::GroupMemo),
+}
+
 /// [`render_cached`]; `keep_texts: false` drops each file's text once it is hashed and checked,
 /// so that the texts of a project are never all in memory.
+#[expect(
+    clippy::too_many_lines,
+    reason = "one pass over the groups, each step the memo's proof of the next"
+)]
 fn render_inner(
     project: &Arc<ir::Project>,
     overrides: &Overrides,
@@ -248,15 +288,35 @@ fn render_inner(
     let base = memo::Tracked::value(Arc::clone(&base_context));
     let target = check::target_version(&project.python);
     let version = (target.major, target.minor);
-    let known = &cache.parsed;
-    let memos = &cache.outputs;
     let memoize = cache.memoize;
     let templates = memoize.then(|| memo::TemplateHashes::new(overrides));
+    // A group's memo proves its outputs' own keys only for the templates it was rendered with:
+    // with others, each output made is proved on its own (its own key names its templates).
+    let fingerprint = templates.as_ref().map(memo::TemplateHashes::fingerprint);
+    let same_templates = fingerprint.is_some() && cache.templates == fingerprint;
+    let known = &cache.parsed;
+    let memos = &cache.outputs;
+    let group_memos = &cache.groups;
     let hashes = memo::DepHashes::new(&base_context);
     let shared = memo::SharedDigests::default();
-    // Each output is made when a thread is free to render it, and consumed by its job: its
-    // context is freed as soon as its file is rendered.
-    let rendered = parallel::map_lazy(outputs(project), |output| {
+    // The parse check of a `.py` file, skipped when its bytes are known to parse.
+    let checked = |path: &str, python: bool, file: &File| {
+        if !python {
+            return Ok(None);
+        }
+        let key = (file.hash, version);
+        if !known.contains(&key) {
+            check::python(
+                path,
+                &file.template,
+                file.text().unwrap_or_default(),
+                target,
+            )?;
+        }
+        Ok(Some(key))
+    };
+    // One output made: reused when its last memo (`previous`) is still valid, else rendered.
+    let render_one = |output: Output<'_>, previous: Option<&memo::Memo>| {
         debug_assert!(
             output.context.keys().all(|key| !base::NAMES.contains(key)),
             "an output context shadows a base key"
@@ -264,17 +324,10 @@ fn render_inner(
         let own = templates
             .as_ref()
             .map(|templates| memo::own_key(&output, templates, &shared));
-        let reused = own.and_then(|own| {
-            memos
-                .get(&output.path)
-                .filter(|memo| memo.still_valid(own, &hashes))
-        });
+        let reused = own.and_then(|own| previous.filter(|memo| memo.still_valid(own, &hashes)));
+        let python = is_python(&output.path);
         let (file, memo) = if let Some(memo) = reused {
-            let file = File {
-                origin: output.origin.clone(),
-                ..memo.file.clone()
-            };
-            (file, None)
+            (memo.file_from(&output.origin), Some(memo.clone()))
         } else {
             let (body, reads) = memo::tracking(|| env::render_output(&env, &base, &output));
             let contents = header::with_header(&output.path, output.kind, body?);
@@ -288,73 +341,184 @@ fn render_inner(
                 own,
                 deps: reads
                     .into_iter()
-                    .map(|dep| {
-                        let hash = hashes.get(&dep);
-                        (dep, hash)
-                    })
+                    .map(|dep| (dep, hashes.get(dep)))
                     .collect(),
                 file: file.clone(),
+                python,
             });
             (file, memo)
         };
-        let mut parsed = None;
-        if std::path::Path::new(&output.path)
-            .extension()
-            .is_some_and(|ext| ext == "py")
-        {
-            let key = (file.hash, version);
-            if !known.contains(&key) {
-                check::python(&output, file.text().unwrap_or_default(), target)?;
-            }
-            parsed = Some(key);
-        }
+        let parsed = checked(&output.path, python, &file)?;
         let file = if keep_texts { file } else { file.hashed_only() };
-        Ok((output.path, file, parsed, memo, reused.is_some()))
+        Ok(Done {
+            path: output.path,
+            file,
+            parsed,
+            memo,
+            reused: reused.is_some(),
+        })
+    };
+    // Each group is made when a thread is free to render it, and consumed by its job: its
+    // contexts are freed as soon as its files are rendered. A group whose inputs serialize as
+    // last time, and whose outputs read nothing that changed, is not made at all.
+    let rendered = parallel::map_lazy(groups(project), |group| {
+        let Some((kind, origin)) = group.memo.filter(|_| memoize) else {
+            let done = group
+                .outputs()
+                .into_iter()
+                .map(|output| {
+                    let previous = memos.get(&output.path);
+                    render_one(output, previous)
+                })
+                .collect::<Result<Vec<Done>, RenderError>>()?;
+            return Ok((done, GroupUpdate::Alone));
+        };
+        let id = (kind, origin.entity.as_str());
+        let last = group_memos.get(&(kind, origin.entity.clone()));
+        let mut inputs = Vec::with_capacity(last.map_or(0, |last| last.inputs.len()));
+        group.feed(&mut inputs);
+        if let Some(last) = last.filter(|last| {
+            same_templates
+                && last.inputs == inputs
+                && last
+                    .outputs
+                    .iter()
+                    .all(|(_, memo)| memo.reads_unchanged(&hashes))
+        }) {
+            let done = last
+                .outputs
+                .iter()
+                .map(|(path, memo)| {
+                    let file = memo.file_from(origin);
+                    let parsed = checked(path, memo.python, &file)?;
+                    let file = if keep_texts { file } else { file.hashed_only() };
+                    Ok(Done {
+                        path: path.clone(),
+                        file,
+                        parsed,
+                        memo: None,
+                        reused: true,
+                    })
+                })
+                .collect::<Result<Vec<Done>, RenderError>>()?;
+            return Ok((done, GroupUpdate::Reused(id)));
+        }
+        let mut done = group
+            .outputs()
+            .into_iter()
+            .map(|output| {
+                let previous = last.and_then(|last| last.output(&output.path));
+                render_one(output, previous)
+            })
+            .collect::<Result<Vec<Done>, RenderError>>()?;
+        let outputs = done
+            .iter_mut()
+            .filter_map(|it| Some((it.path.clone(), it.memo.take()?)))
+            .collect();
+        Ok((
+            done,
+            GroupUpdate::Made(id, memo::GroupMemo { inputs, outputs }),
+        ))
     });
     let mut set = FileSet::default();
     let mut parsed = HashSet::new();
     let mut counts = Counts::default();
     let mut fresh: Vec<(String, memo::Memo)> = Vec::new();
+    let mut made = Vec::new();
+    let mut live = Vec::new();
+    let mut n_alone = 0;
     // The first error in output order, whatever thread met it first: the same error every run.
     for res in rendered {
-        let (path, file, key, memo, reused) = res?;
-        parsed.extend(key);
-        if reused {
-            counts.reused += 1;
-        } else {
-            counts.rendered += 1;
+        let (done, update) = res?;
+        if let GroupUpdate::Alone = update {
+            n_alone += done.len();
         }
-        if let Some(memo) = memo {
-            fresh.push((path.clone(), memo));
+        for Done {
+            path,
+            file,
+            parsed: key,
+            memo,
+            reused,
+        } in done
+        {
+            parsed.extend(key);
+            if reused {
+                counts.reused += 1;
+            } else {
+                counts.rendered += 1;
+            }
+            if let Some(memo) = memo.filter(|_| !reused) {
+                fresh.push((path.clone(), memo));
+            }
+            debug_assert!(
+                !set.files.contains_key(&path),
+                "two outputs render the same path `{path}`"
+            );
+            set.files.insert(path, file);
         }
-        debug_assert!(
-            !set.files.contains_key(&path),
-            "two outputs render the same path `{path}`"
-        );
-        set.files.insert(path, file);
+        match update {
+            GroupUpdate::Alone => {}
+            GroupUpdate::Reused(id) => live.push(id),
+            GroupUpdate::Made(id, memo) => {
+                live.push(id);
+                made.push((id, memo));
+            }
+        }
     }
+    // Only now, with the groups' memos: a failed rendering leaves the cache as it was.
+    cache.templates = fingerprint;
     cache.parsed = parsed;
     cache.last = counts;
-    cache.remember(&set, fresh);
+    cache.remember(&set, n_alone, fresh, made, &live);
     Ok(set)
 }
 
 impl RenderCache {
-    /// Keeps the memos of the paths of `set` only: reused ones as they were, `fresh` ones new.
-    fn remember(&mut self, set: &FileSet, fresh: Vec<(String, memo::Memo)>) {
+    /// Keeps the memos of the outputs of the last rendering only: reused ones as they were,
+    /// `fresh` (of the `n_alone` outputs made alone) and `made` (groups) new; `live` names every
+    /// group.
+    fn remember(
+        &mut self,
+        set: &FileSet,
+        n_alone: usize,
+        fresh: Vec<(String, memo::Memo)>,
+        made: Vec<((&'static str, &str), memo::GroupMemo)>,
+        live: &[(&'static str, &str)],
+    ) {
         if !self.memoize {
             return;
         }
-        self.outputs.retain(|path, _| set.files.contains_key(path));
         self.outputs.extend(fresh);
+        // Every output made alone has a memo, so there are more only when paths went away.
+        if self.outputs.len() != n_alone {
+            self.outputs.retain(|path, _| set.files.contains_key(path));
+        }
+        self.groups.extend(
+            made.into_iter()
+                .map(|((kind, entity), memo)| ((kind, entity.to_owned()), memo)),
+        );
+        if self.groups.len() != live.len() {
+            let live: HashSet<(&str, &str)> = live.iter().copied().collect();
+            self.groups
+                .retain(|(kind, entity), _| live.contains(&(*kind, entity.as_str())));
+        }
     }
 }
 
 /// Every file to render, from every area, made as they are taken (see the areas' `outputs`).
 fn outputs(project: &ir::Project) -> impl Iterator<Item = Output<'_>> + Send {
+    groups(project).flat_map(group::Group::outputs)
+}
+
+/// Every file to render, in groups (see [`group::Group`]), made as they are taken.
+fn groups(project: &ir::Project) -> impl Iterator<Item = group::Group<'_>> + Send {
     core::outputs(project)
         .chain(pipelines::outputs(project))
-        .chain(std::iter::once_with(|| llm::outputs(project)).flatten())
+        .chain(
+            std::iter::once_with(|| llm::outputs(project))
+                .flatten()
+                .map(|output| group::Group::ready(vec![output])),
+        )
 }
 
 /// Every Python symbol the service registers, from every area, sorted and deduplicated.

@@ -11,6 +11,8 @@ use crate::ir::{self, Field, StepTarget, Style, python_string};
 use crate::operators::{self, Entry, StageBody, Unit};
 use std::sync::Arc;
 
+use crate::render::core;
+use crate::render::group::Group;
 use crate::render::{Output, PolicyConstant, Registration, Role};
 
 /// `(name, include_str!(templates/name))`.
@@ -37,10 +39,12 @@ pub(super) const TEMPLATES: &[(&str, &str)] = &[
     template!("pipelines/docs.md.j2"),
 ];
 
-/// The files this area renders.
+/// The files this area renders: the shared runtime and the docs each alone, and the files of
+/// each pipeline as one group made from the pipeline and the steps' targets (see
+/// [`Group::made`]).
 ///
 /// Lazily, pipeline by pipeline: the contexts of the project's files are built as they are taken.
-pub(super) fn outputs(project: &ir::Project) -> impl Iterator<Item = Output<'_>> + Send {
+pub(super) fn outputs(project: &ir::Project) -> impl Iterator<Item = Group<'_>> + Send {
     let src = format!("src/{}/pipelines", project.package);
     let origin = &project.origin;
     let shared = if project.pipelines.is_empty() {
@@ -64,25 +68,29 @@ pub(super) fn outputs(project: &ir::Project) -> impl Iterator<Item = Output<'_>>
         Output::managed("docs/pipelines.md", "pipelines/docs.md.j2", origin)
             .with("diagrams", Diagrams(&project.pipelines))
     });
+    let pipelines = project.pipelines.iter().map(move |pipeline| {
+        Group::made(
+            "pipeline",
+            &pipeline.origin,
+            (src.clone(), pipeline, targets(project, pipeline)),
+            |(src, pipeline, targets)| pipeline_outputs(&src, pipeline, &targets),
+        )
+    });
     shared
         .into_iter()
-        .chain(
-            project
-                .pipelines
-                .iter()
-                .flat_map(move |pipeline| pipeline_outputs(project, &src, pipeline)),
-        )
-        .chain(docs)
+        .map(|output| Group::ready(vec![output]))
+        .chain(pipelines)
+        .chain(docs.map(|output| Group::ready(vec![output])))
 }
 
 /// The files of one pipeline.
 fn pipeline_outputs<'a>(
-    project: &'a ir::Project,
     src: &str,
     pipeline: &'a ir::Pipeline,
+    targets: &[Option<Target<'_>>],
 ) -> Vec<Output<'a>> {
     let mut out = Vec::new();
-    let view = Arc::new(PipelineView::new(project, pipeline));
+    let view = Arc::new(PipelineView::of(pipeline, targets));
     let module = &pipeline.names.module;
     let origin = &pipeline.origin;
     let steps_dir = format!("{src}/{module}_steps");
@@ -160,24 +168,29 @@ impl Serialize for Diagrams<'_> {
 pub(super) fn registrations(project: &ir::Project) -> Vec<Registration> {
     let mut all = Vec::new();
     for pipeline in &project.pipelines {
-        let view = PipelineView::new(project, pipeline);
         let module = format!("{}.pipelines.{}", project.package, pipeline.names.module);
         all.push(Registration::new(
             Role::Workflow,
             &module,
             &pipeline.names.class,
         ));
-        for step in view.steps.iter().filter(|step| step.kind == "scaffold") {
+        // The scaffolded steps, named as their views name them (`step_view`): the rest of a
+        // view is not needed here.
+        for step in &pipeline.steps {
+            let StepTarget::Scaffold(names) = &step.target else {
+                continue;
+            };
+            let (function, workflow) = scaffold_names(pipeline, names);
             all.push(
                 Registration::new(
                     Role::Function,
-                    format!("{module}_steps.{}", step.module),
-                    &step.module,
+                    format!("{module}_steps.{}", names.module),
+                    &names.module,
                 )
-                .named(&step.function),
+                .named(&function),
             );
             if pipeline.style == Style::Subworkflows {
-                all.push(Registration::new(Role::Workflow, &module, &step.workflow));
+                all.push(Registration::new(Role::Workflow, &module, &workflow));
             }
         }
     }
@@ -303,12 +316,44 @@ struct PipelineView {
     operator_lines: Vec<String>,
 }
 
+/// What a step bound to a declared function or workflow reads of it.
+#[derive(Debug, Clone, Copy, Serialize)]
+struct Target<'a> {
+    input: &'a [Field],
+    output: &'a ir::Type,
+}
+
+/// The target of each step of `pipeline`, in order: `None` for a scaffolded step (or one whose
+/// entity is not declared, which lowering rules out).
+fn targets<'a>(project: &'a ir::Project, pipeline: &ir::Pipeline) -> Vec<Option<Target<'a>>> {
+    pipeline
+        .steps
+        .iter()
+        .map(|step| match &step.target {
+            StepTarget::Scaffold(_) => None,
+            StepTarget::Function(names) => core::named(&project.functions, |it| &it.names, names)
+                .map(|it| Target {
+                    input: &it.input,
+                    output: &it.output,
+                }),
+            StepTarget::Workflow(names) => core::named(&project.workflows, |it| &it.names, names)
+                .map(|it| Target {
+                    input: &it.input,
+                    output: &it.output,
+                }),
+        })
+        .collect()
+}
+
 impl PipelineView {
-    fn new(project: &ir::Project, pipeline: &ir::Pipeline) -> Self {
+    /// The view of `pipeline` whose steps run `targets` (see [`targets`]).
+    fn of(pipeline: &ir::Pipeline, targets: &[Option<Target<'_>>]) -> Self {
+        debug_assert_eq!(targets.len(), pipeline.steps.len(), "one target per step");
         let steps: Vec<StepView> = pipeline
             .steps
             .iter()
-            .map(|step| step_view(project, pipeline, step))
+            .zip(targets)
+            .map(|(step, target)| step_view(pipeline, step, *target))
             .collect();
         let mut walk = Walk {
             pipeline,
@@ -413,7 +458,7 @@ fn wrap_words(text: &str, width: usize) -> Vec<String> {
     lines
 }
 
-fn step_view(project: &ir::Project, pipeline: &ir::Pipeline, step: &ir::Step) -> StepView {
+fn step_view(pipeline: &ir::Pipeline, step: &ir::Step, target: Option<Target<'_>>) -> StepView {
     let mut view = StepView {
         token: step.names.declared.clone(),
         module: step.names.module.clone(),
@@ -431,29 +476,37 @@ fn step_view(project: &ir::Project, pipeline: &ir::Pipeline, step: &ir::Step) ->
     match &step.target {
         StepTarget::Scaffold(names) => {
             view.module.clone_from(&names.module);
-            view.function = format!("{}_{}", pipeline.names.module, names.module);
-            view.workflow = format!("{}{}", pipeline.names.class, names.class);
+            (view.function, view.workflow) = scaffold_names(pipeline, names);
         }
         StepTarget::Function(names) => {
             view.kind = "function";
             bind(&mut view, names);
-            if let Some(function) = project.functions.iter().find(|it| it.names == *names) {
-                view.target_fields.clone_from(&function.input);
-                view.output_type = function.output.python();
-                view.output_any = function.output.uses_any();
+            if let Some(target) = target {
+                view.target_fields = target.input.to_vec();
+                view.output_type = target.output.python();
+                view.output_any = target.output.uses_any();
             }
         }
         StepTarget::Workflow(names) => {
             view.kind = "workflow";
             bind(&mut view, names);
-            if let Some(workflow) = project.workflows.iter().find(|it| it.names == *names) {
-                view.target_fields.clone_from(&workflow.input);
-                view.output_type = workflow.output.python();
-                view.output_any = workflow.output.uses_any();
+            if let Some(target) = target {
+                view.target_fields = target.input.to_vec();
+                view.output_type = target.output.python();
+                view.output_any = target.output.uses_any();
             }
         }
     }
     view
+}
+
+/// The function a scaffolded step is registered under (`blog_pipeline_draft`) and the class of
+/// its child workflow (`BlogPipelineDraft`).
+fn scaffold_names(pipeline: &ir::Pipeline, names: &ir::Names) -> (String, String) {
+    (
+        format!("{}_{}", pipeline.names.module, names.module),
+        format!("{}{}", pipeline.names.class, names.class),
+    )
 }
 
 fn bind(view: &mut StepView, names: &ir::Names) {
