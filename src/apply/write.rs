@@ -47,12 +47,25 @@ pub fn write_atomic_with(
 /// rename), creating parent directories, but without any fsync: for caches, which a crash may
 /// leave old, new or missing, but never torn.
 pub fn replace_unsynced(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    replace_unsynced_with(path, |out| out.write_all(bytes))
+}
+
+/// [`replace_unsynced`] of what `fill` writes, streamed to the temp file (through a buffer)
+/// instead of built in memory first.
+pub fn replace_unsynced_with(
+    path: &Path,
+    fill: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
     let mut temp = tempfile::Builder::new()
         .prefix(TEMP_PREFIX)
         .tempfile_in(dir)?;
-    temp.write_all(bytes)?;
+    {
+        let mut out = io::BufWriter::new(temp.as_file_mut());
+        fill(&mut out)?;
+        out.flush()?;
+    }
     temp.into_temp_path().persist(path).map_err(|err| err.error)
 }
 

@@ -15,6 +15,15 @@ pub struct Origin {
     pub span: (usize, usize),
 }
 
+impl From<ir::Origin> for Origin {
+    fn from(origin: ir::Origin) -> Origin {
+        Origin {
+            entity: origin.entity,
+            span: origin.span,
+        }
+    }
+}
+
 impl From<&ir::Origin> for Origin {
     fn from(origin: &ir::Origin) -> Origin {
         Origin {
