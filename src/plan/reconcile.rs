@@ -95,7 +95,8 @@ pub fn plan_against(
 ) -> Plan {
     debug_assert_eq!(fingerprint, state.fingerprint());
     let paths: BTreeSet<&String> = files.files.keys().chain(state.files.keys()).collect();
-    let mut changes = Vec::new();
+    // At most one change per path: no Vec of a plan of thousands of changes grows by doubling.
+    let mut changes = Vec::with_capacity(paths.len());
     let mut next = BTreeMap::new();
     for rel in paths {
         let disk = snapshot.files.get(rel);
@@ -517,7 +518,7 @@ mod tests {
         );
         let mut state = State::default();
         let old_origin = Origin {
-            entity: "function \"Old\"".to_owned(),
+            entity: "function \"Old\"".into(),
             span: (5, 9),
         };
         if let Some(recorded) = recorded {
