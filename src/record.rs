@@ -207,6 +207,23 @@ impl Record {
             .collect()
     }
 
+    /// [`Record::entries`] of a rendering that is no longer needed: its paths and entity names are
+    /// moved into the entries, not copied, and the rest of it is freed.
+    pub fn into_entries(files: FileSet) -> BTreeMap<String, Entry> {
+        files
+            .files
+            .into_iter()
+            .map(|(rel, file)| {
+                let entry = Entry {
+                    kind: file.kind,
+                    origin: Origin::from(file.origin),
+                    hash: file.hash,
+                };
+                (rel, entry)
+            })
+            .collect()
+    }
+
     /// The project's record, if there is one for exactly these inputs (`key`). Anything else (no
     /// record, another key or format, unreadable, corrupt) is `None`: the caller renders.
     pub fn load(root: &Path, key: Hash) -> Option<Record> {
@@ -253,8 +270,10 @@ impl Record {
         if std::fs::symlink_metadata(&ignore).is_err() {
             write::replace_unsynced(&ignore, b"# restack's cache: never commit it.\n*\n")?;
         }
-        let json = serde_json::to_vec(self).map_err(std::io::Error::other)?;
-        write::replace_unsynced(&resolve(RECORD_FILE)?, &json)
+        // Streamed to the file: the text of a large project's record is never built in memory.
+        write::replace_unsynced_with(&resolve(RECORD_FILE)?, |out| {
+            serde_json::to_writer(out, self).map_err(std::io::Error::other)
+        })
     }
 }
 

@@ -463,6 +463,20 @@ fn unsafe_paths_are_refused_before_anything_is_written() {
         assert!(matches!(err, ApplyError::Path(_)), "{err}");
         assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
         assert!(!root.join(STATE_FILE).exists());
+
+        // A symlinked folder of merge bases: a scaffold's base, stored with its file, would be
+        // written through it. Refused before anything is written, the journal included.
+        std::fs::remove_file(root.join("src")).unwrap();
+        let set = files(&[("src/blog/s.py", Kind::Scaffold, "s\n")]);
+        let plan = make_plan(&root, &set, false);
+        std::fs::create_dir_all(root.join(".restack")).unwrap();
+        std::os::unix::fs::symlink(&outside, root.join(".restack/base")).unwrap();
+        let err = apply_plan(&root, &plan).unwrap_err();
+        assert!(matches!(err, ApplyError::Path(_)), "{err}");
+        assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
+        assert!(!root.join("src/blog/s.py").exists());
+        assert!(!root.join(JOURNAL_FILE).exists());
+        assert!(!root.join(STATE_FILE).exists());
     }
 }
 

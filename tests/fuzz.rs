@@ -951,7 +951,7 @@ fn build(cases: &[PathCase]) -> (FileSet, Snapshot, State) {
                 Entry {
                     kind,
                     origin: plan::Origin {
-                        entity: format!("function \"old {rel}\""),
+                        entity: format!("function \"old {rel}\"").into(),
                         span: (3, 4),
                     },
                     hash: recorded_hash(text),
@@ -1085,9 +1085,11 @@ fn check_plan(cases: &[PathCase], force: bool) -> Result<(), TestCaseError> {
         let origin = if let Some(file) = files.files.get(rel) {
             file.origin.entity.clone()
         } else {
-            entry.map(|it| it.origin.entity.clone()).unwrap_or_default()
+            entry
+                .map(|it| it.origin.entity.to_string())
+                .unwrap_or_default()
         };
-        prop_assert_eq!(&change.origin.entity, &origin);
+        prop_assert_eq!(&*change.origin.entity, origin.as_str());
 
         // Nothing lost: writing over or deleting bytes restack did not write needs --force.
         let untouched = match (disk, entry) {

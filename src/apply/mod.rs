@@ -255,6 +255,10 @@ fn apply_with(
 
     // 4. The journal, before any file is touched.
     let (bases, written_bases) = journal_of(plan, rerender)?;
+    // The merge bases stored with their files are written through safe paths too.
+    for rel in &written_bases {
+        path::resolve_unchecked(root, &format!("{BASE_DIR}/{rel}"))?;
+    }
     let journal = JournalRef {
         changes: &plan.changes,
         bases: &bases,
@@ -278,41 +282,36 @@ fn apply_with(
     // 5. The files: deletions first (in path order, so a file that becomes a directory is gone
     // before the directory is made), then every write in one batch (see `write_groups_from`),
     // a merge base that is the text written going with its file (renamed after every file).
+    // Full paths are made when needed, not kept: every one was resolved (checked) above.
     let mut dirs = BTreeSet::from([root.join(STATE_DIR)]);
-    let base_paths = targets
-        .iter()
-        .map(|(change, _)| {
-            journal
-                .written_bases
-                .contains(change.path.as_str())
-                .then(|| path::resolve_unchecked(root, &format!("{BASE_DIR}/{}", change.path)))
-                .transpose()
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut batch: Vec<(Vec<&Path>, &Change)> = Vec::new();
-    for ((change, full), base_path) in targets.iter().zip(&base_paths) {
+    let mut batch: Vec<&Change> = Vec::new();
+    for change in &targets {
+        let full = path::join(root, &change.path);
         if let Some(dir) = full.parent()
             && !dirs.contains(dir)
         {
             dirs.insert(dir.to_path_buf());
         }
         match change.action {
-            Action::Create | Action::Update | Action::Merge => {
-                let mut paths = vec![full.as_path()];
-                paths.extend(base_path.as_deref());
-                batch.push((paths, change));
-            }
-            Action::Delete => write::remove(root, full).map_err(io_at(full))?,
+            Action::Create | Action::Update | Action::Merge => batch.push(change),
+            Action::Delete => write::remove(root, &full).map_err(io_at(&full))?,
             Action::Keep | Action::Blocked(_) => {}
         }
     }
-    write_batch(&batch, rerender)?;
+    let base_of = |rel: &str| path::join(root, &format!("{BASE_DIR}/{rel}"));
+    let paths = |change: &&Change| {
+        let mut paths = vec![path::join(root, &change.path)];
+        if journal.written_bases.contains(change.path.as_str()) {
+            paths.push(base_of(&change.path));
+        }
+        paths
+    };
+    write_batch(&batch, paths, rerender)?;
     drop(batch);
-    drop(base_paths);
     for dir in &dirs {
         write::clean_temp_files(dir).map_err(io_at(dir))?;
     }
-    for (change, _) in &targets {
+    for change in &targets {
         let list = match change.action {
             Action::Create => &mut applied.created,
             Action::Update => &mut applied.updated,
@@ -345,16 +344,20 @@ fn apply_with(
     Ok(applied)
 }
 
-/// Writes `batch` (groups of paths, sorted by the path of their change, with the change whose
-/// bytes they get) with [`write::write_groups_from`]: first the texts the plan holds, in order
-/// (and, when `rerender` renders by path only, the others, by path), then the texts `rerender`
-/// makes, as it makes them. Each rendering must hash as planned.
-fn write_batch(batch: &[(Vec<&Path>, &Change)], rerender: &dyn Rerender) -> Result<(), ApplyError> {
+/// Writes `batch` (the changes that write a file, sorted by path; `paths` names the files each
+/// writes) with [`write::write_groups_from`]: first the texts the plan holds, in order (and,
+/// when `rerender` renders by path only, the others, by path), then the texts `rerender` makes,
+/// as it makes them. Each rendering must hash as planned.
+fn write_batch(
+    batch: &[&Change],
+    paths: impl Fn(&&Change) -> Vec<PathBuf> + Sync,
+    rerender: &dyn Rerender,
+) -> Result<(), ApplyError> {
     let in_order = rerender.makes_all();
     let next = AtomicUsize::new(0);
     let held = || loop {
         let idx = next.fetch_add(1, Ordering::Relaxed);
-        let (_, change) = batch.get(idx)?;
+        let change = batch.get(idx)?;
         if in_order && change.contents == Some(Text::Rendering) {
             continue;
         }
@@ -364,10 +367,10 @@ fn write_batch(batch: &[(Vec<&Path>, &Change)], rerender: &dyn Rerender) -> Resu
     // not needed here.
     let rendered = || loop {
         let (path, text) = rerender.next()?;
-        let Ok(idx) = batch.binary_search_by(|(_, change)| change.path.as_str().cmp(&path)) else {
+        let Ok(idx) = batch.binary_search_by(|change| change.path.as_str().cmp(&path)) else {
             continue;
         };
-        let change = batch[idx].1;
+        let change = batch[idx];
         if change.contents != Some(Text::Rendering) {
             continue;
         }
@@ -376,9 +379,11 @@ fn write_batch(batch: &[(Vec<&Path>, &Change)], rerender: &dyn Rerender) -> Resu
         return Some((idx, bytes));
     };
     let missing = |change: &&Change| failed_render(&change.path, "the project has no such file");
-    write::write_groups_from(batch, || held().or_else(rendered), missing).map_err(|err| match err {
-        write::GroupError::Write(err) => batch_error(err),
-        write::GroupError::Bytes(err) => err,
+    write::write_groups_from(batch, paths, || held().or_else(rendered), missing).map_err(|err| {
+        match err {
+            write::GroupError::Write(err) => batch_error(err),
+            write::GroupError::Bytes(err) => err,
+        }
     })
 }
 
@@ -555,15 +560,15 @@ fn write_state(root: &Path, state: &State) -> Result<bool, ApplyError> {
     Ok(true)
 }
 
-/// The changes of `plan` that touch a file, with their full paths, when the plan is still true:
-/// made from the manifest of `options`, against the state of `fingerprint`, and every file still
-/// as the plan saw it.
+/// The changes of `plan` that touch a file, when the plan is still true: made from the manifest
+/// of `options`, against the state of `fingerprint`, every file still as the plan saw it, and
+/// its path safe ([`path::resolve`]: no symlink below the root).
 fn targets_if_current<'a>(
     root: &Path,
     plan: &'a Plan,
     options: &ApplyOptions,
     fingerprint: Hash,
-) -> Result<Vec<(&'a Change, PathBuf)>, ApplyError> {
+) -> Result<Vec<&'a Change>, ApplyError> {
     if plan.manifest != options.manifest {
         return Err(Stale::Manifest.into());
     }
@@ -582,7 +587,7 @@ fn targets_if_current<'a>(
             }
             .into());
         }
-        targets.push((change, full));
+        targets.push(change);
     }
     Ok(targets)
 }

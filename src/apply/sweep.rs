@@ -189,7 +189,7 @@ mod tests {
                 let entry = Entry {
                     kind: Kind::Scaffold,
                     origin: Origin {
-                        entity: "function \"F\"".to_owned(),
+                        entity: "function \"F\"".into(),
                         span: (0, 1),
                     },
                     hash: Hash::of(rel.as_bytes()),

@@ -15,6 +15,7 @@
 //! `std::fs::write` and `std::fs::rename` are disallowed by clippy.toml elsewhere; this module does
 //! not need them either: the rename is `tempfile`'s `persist`.
 
+use std::collections::BTreeSet;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -47,12 +48,25 @@ pub fn write_atomic_with(
 /// rename), creating parent directories, but without any fsync: for caches, which a crash may
 /// leave old, new or missing, but never torn.
 pub fn replace_unsynced(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    replace_unsynced_with(path, |out| out.write_all(bytes))
+}
+
+/// [`replace_unsynced`] of what `fill` writes, streamed to the temp file (through a buffer)
+/// instead of built in memory first.
+pub fn replace_unsynced_with(
+    path: &Path,
+    fill: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
     let mut temp = tempfile::Builder::new()
         .prefix(TEMP_PREFIX)
         .tempfile_in(dir)?;
-    temp.write_all(bytes)?;
+    {
+        let mut out = io::BufWriter::new(temp.as_file_mut());
+        fill(&mut out)?;
+        out.flush()?;
+    }
     temp.into_temp_path().persist(path).map_err(|err| err.error)
 }
 
@@ -80,13 +94,11 @@ pub struct BatchError {
 /// in step 1 renames nothing. A crash leaves each target old or new plus, at worst, temp files
 /// that [`clean_temp_files`] removes; making the *set* consistent is the journal's job.
 pub fn write_all_atomic(files: &[(&Path, &[u8])]) -> Result<(), BatchError> {
-    let groups: Vec<(Vec<&Path>, &[u8])> = files
-        .iter()
-        .map(|(path, bytes)| (vec![*path], *bytes))
-        .collect();
-    write_groups_atomic(&groups, |bytes| {
-        Ok::<_, std::convert::Infallible>(std::borrow::Cow::Borrowed(*bytes))
-    })
+    write_groups_atomic(
+        files,
+        |(path, _)| vec![path.to_path_buf()],
+        |(_, bytes)| Ok::<_, std::convert::Infallible>(std::borrow::Cow::Borrowed(*bytes)),
+    )
     .map_err(|err| match err {
         GroupError::Write(err) => err,
         GroupError::Bytes(never) => match never {},
@@ -101,10 +113,13 @@ pub enum GroupError<E> {
     Bytes(E),
 }
 
-/// [`write_all_atomic`] of groups of files, each group's files all getting the bytes `bytes`
-/// makes for it. The renames happen in rounds: the first file of every group, in order, then
-/// the second of every group, and so on; so a crash before the end leaves no later file of a
-/// group renamed while an earlier file of another is not.
+/// [`write_all_atomic`] of groups of files, each group's files (`paths` names them, in order)
+/// all getting the bytes `bytes` makes for it. The renames happen in rounds: the first file of
+/// every group, in order, then the second of every group, and so on; so a crash before the end
+/// leaves no later file of a group renamed while an earlier file of another is not.
+///
+/// The paths of a group are asked for when they are needed (to write, then to rename), not kept:
+/// a batch of thousands of files holds, per file, only the few bytes that name its temp file.
 ///
 /// The bytes are made on at most one thread per core (the calling thread one of them) and handed
 /// to the [`WRITE_THREADS`] threads that write them, a bounded number at a time: the bytes of
@@ -113,16 +128,17 @@ pub enum GroupError<E> {
 /// stays resident). When making the bytes of a group fails, no more are made, nothing is
 /// renamed, and the error of the first such group in order is returned.
 pub fn write_groups_atomic<T: Sync, E: Send>(
-    groups: &[(Vec<&Path>, T)],
+    groups: &[T],
+    paths: impl Fn(&T) -> Vec<PathBuf> + Sync,
     bytes: impl Fn(&T) -> Result<std::borrow::Cow<'_, [u8]>, E> + Sync,
 ) -> Result<(), GroupError<E>> {
     let next = AtomicUsize::new(0);
     let source = || {
         let idx = next.fetch_add(1, Ordering::Relaxed);
-        let (_, item) = groups.get(idx)?;
+        let item = groups.get(idx)?;
         Some((idx, bytes(item)))
     };
-    write_groups_from(groups, source, |_| {
+    write_groups_from(groups, paths, source, |_| {
         unreachable!("every group is taken from the source in turn")
     })
 }
@@ -132,36 +148,25 @@ pub fn write_groups_atomic<T: Sync, E: Send>(
 /// it will. Each group must come once; for the first group in order that did not come at all,
 /// `missing` gives the error (and nothing is renamed).
 pub fn write_groups_from<'g, T: Sync, E: Send>(
-    groups: &'g [(Vec<&Path>, T)],
+    groups: &'g [T],
+    paths: impl Fn(&T) -> Vec<PathBuf> + Sync,
     source: impl Fn() -> Option<(usize, Result<std::borrow::Cow<'g, [u8]>, E>)> + Sync,
     missing: impl Fn(&T) -> E,
 ) -> Result<(), GroupError<E>> {
-    let mut dirs: Vec<&Path> = groups
-        .iter()
-        .flat_map(|(paths, _)| paths)
-        .map(|path| path.parent().unwrap_or(Path::new(".")))
-        .collect();
-    dirs.sort_unstable();
-    dirs.dedup();
-    for dir in &dirs {
-        std::fs::create_dir_all(dir).map_err(failed(dir))?;
-    }
-    let temps = write_temps(groups, &source, &missing)?;
-    let rounds = groups
-        .iter()
-        .map(|(paths, _)| paths.len())
-        .max()
-        .unwrap_or(0);
-    let mut temps: Vec<std::vec::IntoIter<tempfile::TempPath>> =
-        temps.into_iter().map(IntoIterator::into_iter).collect();
-    for round in 0..rounds {
-        for (temps, (paths, _)) in temps.iter_mut().zip(groups) {
-            let (Some(temp), Some(path)) = (temps.next(), paths.get(round)) else {
-                continue;
-            };
-            temp.persist(path).map_err(|err| failed(path)(err.error))?;
+    // The distinct directories (a project has few), each made before its files are written.
+    let mut dirs: BTreeSet<PathBuf> = BTreeSet::new();
+    for group in groups {
+        for path in paths(group) {
+            let dir = path.parent().unwrap_or(Path::new("."));
+            if !dirs.contains(dir) {
+                std::fs::create_dir_all(dir).map_err(failed(dir))?;
+                dirs.insert(dir.to_path_buf());
+            }
         }
     }
+    let mut temps = write_temps(groups, &paths, &source, &missing)?;
+    temps.rename_all()?;
+    let dirs: Vec<PathBuf> = dirs.into_iter().collect();
     in_parallel(&dirs, |dir| sync_dir(dir).map_err(failed(dir)))?;
     Ok(())
 }
@@ -172,37 +177,104 @@ fn failed<E>(path: &Path) -> impl FnOnce(io::Error) -> GroupError<E> {
     move |source| GroupError::Write(BatchError { path, source })
 }
 
-/// What one thread of [`write_temps`] did: the groups it finished, and its first error with the
-/// group's index.
-type Part<E> = (
-    Vec<(usize, Vec<tempfile::TempPath>)>,
-    Option<(usize, GroupError<E>)>,
-);
+/// How many random characters name a temp file of a batch, after [`TEMP_PREFIX`].
+const TEMP_RAND: usize = 6;
 
-/// The temp files of every group, in group order: the bytes of each made by `source` on at most
-/// one thread per core, written and fsynced by up to [`WRITE_THREADS`] others (see
-/// [`write_groups_atomic`]). On an error every temp file written is removed (dropping a
-/// [`tempfile::TempPath`] removes its file) and the error of the first group in order that
+/// A temp file of a batch: which file of which group it is to replace, and its name's random
+/// part; `None` once it is renamed (or gone). Its directory is its target's.
+type TempName = (u32, u16, Option<[u8; TEMP_RAND]>);
+
+/// The temp files a batch wrote, waiting for their renames, sorted by group and by file within
+/// it. Dropped, it removes every temp file it still names: on any error, nothing of the batch
+/// is left behind.
+struct Temps<'g, 'p, T, P: Fn(&T) -> Vec<PathBuf>> {
+    groups: &'g [T],
+    paths: &'p P,
+    names: Vec<TempName>,
+}
+
+impl<T, P: Fn(&T) -> Vec<PathBuf>> Temps<'_, '_, T, P> {
+    /// The path of the temp file that replaces `target`.
+    fn temp_path(target: &Path, rand: [u8; TEMP_RAND]) -> PathBuf {
+        let mut name = std::ffi::OsString::from(TEMP_PREFIX);
+        name.push(String::from_utf8_lossy(&rand).as_ref());
+        target.with_file_name(name)
+    }
+
+    /// Renames every temp file over its target, in rounds (see [`write_groups_atomic`]).
+    fn rename_all<E>(&mut self) -> Result<(), GroupError<E>> {
+        let rounds = self.names.iter().map(|(_, file, _)| *file).max();
+        for round in rounds.into_iter().flat_map(|last| 0..=last) {
+            for (group, file, rand) in &mut self.names {
+                if *file != round {
+                    continue;
+                }
+                let Some(name) = *rand else { continue };
+                let paths = (self.paths)(&self.groups[*group as usize]);
+                let Some(target) = paths.get(usize::from(round)) else {
+                    continue;
+                };
+                let temp = tempfile::TempPath::try_from_path(Self::temp_path(target, name))
+                    .map_err(failed(target))?;
+                // The temp path owns the file now: a failed rename drops it, which removes it.
+                *rand = None;
+                temp.persist(target)
+                    .map_err(|err| failed(target)(err.error))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<T, P: Fn(&T) -> Vec<PathBuf>> Drop for Temps<'_, '_, T, P> {
+    fn drop(&mut self) {
+        for (group, file, rand) in &mut self.names {
+            let Some(rand) = rand.take() else { continue };
+            let paths = (self.paths)(&self.groups[*group as usize]);
+            if let Some(target) = paths.get(usize::from(*file)) {
+                // Dropping a temp path removes its file.
+                drop(tempfile::TempPath::try_from_path(Self::temp_path(
+                    target, rand,
+                )));
+            }
+        }
+    }
+}
+
+/// What one thread of [`write_temps`] did: the temp files it wrote, and its first error with the
+/// group's index.
+type Part<E> = (Vec<TempName>, Option<(usize, GroupError<E>)>);
+
+/// The temp files of every group: the bytes of each made by `source` on at most one thread per
+/// core, written and fsynced by up to [`WRITE_THREADS`] others (see [`write_groups_atomic`]). On
+/// an error every temp file written is removed and the error of the first group in order that
 /// failed is returned.
-fn write_temps<'g, T: Sync, E: Send>(
-    groups: &'g [(Vec<&Path>, T)],
+fn write_temps<'g, 'p, T: Sync, E: Send, P: Fn(&T) -> Vec<PathBuf> + Sync>(
+    groups: &'g [T],
+    paths: &'p P,
     source: &(impl Fn() -> Option<(usize, Result<std::borrow::Cow<'g, [u8]>, E>)> + Sync),
     missing: &impl Fn(&T) -> E,
-) -> Result<Vec<Vec<tempfile::TempPath>>, GroupError<E>> {
-    let write_group = |paths: &[&Path], bytes: &[u8]| {
-        paths
-            .iter()
-            .map(|path| write_temp(path, bytes).map_err(failed(path)))
-            .collect::<Result<Vec<_>, _>>()
+) -> Result<Temps<'g, 'p, T, P>, GroupError<E>> {
+    let Ok(n_groups) = u32::try_from(groups.len()) else {
+        return Err(GroupError::Write(BatchError {
+            path: PathBuf::new(),
+            source: io::Error::other("too many files in one batch"),
+        }));
     };
-    if groups.is_empty() {
-        return Ok(Vec::new());
+    let mut temps = Temps {
+        groups,
+        paths,
+        names: Vec::new(),
+    };
+    if n_groups == 0 {
+        return Ok(temps);
     }
     let makers = std::thread::available_parallelism()
         .map_or(1, std::num::NonZeroUsize::get)
         .min(groups.len());
     let writers = WRITE_THREADS.min(groups.len());
     let stop = AtomicBool::new(false);
+    let came: Vec<AtomicBool> = (0..groups.len()).map(|_| AtomicBool::new(false)).collect();
     // At most this many made bytes wait for a writer: the bytes in memory are bounded by the
     // files being made, waiting and being written.
     let (send, receive) = mpsc::sync_channel::<(usize, std::borrow::Cow<'g, [u8]>)>(writers);
@@ -239,11 +311,11 @@ fn write_temps<'g, T: Sync, E: Send>(
                 // Another group failed: what is left is only drained.
                 continue;
             }
-            let Some((paths, _)) = groups.get(idx) else {
+            let Some(came) = came.get(idx) else {
                 continue;
             };
-            match write_group(paths, &made) {
-                Ok(temps) => done.push((idx, temps)),
+            match write_group(idx, &paths(&groups[idx]), &made, &mut done) {
+                Ok(()) => came.store(true, Ordering::Relaxed),
                 Err(err) => {
                     stop.store(true, Ordering::Relaxed);
                     return (done, Some((idx, err)));
@@ -269,27 +341,58 @@ fn write_temps<'g, T: Sync, E: Send>(
         }
         parts
     });
-    let mut temps: Vec<Option<Vec<tempfile::TempPath>>> =
-        std::iter::repeat_with(|| None).take(groups.len()).collect();
     let mut first_error: Option<(usize, GroupError<E>)> = None;
     for (done, error) in parts {
-        for (idx, written) in done {
-            temps[idx] = Some(written);
-        }
+        temps.names.extend(done);
         if let Some((idx, err)) = error
             && first_error.as_ref().is_none_or(|(first, _)| idx < *first)
         {
             first_error = Some((idx, err));
         }
     }
+    // Each group's files were written by one thread, in order: a stable sort by group keeps
+    // them in order within it.
+    temps.names.sort_by_key(|(group, _, _)| *group);
+    temps.names.shrink_to_fit();
     if let Some((_, err)) = first_error {
         return Err(err);
     }
-    temps
-        .into_iter()
-        .zip(groups)
-        .map(|(temps, (_, item))| temps.ok_or_else(|| GroupError::Bytes(missing(item))))
-        .collect()
+    if let Some(idx) = came.iter().position(|it| !it.load(Ordering::Relaxed)) {
+        return Err(GroupError::Bytes(missing(&groups[idx])));
+    }
+    Ok(temps)
+}
+
+/// Writes the temp files of the group `idx`, one per path in `paths`, and adds their names to
+/// `done`. Written whole or not at all: a group whose second file fails has its first removed
+/// (its temp paths become names only once every file of it is written).
+fn write_group<E>(
+    idx: usize,
+    paths: &[PathBuf],
+    bytes: &[u8],
+    done: &mut Vec<TempName>,
+) -> Result<(), GroupError<E>> {
+    let written = paths
+        .iter()
+        .map(|path| write_temp(path, bytes).map_err(failed(path)))
+        .collect::<Result<Vec<_>, _>>()?;
+    for (file, temp) in written.into_iter().enumerate() {
+        let rand = temp
+            .file_name()
+            .and_then(|name| name.to_str())
+            .and_then(|name| name.strip_prefix(TEMP_PREFIX))
+            .and_then(|rand| <[u8; TEMP_RAND]>::try_from(rand.as_bytes()).ok());
+        let (Some(rand), Ok(group), Ok(file)) = (rand, u32::try_from(idx), u16::try_from(file))
+        else {
+            return Err(failed(&temp)(io::Error::other(
+                "a temp file's name is not as restack made it",
+            )));
+        };
+        // From here on `Temps` removes it if the batch fails.
+        done.push((group, file, Some(rand)));
+        let _ = temp.keep();
+    }
+    Ok(())
 }
 
 /// Writes and fsyncs a temp file next to `path` (with `path`'s permissions when it exists) and
@@ -321,7 +424,7 @@ fn write_temp_with(
 fn temp_file(path: &Path) -> io::Result<tempfile::NamedTempFile> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut builder = tempfile::Builder::new();
-    builder.prefix(TEMP_PREFIX);
+    builder.prefix(TEMP_PREFIX).rand_bytes(TEMP_RAND);
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
@@ -413,4 +516,131 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
         let _ = dir;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+    use std::path::{Path, PathBuf};
+
+    use super::{GroupError, TEMP_PREFIX, write_groups_atomic, write_groups_from};
+
+    /// Every file below `root`, relative, with its bytes; temp files included.
+    fn tree(root: &Path) -> Vec<(String, Vec<u8>)> {
+        let mut files: Vec<(String, Vec<u8>)> = walkdir::WalkDir::new(root)
+            .into_iter()
+            .filter_map(Result::ok)
+            .filter(|it| it.file_type().is_file())
+            .map(|it| {
+                let rel = it.path().strip_prefix(root).unwrap_or(it.path());
+                let bytes = std::fs::read(it.path()).unwrap_or_default();
+                (rel.to_string_lossy().replace('\\', "/"), bytes)
+            })
+            .collect();
+        files.sort();
+        files
+    }
+
+    fn no_temp_files(root: &Path) -> bool {
+        tree(root).iter().all(|(rel, _)| !rel.contains(TEMP_PREFIX))
+    }
+
+    /// Groups of files, each named by relative paths and getting its own bytes.
+    type Groups = Vec<(Vec<&'static str>, &'static [u8])>;
+
+    fn paths_in(root: &Path) -> impl Fn(&(Vec<&'static str>, &'static [u8])) -> Vec<PathBuf> {
+        let root = root.to_path_buf();
+        move |(paths, _)| paths.iter().map(|it| root.join(it)).collect()
+    }
+
+    #[test]
+    fn every_file_of_a_group_gets_its_bytes_and_no_temp_file_is_left() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path();
+        super::write_atomic(&root.join("old.txt"), b"old").expect("write");
+        let groups: Groups = vec![
+            (vec!["a.txt", "base/a.txt"], b"A"),
+            (vec!["old.txt"], b"new"),
+            (vec!["deep/er/b.txt", "base/deep/er/b.txt"], b"B"),
+        ];
+        let res = write_groups_atomic(&groups, paths_in(root), |(_, bytes)| {
+            Ok::<_, ()>(Cow::Borrowed(*bytes))
+        });
+        assert!(res.is_ok(), "{res:?}");
+        let expected: Vec<(String, Vec<u8>)> = [
+            ("a.txt", "A"),
+            ("base/a.txt", "A"),
+            ("base/deep/er/b.txt", "B"),
+            ("deep/er/b.txt", "B"),
+            ("old.txt", "new"),
+        ]
+        .iter()
+        .map(|(rel, bytes)| ((*rel).to_owned(), bytes.as_bytes().to_vec()))
+        .collect();
+        assert_eq!(tree(root), expected);
+    }
+
+    #[test]
+    fn bytes_that_cannot_be_made_rename_nothing_and_leave_nothing() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path();
+        super::write_atomic(&root.join("b.txt"), b"old").expect("write");
+        let groups: Groups = vec![
+            (vec!["a.txt", "base/a.txt"], b"A"),
+            (vec!["b.txt"], b"B"),
+            (vec!["c.txt"], b"C"),
+        ];
+        let res = write_groups_atomic(&groups, paths_in(root), |(paths, bytes)| {
+            if paths[0] == "c.txt" {
+                Err("cannot make c")
+            } else {
+                Ok(Cow::Borrowed(*bytes))
+            }
+        });
+        assert!(
+            matches!(res, Err(GroupError::Bytes("cannot make c"))),
+            "{res:?}"
+        );
+        assert_eq!(tree(root), vec![("b.txt".to_owned(), b"old".to_vec())]);
+    }
+
+    #[test]
+    fn a_group_that_never_comes_renames_nothing_and_leaves_nothing() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path();
+        let groups: Groups = vec![(vec!["a.txt"], b"A"), (vec!["b.txt"], b"B")];
+        let next = std::sync::atomic::AtomicBool::new(true);
+        // Only the first group is made.
+        let source = || {
+            next.swap(false, std::sync::atomic::Ordering::Relaxed)
+                .then(|| (0, Ok(Cow::Borrowed(groups[0].1))))
+        };
+        let res = write_groups_from(&groups, paths_in(root), source, |(paths, _)| paths[0]);
+        assert!(matches!(res, Err(GroupError::Bytes("b.txt"))), "{res:?}");
+        assert!(tree(root).is_empty(), "{:?}", tree(root));
+    }
+
+    #[test]
+    fn a_failed_rename_stops_the_renames_and_removes_every_temp_file() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path();
+        // A non-empty directory where a file should go: its rename fails.
+        std::fs::create_dir_all(root.join("b.txt/inside")).expect("dir");
+        let groups: Groups = vec![
+            (vec!["a.txt", "base/a.txt"], b"A"),
+            (vec!["b.txt", "base/b.txt"], b"B"),
+            (vec!["c.txt"], b"C"),
+        ];
+        let res = write_groups_atomic(&groups, paths_in(root), |(_, bytes)| {
+            Ok::<_, ()>(Cow::Borrowed(*bytes))
+        });
+        let Err(GroupError::Write(err)) = res else {
+            panic!("the rename of b.txt fails: {res:?}");
+        };
+        assert_eq!(err.path, root.join("b.txt"));
+        // Renames go in rounds in group order: `a.txt` was renamed before `b.txt` failed; nothing
+        // after it was, and no temp file is left.
+        assert!(no_temp_files(root), "{:?}", tree(root));
+        assert_eq!(tree(root), vec![("a.txt".to_owned(), b"A".to_vec())]);
+    }
 }

@@ -55,6 +55,9 @@ pub(crate) fn apply(
                     .map_err(failed)?;
             let planned = session::plan(&mut compiled, force, printer)?;
             let plan = planned.plan;
+            // The rendering is not needed past the plan but for its record: from here on only
+            // what the record keeps of it is kept.
+            let files = Record::into_entries(std::mem::take(&mut compiled.files));
             printer.out(&plan::display::human(&plan, &display));
             // The texts the plan does not hold are rendered again as they are written.
             let again: BTreeSet<&str> = plan
@@ -83,7 +86,7 @@ pub(crate) fn apply(
             drop(renderer);
             let rendering = record::Rendering {
                 key: compiled.key,
-                files: Record::entries(&compiled.files),
+                files,
                 python: render::target_of(&compiled.project),
                 diagnostics: compiled.diagnostics,
                 scaffolds: planned.scaffolds,

@@ -107,6 +107,16 @@ pub(crate) fn resolve_unchecked(root: &Path, rel: &str) -> Result<PathBuf, PathE
     Ok(at)
 }
 
+/// The path [`resolve_unchecked`] returns for `rel`, without its checks: for a path that was
+/// resolved already, whose full path was not kept.
+pub(crate) fn join(root: &Path, rel: &str) -> PathBuf {
+    let mut at = root.to_path_buf();
+    for component in rel.split('/') {
+        at.push(component);
+    }
+    at
+}
+
 /// [`resolve`] for many paths under one root, as one scan does: each directory is checked for
 /// being a symlink once, not once per path below it. The results are [`resolve`]'s.
 pub(crate) struct Resolver<'a> {

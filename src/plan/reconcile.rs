@@ -94,7 +94,8 @@ pub fn plan_against(
     options: &PlanOptions,
 ) -> Plan {
     debug_assert_eq!(fingerprint, state.fingerprint());
-    let mut changes = Vec::with_capacity(files.files.len());
+    // At most one change per path: no Vec of a plan of thousands of changes grows by doubling.
+    let mut changes = Vec::with_capacity(super::scan::paths(files, state).count());
     let mut next = BTreeMap::new();
     for rel in super::scan::paths(files, state) {
         let disk = snapshot.files.get(rel);
@@ -516,7 +517,7 @@ mod tests {
         );
         let mut state = State::default();
         let old_origin = Origin {
-            entity: "function \"Old\"".to_owned(),
+            entity: "function \"Old\"".into(),
             span: (5, 9),
         };
         if let Some(recorded) = recorded {

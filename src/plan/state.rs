@@ -520,7 +520,7 @@ mod cache_tests {
         Entry {
             kind,
             origin: Origin {
-                entity: entity.to_owned(),
+                entity: entity.into(),
                 span: (seed.len(), seed.len() * 3),
             },
             hash: Hash::of(seed.as_bytes()),
@@ -591,7 +591,7 @@ mod cache_tests {
             action: crate::plan::Action::Create,
             kind: Kind::Managed,
             origin: Origin {
-                entity: "function \"F\"".to_owned(),
+                entity: "function \"F\"".into(),
                 span: (0, 1),
             },
             before: None,

@@ -1,5 +1,6 @@
 //! The in-memory result of rendering: the contract between `render` and `plan`.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -43,8 +44,9 @@ pub struct File {
     pub kind: Kind,
     /// The manifest entity this file was rendered for.
     pub origin: Origin,
-    /// The template it was rendered from (for error messages).
-    pub template: String,
+    /// The template it was rendered from (for error messages): one of restack's names, not
+    /// copied into every file of a large project.
+    pub template: Cow<'static, str>,
 }
 
 impl File {
@@ -53,7 +55,7 @@ impl File {
         contents: impl Into<Arc<str>>,
         kind: Kind,
         origin: Origin,
-        template: impl Into<String>,
+        template: impl Into<Cow<'static, str>>,
     ) -> File {
         let contents = contents.into();
         File {
