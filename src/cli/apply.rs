@@ -23,6 +23,8 @@ pub(crate) fn apply(
     force: bool,
     diff: bool,
 ) -> ExitStatus {
+    // Before any thread is spawned (see there why, and what it costs).
+    crate::cli::one_malloc_arena();
     let options = |manifest| ApplyOptions {
         lock_timeout: global.config.lock_timeout,
         ..ApplyOptions::new(manifest)

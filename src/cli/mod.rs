@@ -32,7 +32,6 @@ pub use exit_status::ExitStatus;
 
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
-    one_malloc_arena();
     let mut args = match Args::try_parse() {
         Ok(args) => args,
         Err(err) => {
@@ -52,22 +51,25 @@ pub fn main() -> ExitCode {
     run(&args).into()
 }
 
-/// Makes every thread of the process allocate from glibc's one main malloc arena (before any
-/// thread is spawned).
+/// Makes every thread of the process allocate from glibc's one main malloc arena; called by
+/// `apply` before it spawns any thread.
 ///
 /// By default glibc gives each thread that allocates an arena of its own (up to 8 per core), and
-/// memory freed in an arena stays resident and is reused only by its threads. restack renders on
-/// one thread per core and writes on many; with an arena each, the memory a rendering freed on
-/// one thread (a multi-megabyte file's template values, for instance) could not be reused by
-/// another, and a cold apply at N = 5,000 peaked about 15 MiB higher (bench/RESULTS.md, round 6).
-/// With one arena, threads share the freed memory; the per-thread caches of glibc (tcache) keep
-/// most small allocations off the arena's lock, and the measured time did not change.
+/// memory freed in an arena stays resident, reused only by the threads of that arena. apply
+/// renders on one thread per core, twice (for the hashes, then for the bytes written), and
+/// keeps part of what the other threads made (the rendering's paths and origins); at N = 5,000
+/// their arenas held 9-13 MiB each of freed rendering memory besides the main one, through the
+/// peak (bench/RESULTS.md, round 6). With one arena the freed memory is shared. The cost, also
+/// measured there: the render threads contend for the arena, which makes rendering take more
+/// CPU (about +50 % for an edit apply at N = 5,000, which is mostly rendering; +10 % for a cold
+/// apply). One arena per core (no contention) kept 64-67 MiB, over the target; `watch`, whose
+/// latency matters more than its peak, keeps the default.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 #[expect(
     unsafe_code,
     reason = "mallopt is a C function; it only sets a parameter of glibc's malloc"
 )]
-fn one_malloc_arena() {
+pub(crate) fn one_malloc_arena() {
     // SAFETY: `mallopt` takes two integers and touches nothing of ours; `M_ARENA_MAX` is a
     // parameter it accepts at any time (it bounds the arenas made from then on). A refusal (a
     // return of 0) only leaves the default.
@@ -78,7 +80,7 @@ fn one_malloc_arena() {
 
 /// Elsewhere the allocator is left as it is.
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn one_malloc_arena() {}
+pub(crate) fn one_malloc_arena() {}
 
 /// Resolves restack's configuration (command line > `RESTACK_*` > `.restack/config.toml` >
 /// user config file > defaults) into `global.config` and `global.color`. An invalid value is a
