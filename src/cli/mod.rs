@@ -61,9 +61,9 @@ pub fn main() -> ExitCode {
 /// their arenas held 9-13 MiB each of freed rendering memory besides the main one, through the
 /// peak (bench/RESULTS.md, round 6). With one arena the freed memory is shared. The cost, also
 /// measured there: the render threads contend for the arena, which makes rendering take more
-/// CPU (about +50 % for an edit apply at N = 5,000, which is mostly rendering; +10 % for a cold
-/// apply). One arena per core (no contention) kept 64-67 MiB, over the target; `watch`, whose
-/// latency matters more than its peak, keeps the default.
+/// CPU (up to +50 % for an edit apply at N = 5,000, which is mostly rendering; +10 to +24 % for
+/// a cold apply). One arena per core (no contention) peaked at 62-67 MiB, over the target;
+/// `watch`, whose latency matters more than its peak, keeps the default.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 #[expect(
     unsafe_code,
