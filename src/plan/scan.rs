@@ -170,11 +170,9 @@ struct Last {
     /// Paths the next scan looks at again: files not remembered in a watched directory (missing
     /// ones included) and files reported changed since.
     recheck: HashSet<String>,
-    /// The same for merge bases, by the path of their scaffold.
+    /// The same for merge bases, by the path of their scaffold (a base an interrupted apply left
+    /// pending, which is no file, included).
     recheck_bases: HashSet<String>,
-    /// False when the scan read merge bases an interrupted apply left pending: they are not
-    /// files, so the next scan starts over.
-    reusable: bool,
 }
 
 impl Last {
@@ -186,13 +184,12 @@ impl Last {
             scaffolds: Vec::new(),
             recheck: HashSet::new(),
             recheck_bases: HashSet::new(),
-            reusable: true,
         }
     }
 
     /// Marks the file (or merge base) at `full` to be looked at again. False when `full` is
     /// under the root but cannot be named as a relative path (the snapshot is then dropped).
-    fn recheck(&mut self, full: &Path) -> bool {
+    fn mark_changed(&mut self, full: &Path) -> bool {
         let Ok(rel) = full.strip_prefix(&self.root) else {
             // Outside the project: not in any scan.
             return true;
@@ -243,7 +240,7 @@ impl ScanCache {
             self.last = None;
         }
         if let Some(last) = &mut self.last
-            && !last.recheck(path)
+            && !last.mark_changed(path)
         {
             self.last = None;
         }
@@ -344,10 +341,7 @@ pub fn scan_cached<'c>(
     cache: &'c mut ScanCache,
 ) -> Result<&'c Snapshot, ScanError> {
     let last = cache.last.take().filter(|last| {
-        last.reusable
-            && last.root == root
-            && cache.unchecked.is_empty()
-            && state.pending_bases.is_empty()
+        last.root == root && cache.unchecked.is_empty() && state.pending_bases.is_empty()
     });
     let last = update(root, files, state, cache, last)?;
     // Every file of this scan was checked (or read) after its directory was watched.
@@ -400,11 +394,7 @@ fn update(
             last.snapshot.files.remove(rel);
             false
         };
-        if trusted {
-            last.recheck.remove(rel);
-        } else {
-            last.recheck.insert(rel.clone());
-        }
+        look_again(&mut last.recheck, rel, !trusted);
     }
     if !same_paths {
         last.paths = paths(files, state).cloned().collect();
@@ -429,11 +419,7 @@ fn update(
             cache.files.remove(&base_dir.join(rel));
             false
         };
-        if trusted {
-            last.recheck_bases.remove(rel);
-        } else {
-            last.recheck_bases.insert(rel.clone());
-        }
+        look_again(&mut last.recheck_bases, rel, !trusted);
     }
     if !same_scaffolds {
         last.scaffolds = scaffolds(state)
@@ -446,8 +432,16 @@ fn update(
             .get(rel)
             .is_some_and(|entry| entry.kind == Kind::Scaffold)
     });
-    last.reusable = state.pending_bases.is_empty();
     Ok(last)
+}
+
+/// Adds `rel` to the paths a scan looks at again, or takes it out.
+fn look_again(paths: &mut HashSet<String>, rel: &String, again: bool) {
+    if again {
+        paths.insert(rel.clone());
+    } else {
+        paths.remove(rel);
+    }
 }
 
 impl Last {
