@@ -610,7 +610,7 @@ fn scan_base(
         let (full, meta) = resolver.resolve_unchecked_with_metadata(&base_rel)?;
         read_stamped(full, rel, regular(meta, rel)?, old)?
     };
-    let Some((full, on_disk, stamp)) = found else {
+    let Some((full, mut on_disk, stamp)) = found else {
         return Ok((None, None));
     };
     let text = on_disk
@@ -625,6 +625,10 @@ fn scan_base(
             hash,
             text: keep_bytes.then(|| Arc::from(text)),
         });
+    // As in `scan_file`: the bytes of every base are never held at once.
+    if !keep_bytes {
+        on_disk.bytes = None;
+    }
     Ok((base, Some((full, on_disk, stamp))))
 }
 
