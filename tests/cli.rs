@@ -330,14 +330,14 @@ fn saved_plan_is_stale_after_another_apply() {
 fn plan_and_check_json_are_versioned() {
     let t = Test::blog();
     let plan = t.run(["plan", "--json"]).status(0).json();
-    assert_eq!(plan["format_version"], 1);
+    assert_eq!(plan["format_version"], 2);
     let check = t.run(["check", "--json"]).status(0).json();
-    assert_eq!(check["format_version"], 1);
+    assert_eq!(check["format_version"], 2);
     assert_eq!(check["in_sync"], true);
 
     t.write("src/blog/registry.py", "# mine\n");
     let check = t.run(["check", "--json"]).status(1).json();
-    assert_eq!(check["format_version"], 1);
+    assert_eq!(check["format_version"], 2);
     assert_eq!(check["in_sync"], false);
     let registry = check["changes"]
         .as_array()
@@ -348,7 +348,7 @@ fn plan_and_check_json_are_versioned() {
     assert_eq!(registry["action"], "blocked");
     assert_eq!(registry["reason"], "modified");
     let plan = t.run(["plan", "--json"]).status(1).json();
-    assert_eq!(plan["format_version"], 1);
+    assert_eq!(plan["format_version"], 2);
     assert_eq!(plan["summary"]["blocked"], 1);
 }
 
@@ -433,7 +433,7 @@ fn corrupt_or_unreadable_state_is_exit_2_and_writes_nothing() {
     t.write(".restack/state.json", "{ \"version\": 7, \"files\": {} }\n");
     t.run(["apply"])
         .status(2)
-        .stderr_contains("has format version `7`, but this restack reads version 1");
+        .stderr_contains("has format version `7`, newer than this restack reads");
 
     t.write(".restack/state.json", "{ \"version\": 1, \"files\": {} }\n");
     t.write(".restack/journal.json", "not a journal\n");

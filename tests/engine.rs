@@ -124,7 +124,7 @@ fn first_apply_creates_then_everything_is_kept_byte_for_byte() {
     assert!(!root.join(JOURNAL_FILE).exists());
     let state_text = read(root, STATE_FILE);
     assert!(state_text.ends_with("}\n"));
-    assert!(state_text.contains("\"version\": 1"));
+    assert!(state_text.contains("\"version\": 2"));
 
     let again = make_plan(root, &v1(), false);
     assert!(again.is_in_sync(), "{:#?}", again.changes);
@@ -135,6 +135,30 @@ fn first_apply_creates_then_everything_is_kept_byte_for_byte() {
     assert!(!applied.state_written);
     assert_eq!(read(root, STATE_FILE), state_text);
     assert_eq!(read(root, SERVICE), SERVICE_V1);
+}
+
+/// The state names each path's entity, not where the entity is: an edit that only moves
+/// entities in the manifest (every span changes) writes no state, and the plan's changes still
+/// carry the new spans.
+#[test]
+fn moving_entities_in_the_manifest_rewrites_no_state_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    reconcile(root, &v1());
+    let state_text = read(root, STATE_FILE);
+    assert!(!state_text.contains("span"), "{state_text}");
+
+    let mut moved = v1();
+    for file in moved.files.values_mut() {
+        file.origin.span = (file.origin.span.0 + 100, file.origin.span.1 + 100);
+    }
+    let plan = make_plan(root, &moved, false);
+    assert!(plan.is_in_sync(), "{:#?}", plan.changes);
+    let service = plan.changes.iter().find(|it| it.path == SERVICE).unwrap();
+    assert_eq!(service.origin.span, Some((100, 105)));
+    let applied = apply_plan(root, &plan).unwrap();
+    assert!(!applied.state_written);
+    assert_eq!(read(root, STATE_FILE), state_text);
 }
 
 #[test]
@@ -337,6 +361,13 @@ fn orphans_are_deleted_only_when_untouched() {
     assert!(!root.join(".restack/base").join(extra).exists());
     let state = State::load(root).unwrap();
     assert_eq!(state.files.keys().collect::<Vec<_>>(), vec![SEND]);
+    // An orphan's entity is no longer in the manifest: it has no span there.
+    let json: serde_json::Value =
+        serde_json::from_str(&plan::display::json(&make_plan(root, &empty, false))).unwrap();
+    let orphan = &json["changes"][0];
+    assert_eq!(orphan["path"], SEND);
+    assert_eq!(orphan["origin"]["entity"], "function \"F1\"");
+    assert_eq!(orphan["origin"]["span"], serde_json::Value::Null);
 
     let forced = make_plan(root, &empty, true);
     assert_eq!(action(&forced, SEND), Action::Delete);
@@ -414,7 +445,7 @@ fn saved_plan_with_tampered_contents_or_future_version_is_refused() {
     let tampered = saved.replace("import a", "import evil");
     assert!(Plan::from_saved_json(&tampered).is_err());
     let future = saved.replace(
-        "\"version\": 1,\n  \"manifest\"",
+        "\"version\": 2,\n  \"manifest\"",
         "\"version\": 7,\n  \"manifest\"",
     );
     assert!(matches!(
@@ -487,10 +518,10 @@ fn corrupt_or_future_state_is_a_typed_error() {
     assert_eq!(State::load(root).unwrap(), State::default());
     user_write(root, STATE_FILE, "{ not json");
     assert!(matches!(State::load(root), Err(StateError::Corrupt { .. })));
-    user_write(root, STATE_FILE, "{\"version\": 2, \"files\": {}}\n");
+    user_write(root, STATE_FILE, "{\"version\": 3, \"files\": {}}\n");
     let err = State::load(root).unwrap_err();
     assert!(
-        matches!(err, StateError::UnknownVersion { version: 2, .. }),
+        matches!(err, StateError::UnknownVersion { version: 3, .. }),
         "{err}"
     );
     assert!(err.to_string().contains("upgrade restack"), "{err}");
@@ -716,7 +747,7 @@ fn json_output_is_versioned_and_names_provenance() {
     user_write(root, SERVICE, "# edit\n");
     let plan = make_plan(root, &v2(), false);
     let value: serde_json::Value = serde_json::from_str(&plan::display::json(&plan)).unwrap();
-    assert_eq!(value["format_version"], 1);
+    assert_eq!(value["format_version"], 2);
     assert_eq!(value["in_sync"], false);
     let service = value["changes"]
         .as_array()

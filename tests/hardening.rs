@@ -397,12 +397,12 @@ fn corrupt_state_files_are_exit_2_and_change_nothing() {
     // A state from a future restack: refused with the version named, nothing written.
     jail.test.write(
         ".restack/state.json",
-        &good.replacen("\"version\": 1", "\"version\": 2", 1),
+        &good.replacen("\"version\": 2", "\"version\": 3", 1),
     );
     refused_everywhere(
         &jail,
         2,
-        "has format version `2`, but this restack reads version 1",
+        "has format version `3`, newer than this restack reads",
     );
 
     // Restored, the project is in sync again: nothing was lost on the way.

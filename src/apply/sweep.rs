@@ -190,7 +190,7 @@ mod tests {
                     kind: Kind::Scaffold,
                     origin: Origin {
                         entity: "function \"F\"".into(),
-                        span: (0, 1),
+                        span: None,
                     },
                     hash: Hash::of(rel.as_bytes()),
                 };

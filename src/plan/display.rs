@@ -13,7 +13,7 @@ use crate::plan::change::{Action, Change, Reason};
 use crate::plan::reconcile::Plan;
 
 /// The version of the `--json` output format.
-pub const JSON_FORMAT_VERSION: u32 = 1;
+pub const JSON_FORMAT_VERSION: u32 = 2;
 
 /// How to render a plan for humans.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -205,7 +205,7 @@ pub fn json(plan: &Plan) -> String {
                 "kind": change.kind,
                 "origin": {
                     "entity": change.origin.entity,
-                    "span": [change.origin.span.0, change.origin.span.1],
+                    "span": change.origin.span.map(|(start, end)| [start, end]),
                 },
                 "before": change.before,
                 "after": change.after,

@@ -28,8 +28,9 @@ use crate::plan::hash::Hash;
 use crate::plan::path;
 use crate::plan::state::{Entry, FormatError, State, StateFile, StateFileRef, parse_versioned};
 
-/// The journal format version. Version 1 (no `written_bases`) is still read.
-pub const JOURNAL_VERSION: u32 = 2;
+/// The journal format version. Versions 1 (no `written_bases`) and 2 (a state of version 1,
+/// with spans, which are dropped) are still read.
+pub const JOURNAL_VERSION: u32 = 3;
 /// The journal file, relative to the project root.
 pub const JOURNAL_FILE: &str = ".restack/journal.json";
 
@@ -226,13 +227,17 @@ impl Journal {
         for rel in paths {
             path::validate(rel).map_err(|err| FormatError::Corrupt(err.to_string()))?;
         }
+        let mut files = file.state.files;
+        for entry in files.values_mut() {
+            entry.origin.span = None;
+        }
         Ok(Journal {
             writes: file.writes,
             bases: file.bases,
             written_bases: file.written_bases,
             state: State {
                 manifest: file.state.manifest,
-                files: file.state.files,
+                files,
                 pending_bases: BTreeMap::new(),
                 interrupted: false,
             },

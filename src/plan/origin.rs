@@ -10,19 +10,37 @@ use crate::ir;
 ///
 /// A copy of [`ir::Origin`] that can also be read back from state and saved plans. The entity's
 /// name is shared: a plan's change and the next state's entry for one file hold one copy.
+///
+/// The state records the entity only ([`Origin::recorded`]): a span is a place in one version
+/// of the manifest, and an edit moves the span of every entity below it, which would rewrite
+/// the state's entry of every file those entities own (a diff of thousands of lines in the
+/// committed state for a one-line edit, and work for `watch` on every save).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Origin {
     /// Human name of the entity, e.g. `function "SendEmail"`.
     pub entity: Arc<str>,
-    /// Byte span `[start, end)` of the entity's node in the manifest.
-    pub span: (usize, usize),
+    /// Byte span `[start, end)` of the entity's node in the manifest; `None` where the manifest
+    /// does not hold the entity (an orphan's change, a state entry).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub span: Option<(usize, usize)>,
+}
+
+impl Origin {
+    /// The origin as the state records it: the entity, without a span.
+    #[must_use]
+    pub fn recorded(&self) -> Origin {
+        Origin {
+            entity: Arc::clone(&self.entity),
+            span: None,
+        }
+    }
 }
 
 impl From<ir::Origin> for Origin {
     fn from(origin: ir::Origin) -> Origin {
         Origin {
             entity: Arc::from(origin.entity),
-            span: origin.span,
+            span: Some(origin.span),
         }
     }
 }
@@ -31,7 +49,7 @@ impl From<&ir::Origin> for Origin {
     fn from(origin: &ir::Origin) -> Origin {
         Origin {
             entity: Arc::from(origin.entity.as_str()),
-            span: origin.span,
+            span: Some(origin.span),
         }
     }
 }

@@ -162,7 +162,11 @@ pub fn plan_unchanged(
         let on_disk = *disk.files.get(rel.as_str())?;
         let entry = state.files.get(rel);
         let record = if on_disk == file.hash {
-            file.clone()
+            Entry {
+                kind: file.kind,
+                origin: file.origin.recorded(),
+                hash: file.hash,
+            }
         } else {
             // Only a scaffold the user edited, whose rendering did not change, is kept.
             let entry = entry?;
@@ -170,7 +174,7 @@ pub fn plan_unchanged(
                 return None;
             }
             Entry {
-                origin: file.origin.clone(),
+                origin: file.origin.recorded(),
                 ..entry.clone()
             }
         };
@@ -241,7 +245,7 @@ fn plan_rendered(
     let origin = Origin::from(&file.origin);
     let fresh = Entry {
         kind: file.kind,
-        origin: origin.clone(),
+        origin: origin.recorded(),
         hash: new_hash,
     };
     let base_stored = snapshot
@@ -316,7 +320,7 @@ fn plan_rendered(
         // and `base_to_store` stores it again.
         (Some(entry), Some(disk)) if entry.hash == new_hash => {
             let record = Entry {
-                origin: origin.clone(),
+                origin: origin.recorded(),
                 ..entry.clone()
             };
             (
@@ -518,7 +522,7 @@ mod tests {
         let mut state = State::default();
         let old_origin = Origin {
             entity: "function \"Old\"".into(),
-            span: (5, 9),
+            span: None,
         };
         if let Some(recorded) = recorded {
             state.files.insert(

@@ -8,7 +8,7 @@
 //! ```json
 //! {
 //!   "format": "restack-plan",
-//!   "version": 1,
+//!   "version": 2,
 //!   "manifest": "<blake3 hex>",
 //!   "state": "<blake3 hex of the canonical state text>",
 //!   "force": false,
@@ -18,9 +18,13 @@
 //!       "origin": { "entity": "project \"blog\"", "span": [0, 120] },
 //!       "before": "<hex>", "after": "<hex>", "contents": "…" }
 //!   ],
-//!   "next": { "version": 1, "manifest": "<hex>", "files": { … } }
+//!   "next": { "version": 2, "manifest": "<hex>", "files": { … } }
 //! }
 //! ```
+//!
+//! Version 2 holds a version-2 state (entries without spans) and no span for an orphan's
+//! change. A version-1 plan is refused like any other: it was made against a version-1 state,
+//! whose fingerprint no state this restack writes has, so it would be stale anyway.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -34,7 +38,7 @@ use crate::plan::reconcile::Plan;
 use crate::plan::state::{FormatError, STATE_VERSION, State, StateFile, parse_versioned};
 
 /// The saved-plan format version.
-pub const PLAN_VERSION: u32 = 1;
+pub const PLAN_VERSION: u32 = 2;
 const FORMAT_NAME: &str = "restack-plan";
 
 /// A saved plan could not be read.

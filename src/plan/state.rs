@@ -9,17 +9,21 @@
 //!
 //! ```json
 //! {
-//!   "version": 1,
+//!   "version": 2,
 //!   "manifest": "<blake3 hex of restack.kdl as last applied>",
 //!   "files": {
 //!     "src/blog/service.py": {
 //!       "kind": "managed",
-//!       "origin": { "entity": "project \"blog\"", "span": [0, 120] },
+//!       "origin": { "entity": "project \"blog\"" },
 //!       "hash": "<blake3 hex>"
 //!     }
 //!   }
 //! }
 //! ```
+//!
+//! An entry names the entity that owns the path, not where it is in the manifest (see
+//! [`Origin`]): an edit rewrites the entries of the files it changes, and no others. Version 1
+//! (which also recorded each entity's span) is still read; its spans are dropped.
 //!
 //! What `hash` means depends on the kind:
 //! - **managed**: the hash of the bytes restack last wrote. A file on disk with another hash was
@@ -54,8 +58,8 @@ use crate::plan::origin::Origin;
 use crate::plan::path;
 use crate::render::Kind;
 
-/// The state format version this restack reads and writes.
-pub const STATE_VERSION: u32 = 1;
+/// The state format version this restack writes; it reads this one and version 1.
+pub const STATE_VERSION: u32 = 2;
 /// restack's folder in the project root.
 pub const STATE_DIR: &str = ".restack";
 /// The state file, relative to the project root.
@@ -117,7 +121,7 @@ pub enum StateError {
     #[error("`{path}` is corrupt: {message}")]
     Corrupt { path: PathBuf, message: String },
     #[error(
-        "`{path}` has format version `{version}`, but this restack reads version {STATE_VERSION}; upgrade restack"
+        "`{path}` has format version `{version}`, newer than this restack reads; upgrade restack"
     )]
     UnknownVersion { path: PathBuf, version: u64 },
 }
@@ -187,9 +191,11 @@ impl State {
 
     /// Parses the text of a state file.
     pub(crate) fn from_json(text: &str) -> Result<State, FormatError> {
-        let file: StateFile = parse_versioned(text, STATE_VERSION..=STATE_VERSION)?;
-        for rel in file.files.keys() {
+        let mut file: StateFile = parse_versioned(text, 1..=STATE_VERSION)?;
+        for (rel, entry) in &mut file.files {
             path::validate(rel).map_err(|err| FormatError::Corrupt(err.to_string()))?;
+            // Version 1 recorded spans.
+            entry.origin.span = None;
         }
         Ok(State {
             manifest: file.manifest,
@@ -326,11 +332,7 @@ fn entry_text(rel: &str, entry: &Entry) -> Box<[u8]> {
     out.extend_from_slice(entry.kind.name().as_bytes());
     out.extend_from_slice(b"\",\n      \"origin\": {\n        \"entity\": ");
     string(&mut out, &entry.origin.entity);
-    out.extend_from_slice(b",\n        \"span\": [\n          ");
-    out.extend_from_slice(entry.origin.span.0.to_string().as_bytes());
-    out.extend_from_slice(b",\n          ");
-    out.extend_from_slice(entry.origin.span.1.to_string().as_bytes());
-    out.extend_from_slice(b"\n        ]\n      },\n      \"hash\": \"");
+    out.extend_from_slice(b"\n      },\n      \"hash\": \"");
     out.extend_from_slice(entry.hash.to_hex().as_bytes());
     out.extend_from_slice(b"\"\n    }");
     out.into_boxed_slice()
@@ -475,13 +477,39 @@ pub(crate) fn disk_bytes(root: &Path, rel: &str) -> Option<Vec<u8>> {
 
 #[cfg(test)]
 mod version_tests {
-    use super::{FormatError, State, parse_versioned};
+    use super::{Entry, FormatError, State, parse_versioned};
+    use crate::plan::{Hash, Origin};
+    use crate::render::Kind;
 
     fn corrupt(text: &str) -> String {
         match parse_versioned::<serde_json::Value>(text, 1..=1) {
             Err(FormatError::Corrupt(message)) => message,
             other => panic!("{text}: expected corrupt, got {other:?}"),
         }
+    }
+
+    /// A state written by a restack that recorded spans (version 1) reads as the same entries
+    /// without them, and is written back as version 2.
+    #[test]
+    fn a_version_1_state_is_read_without_its_spans() {
+        let hash = Hash::of(b"x").to_hex();
+        let old = format!(
+            r#"{{"version": 1, "files": {{"a.py": {{"kind": "managed", "origin": {{"entity": "e", "span": [3, 9]}}, "hash": "{hash}"}}}}}}"#
+        );
+        let state = State::from_json(&old).unwrap();
+        let entry = Entry {
+            kind: Kind::Managed,
+            origin: Origin {
+                entity: "e".into(),
+                span: None,
+            },
+            hash: Hash::of(b"x"),
+        };
+        assert_eq!(state.files["a.py"], entry);
+        let text = state.to_json();
+        assert!(text.contains("\"version\": 2"), "{text}");
+        assert!(!text.contains("span"), "{text}");
+        assert_eq!(State::from_json(&text).unwrap(), state);
     }
 
     #[test]
@@ -521,7 +549,7 @@ mod cache_tests {
             kind,
             origin: Origin {
                 entity: entity.into(),
-                span: (seed.len(), seed.len() * 3),
+                span: None,
             },
             hash: Hash::of(seed.as_bytes()),
         }
@@ -592,7 +620,7 @@ mod cache_tests {
             kind: Kind::Managed,
             origin: Origin {
                 entity: "function \"F\"".into(),
-                span: (0, 1),
+                span: Some((0, 1)),
             },
             before: None,
             after: Some(Hash::of(b"1")),
