@@ -18,7 +18,10 @@
 //!    the next state.
 //! 5. Write each file atomically ([`write`]), delete orphans (and directories they leave empty).
 //! 6. Store the merge bases of scaffolds in `.restack/base/`, drop bases no longer needed.
-//! 7. Write `.restack/state.json` atomically, then delete the journal.
+//! 7. Put `.restack/state.json` in place atomically (its new text was written and fsynced while
+//!    the files of step 5 were, and only now replaces the old), then delete the journal without
+//!    waiting for the deletion to be durable: a journal that comes back after a crash folds into
+//!    the state just written.
 //!
 //! Blocked changes are skipped, not fatal: every other change is applied and the blocked paths
 //! are listed in [`Applied::blocked`] (the CLI exits 1). Their files and state entries stay as
@@ -306,11 +309,14 @@ fn apply_with(
         }
         paths
     };
-    write_batch(&batch, paths, rerender)?;
-    drop(batch);
+    // Temp files an interrupted apply left, before this one makes its own.
     for dir in &dirs {
         write::clean_temp_files(dir).map_err(io_at(dir))?;
     }
+    let state = (&*plan.next, next_text.as_deref());
+    let state_cache = cache.as_deref().map(|it| &it.state);
+    let state_file = write_batch_and_state(root, &batch, paths, rerender, state, state_cache)?;
+    drop(batch);
     for change in &targets {
         let list = match change.action {
             Action::Create => &mut applied.created,
@@ -334,14 +340,74 @@ fn apply_with(
         &plan.next,
         cache.as_deref_mut().map(|it| &mut it.sweep),
     )?;
-    applied.state_written = match (cache, next_text) {
-        (Some(cache), Some(text)) => write_state_text(root, text, &plan.next, &mut cache.state)?,
-        _ => write_state(root, &plan.next)?,
-    };
+    if let Some(prepared) = state_file {
+        prepared.persist().map_err(io_at(root.join(STATE_FILE)))?;
+        applied.state_written = true;
+    }
+    if let (Some(cache), Some(text)) = (cache, next_text) {
+        cache.state.wrote(text, Arc::clone(&plan.next));
+    }
+    // The state is in place: were the journal to come back after a crash, it would fold into
+    // this very state, so its removal need not be waited for.
     if needs_journal {
-        write::remove(root, &journal_path).map_err(io_at(&journal_path))?;
+        write::remove_unsynced(&journal_path).map_err(io_at(&journal_path))?;
     }
     Ok(applied)
+}
+
+/// The next state's file, written and fsynced but not in place ([`write::Prepared`]); `None`
+/// when `state.json` already holds it. `text` is its text when the caller made it (with
+/// `cache`, which may know the file's text).
+fn prepare_state(
+    root: &Path,
+    next: &State,
+    text: Option<&[u8]>,
+    cache: Option<&StateCache>,
+) -> Result<Option<write::Prepared>, ApplyError> {
+    let full = path::resolve_unchecked(root, STATE_FILE)?;
+    let prepared = if let Some(text) = text {
+        // The cache knows the file's text when it read it under this lock; otherwise it is read.
+        let known = cache.and_then(StateCache::known_text);
+        let same = match known {
+            Some(known) => known == text,
+            None => std::fs::read(&full).is_ok_and(|old| old == text),
+        };
+        if same {
+            return Ok(None);
+        }
+        write::prepare_atomic_with(&full, |out| out.write_all(text))
+    } else {
+        // Compared by hash and written as it is serialized: the state of a large project is
+        // never held as text.
+        if std::fs::read(&full).is_ok_and(|old| Hash::of(old) == next.fingerprint()) {
+            return Ok(None);
+        }
+        write::prepare_atomic_with(&full, |out| next.write_json(out))
+    };
+    prepared.map(Some).map_err(io_at(&full))
+}
+
+/// [`write_batch`], while the next state's file (`state`: the state, and its text when the caller
+/// made it) is written and fsynced ([`prepare_state`]): its fsync need not wait for theirs. It
+/// replaces `state.json` only later, after every file and base is in place.
+fn write_batch_and_state(
+    root: &Path,
+    batch: &[&Change],
+    paths: impl Fn(&&Change) -> Vec<PathBuf> + Sync,
+    rerender: &dyn Rerender,
+    (next, text): (&State, Option<&[u8]>),
+    cache: Option<&StateCache>,
+) -> Result<Option<write::Prepared>, ApplyError> {
+    let (written, state_file) = std::thread::scope(|scope| {
+        let state_file = scope.spawn(|| prepare_state(root, next, text, cache));
+        let written = write_batch(batch, paths, rerender);
+        let state_file = state_file
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (written, state_file)
+    });
+    written?;
+    state_file
 }
 
 /// Writes `batch` (the changes that write a file, sorted by path; `paths` names the files each
@@ -548,16 +614,12 @@ fn store_bases(
     Ok(())
 }
 
-/// Writes `.restack/state.json` when its text changes; returns whether it did.
-fn write_state(root: &Path, state: &State) -> Result<bool, ApplyError> {
-    let full = path::resolve_unchecked(root, STATE_FILE)?;
-    // Compared by hash and written as it is serialized: the state of a large project is never
-    // held as text.
-    if std::fs::read(&full).is_ok_and(|old| Hash::of(old) == state.fingerprint()) {
-        return Ok(false);
+/// Writes `.restack/state.json` when its text changes.
+fn write_state(root: &Path, state: &State) -> Result<(), ApplyError> {
+    if let Some(prepared) = prepare_state(root, state, None, None)? {
+        prepared.persist().map_err(io_at(root.join(STATE_FILE)))?;
     }
-    write::write_atomic_with(&full, |out| state.write_json(out)).map_err(io_at(&full))?;
-    Ok(true)
+    Ok(())
 }
 
 /// The changes of `plan` that touch a file, when the plan is still true: made from the manifest
@@ -603,27 +665,6 @@ fn load_state(
     let state = State::load(root)?;
     let fingerprint = state.fingerprint();
     Ok((Arc::new(state), fingerprint))
-}
-
-/// [`write_state`] of `state` whose text is `text`, through `cache`, which then knows the file.
-fn write_state_text(
-    root: &Path,
-    text: Vec<u8>,
-    state: &Arc<State>,
-    cache: &mut StateCache,
-) -> Result<bool, ApplyError> {
-    if cache.known_text() == Some(text.as_slice()) {
-        return Ok(false);
-    }
-    let full = path::resolve_unchecked(root, STATE_FILE)?;
-    // The cache knows the file's text when it read it under this lock; otherwise it is read.
-    if cache.known_text().is_none() && std::fs::read(&full).is_ok_and(|old| old == text) {
-        cache.wrote(text, Arc::clone(state));
-        return Ok(false);
-    }
-    write::write_atomic_with(&full, |out| out.write_all(&text)).map_err(io_at(&full))?;
-    cache.wrote(text, Arc::clone(state));
-    Ok(true)
 }
 
 fn batch_error(err: write::BatchError) -> ApplyError {

@@ -36,12 +36,37 @@ pub fn write_atomic_with(
     path: &Path,
     fill: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> io::Result<()> {
+    prepare_atomic_with(path, fill)?.persist()
+}
+
+/// The first half of [`write_atomic_with`]: the new file written and fsynced next to `path`, not
+/// yet in its place, so that the wait for its fsync can overlap other work.
+/// [`Prepared::persist`] is the second half; a `Prepared` dropped instead removes its temp file.
+pub fn prepare_atomic_with(
+    path: &Path,
+    fill: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> io::Result<Prepared> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
-    write_temp_with(path, fill)?
-        .persist(path)
-        .map_err(|err| err.error)?;
-    sync_dir(dir)
+    Ok(Prepared {
+        temp: write_temp_with(path, fill)?,
+        path: path.to_path_buf(),
+    })
+}
+
+/// A file [`prepare_atomic_with`] wrote, waiting to replace its target.
+#[derive(Debug)]
+pub struct Prepared {
+    temp: tempfile::TempPath,
+    path: PathBuf,
+}
+
+impl Prepared {
+    /// Renames the file over its target and makes the rename durable.
+    pub fn persist(self) -> io::Result<()> {
+        self.temp.persist(&self.path).map_err(|err| err.error)?;
+        sync_dir(self.path.parent().unwrap_or(Path::new(".")))
+    }
 }
 
 /// Replaces (or creates) `path` with `bytes` atomically as seen by other processes (temp file,
@@ -486,6 +511,16 @@ pub fn remove(root: &Path, path: &Path) -> io::Result<()> {
         dir = at.parent();
     }
     Ok(())
+}
+
+/// Removes the file at `path` (a missing file is fine) without waiting for the removal to be
+/// durable: for a file whose return after a crash is harmless (the journal of an apply whose
+/// state is written, which folds into that very state).
+pub fn remove_unsynced(path: &Path) -> io::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(err) if err.kind() != io::ErrorKind::NotFound => Err(err),
+        _ => Ok(()),
+    }
 }
 
 /// Removes leftover `.restack-*` temp files directly inside `dir` (a missing dir is fine).
