@@ -264,7 +264,9 @@ fn top_level_nodes(text: &str) -> Vec<std::ops::Range<usize>> {
 /// A memoizing render cache (what `watch` keeps) renders every project exactly as a fresh
 /// render does, through a sequence of edits of every example: each top-level node removed in
 /// turn (when the rest is still valid) and put back, each field type changed in turn and put
-/// back, an edit that only moves entities, and a change of the Python target; and it renders again only a part of the project for such edits.
+/// back, each pipeline's style changed and put back, the package renamed, an edit that only moves
+/// entities, and a change of the Python target; and it renders again only a part of the project
+/// for such edits.
 #[test]
 fn a_memoizing_cache_renders_exactly_what_a_fresh_render_does() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
@@ -286,6 +288,23 @@ fn a_memoizing_cache_renders_exactly_what_a_fresh_render_does() {
             versions.push(retyped);
             versions.push(original.clone());
         }
+        // Each pipeline's style in turn, and the package: project-wide lists (registrations,
+        // policies) change with no entity's own inputs but the pipeline's.
+        for (at, _) in original.match_indices("style \"") {
+            let mut restyled = original.clone();
+            let (from, to) = if original[at..].starts_with("style \"functions\"") {
+                ("style \"functions\"", "style \"subworkflows\"")
+            } else {
+                ("style \"subworkflows\"", "style \"functions\"")
+            };
+            if original[at..].starts_with(from) {
+                restyled.replace_range(at..at + from.len(), to);
+                versions.push(restyled);
+                versions.push(original.clone());
+            }
+        }
+        versions.push(original.replacen("package \"", "package \"renamed_", 1));
+        versions.push(original.clone());
         // Moves every entity (spans shift) without changing any.
         versions.push(format!("// a comment that moves everything\n\n{original}"));
         versions.push(original.replace("python \">=3.10", "python \">=3.11"));

@@ -60,10 +60,12 @@ impl Base {
         self.with(dep, ToValue)
     }
 
-    /// The hash of `dep` as templates would see it (digested from the Rust value, whose serde
-    /// form is what the template value is built from): a name as for [`Base::value`], or `*` for
-    /// every base name but `project`, or `project.*` for the whole project. `None` when it does
-    /// not exist. Deterministic across runs: the IR holds no hash maps.
+    /// A hash of `dep` that changes whenever its value as templates see it can: a name as for
+    /// [`Base::value`], or `*` for every base name but `project`, or `project.*` for the whole
+    /// project. Most values are digested from the Rust value, whose serde form is what the
+    /// template value is built from; `registrations` and `policies`, lists the render module
+    /// derives from the project by a function of declared inputs, are digested from those inputs.
+    /// `None` when `dep` does not exist. Deterministic across runs: the IR holds no hash maps.
     pub(super) fn digest(&self, dep: &str) -> Option<Hash> {
         if dep == "project.*" {
             return Some(digest::digest(&*self.project));
@@ -73,8 +75,15 @@ impl Base {
             "*" => {
                 for name in NAMES.into_iter().filter(|it| *it != "project") {
                     digest::feed(&mut buffer, name);
-                    self.with(name, Feed(&mut buffer));
+                    let hash = self.digest(name).unwrap_or(Hash::of(b""));
+                    buffer.extend_from_slice(hash.as_bytes());
                 }
+            }
+            // Hashed by what they are made of, much less work than making them: the same inputs
+            // make the same list (see `render::RegistrationInputs`).
+            "policies" => digest::feed(&mut buffer, &super::PolicyInputs::of(&self.project)),
+            "registrations" => {
+                digest::feed(&mut buffer, &super::RegistrationInputs::of(&self.project));
             }
             _ => self.with(dep, Feed(&mut buffer))?,
         }

@@ -154,10 +154,22 @@ pub(super) fn outputs(project: &ir::Project) -> impl Iterator<Item = Group<'_>> 
                 Kind::Managed => Output::managed(path, template, origin),
                 Kind::Scaffold => Output::scaffold(path, template, origin),
             };
-            if *template == "core/scripts/send_event.py.j2" {
-                output.with("events", event_names(project))
-            } else {
-                output
+            // The scripts' examples name the first workflow or agent: given alone, so that
+            // `watch` hashes one entity for them, not the list.
+            match *template {
+                "core/scripts/send_event.py.j2" => output
+                    .with("events", event_names(project))
+                    .with("first_agent", project.agents.first()),
+                "core/scripts/schedule_agent.py.j2" => {
+                    output.with("first_agent", project.agents.first())
+                }
+                "core/scripts/schedule_workflow.py.j2" => {
+                    output.with("first_workflow", project.workflows.first())
+                }
+                "core/tests/test_scripts.py.j2" => output
+                    .with("first_agent", project.agents.first())
+                    .with("first_workflow", project.workflows.first()),
+                _ => output,
             }
         })
         .collect();
@@ -326,36 +338,90 @@ fn event_names(project: &ir::Project) -> Vec<&str> {
     names
 }
 
+/// What this area's registrations are made of: the package and the names of every function,
+/// workflow and agent ([`registrations`] reads nothing else).
+#[derive(serde::Serialize)]
+pub(super) struct RegistrationInputs<'a> {
+    package: &'a str,
+    functions: Vec<&'a ir::Names>,
+    workflows: Vec<&'a ir::Names>,
+    agents: Vec<&'a ir::Names>,
+}
+
+impl<'a> RegistrationInputs<'a> {
+    pub(super) fn of(project: &'a ir::Project) -> Self {
+        RegistrationInputs {
+            package: &project.package,
+            functions: project.functions.iter().map(|it| &it.names).collect(),
+            workflows: project.workflows.iter().map(|it| &it.names).collect(),
+            agents: project.agents.iter().map(|it| &it.names).collect(),
+        }
+    }
+}
+
 /// The symbols this area asks the service to register.
-pub(super) fn registrations(project: &ir::Project) -> Vec<Registration> {
-    let package = &project.package;
-    let functions = project.functions.iter().map(|it| {
+pub(super) fn registrations(inputs: &RegistrationInputs<'_>) -> Vec<Registration> {
+    let package = inputs.package;
+    let functions = inputs.functions.iter().map(|names| {
         Registration::new(
             Role::Function,
-            format!("{package}.functions.{}", it.names.module),
-            &it.names.module,
+            format!("{package}.functions.{}", names.module),
+            &names.module,
         )
     });
-    let workflows = project.workflows.iter().map(|it| {
+    let workflows = inputs.workflows.iter().map(|names| {
         Registration::new(
             Role::Workflow,
-            format!("{package}.workflows.{}", it.names.module),
-            &it.names.class,
+            format!("{package}.workflows.{}", names.module),
+            &names.class,
         )
     });
-    let agents = project.agents.iter().map(|it| {
+    let agents = inputs.agents.iter().map(|names| {
         Registration::new(
             Role::Agent,
-            format!("{package}.agents.{}", it.names.module),
-            &it.names.class,
+            format!("{package}.agents.{}", names.module),
+            &names.class,
         )
     });
     functions.chain(workflows).chain(agents).collect()
 }
 
+/// What this area's step policies are made of: the project defaults, and the names and policy
+/// of every function, workflow and agent ([`policies`] reads nothing else).
+#[derive(serde::Serialize)]
+pub(super) struct PolicyInputs<'a> {
+    defaults: &'a ir::Policy,
+    functions: Vec<(&'a ir::Names, &'a ir::Policy)>,
+    workflows: Vec<(&'a ir::Names, &'a ir::Policy)>,
+    agents: Vec<(&'a ir::Names, &'a ir::Policy)>,
+}
+
+impl<'a> PolicyInputs<'a> {
+    pub(super) fn of(project: &'a ir::Project) -> Self {
+        PolicyInputs {
+            defaults: &project.defaults,
+            functions: project
+                .functions
+                .iter()
+                .map(|it| (&it.names, &it.policy))
+                .collect(),
+            workflows: project
+                .workflows
+                .iter()
+                .map(|it| (&it.names, &it.policy))
+                .collect(),
+            agents: project
+                .agents
+                .iter()
+                .map(|it| (&it.names, &it.policy))
+                .collect(),
+        }
+    }
+}
+
 /// The step policies of functions, workflows and agents, plus the project defaults.
-pub(super) fn policies(project: &ir::Project) -> Vec<PolicyConstant> {
-    let constant = |kind: &str, names: &ir::Names, policy: &ir::Policy| PolicyConstant {
+pub(super) fn policies(inputs: &PolicyInputs<'_>) -> Vec<PolicyConstant> {
+    let constant = |kind: &str, (names, policy): &(&ir::Names, &ir::Policy)| PolicyConstant {
         name: format!("{}_{}", kind.to_uppercase(), names.module.to_uppercase()),
         comment: format!(
             "{}{} `{}`: the defaults merged with its own overrides.",
@@ -363,31 +429,16 @@ pub(super) fn policies(project: &ir::Project) -> Vec<PolicyConstant> {
             &kind[1..],
             names.declared
         ),
-        policy: policy.clone(),
+        policy: (*policy).clone(),
     };
     let mut all = vec![PolicyConstant {
         name: "DEFAULT_POLICY".to_owned(),
         comment: "The project defaults (`defaults` in restack.kdl).".to_owned(),
-        policy: project.defaults.clone(),
+        policy: inputs.defaults.clone(),
     }];
-    all.extend(
-        project
-            .functions
-            .iter()
-            .map(|it| constant("function", &it.names, &it.policy)),
-    );
-    all.extend(
-        project
-            .workflows
-            .iter()
-            .map(|it| constant("workflow", &it.names, &it.policy)),
-    );
-    all.extend(
-        project
-            .agents
-            .iter()
-            .map(|it| constant("agent", &it.names, &it.policy)),
-    );
+    all.extend(inputs.functions.iter().map(|it| constant("function", it)));
+    all.extend(inputs.workflows.iter().map(|it| constant("workflow", it)));
+    all.extend(inputs.agents.iter().map(|it| constant("agent", it)));
     all
 }
 

@@ -1,6 +1,7 @@
 //! A serde serializer that writes a value's structure as compact bytes to hash: every primitive
-//! as tagged little-endian bytes, every string and sequence length-prefixed, so that two values
-//! hash alike exactly when they serialize alike. Several times cheaper than hashing a JSON
+//! as tagged little-endian bytes, every string and sequence length-prefixed (a length as a
+//! LEB128 varint, which is self-delimiting, so one byte for most), so that two values hash alike
+//! exactly when they serialize alike. Several times cheaper than hashing a JSON
 //! rendering. The bytes are collected in a buffer and hashed at once (blake3 is fastest on long
 //! inputs). Used by the render memo ([`super::memo`]).
 
@@ -50,9 +51,18 @@ impl Feed<'_> {
 
     fn bytes(&mut self, tag: u8, bytes: &[u8]) {
         self.tag(tag);
-        self.0
-            .extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+        self.len(bytes.len());
         self.0.extend_from_slice(bytes);
+    }
+
+    /// A length as a LEB128 varint: seven bits a byte, the high bit set on all but the last.
+    fn len(&mut self, len: usize) {
+        let mut rest = len as u64;
+        while rest >= 0x80 {
+            self.0.push(rest.to_le_bytes()[0] | 0x80);
+            rest >>= 7;
+        }
+        self.0.push(rest.to_le_bytes()[0]);
     }
 
     fn reborrow(&mut self) -> Feed<'_> {
@@ -160,14 +170,13 @@ impl<'a> ser::Serializer for Feed<'a> {
 
     fn serialize_seq(mut self, len: Option<usize>) -> Result<Feed<'a>, Never> {
         self.tag(24);
-        self.0
-            .extend_from_slice(&(len.unwrap_or(usize::MAX) as u64).to_le_bytes());
+        self.len(len.unwrap_or(usize::MAX));
         Ok(self)
     }
 
     fn serialize_tuple(mut self, len: usize) -> Result<Feed<'a>, Never> {
         self.tag(25);
-        self.0.extend_from_slice(&(len as u64).to_le_bytes());
+        self.len(len);
         Ok(self)
     }
 
@@ -183,20 +192,19 @@ impl<'a> ser::Serializer for Feed<'a> {
         len: usize,
     ) -> Result<Feed<'a>, Never> {
         self.bytes(26, variant.as_bytes());
-        self.0.extend_from_slice(&(len as u64).to_le_bytes());
+        self.len(len);
         Ok(self)
     }
 
     fn serialize_map(mut self, len: Option<usize>) -> Result<Feed<'a>, Never> {
         self.tag(27);
-        self.0
-            .extend_from_slice(&(len.unwrap_or(usize::MAX) as u64).to_le_bytes());
+        self.len(len.unwrap_or(usize::MAX));
         Ok(self)
     }
 
     fn serialize_struct(mut self, name: &'static str, len: usize) -> Result<Feed<'a>, Never> {
         self.bytes(28, name.as_bytes());
-        self.0.extend_from_slice(&(len as u64).to_le_bytes());
+        self.len(len);
         Ok(self)
     }
 
@@ -208,7 +216,7 @@ impl<'a> ser::Serializer for Feed<'a> {
         len: usize,
     ) -> Result<Feed<'a>, Never> {
         self.bytes(29, variant.as_bytes());
-        self.0.extend_from_slice(&(len as u64).to_le_bytes());
+        self.len(len);
         Ok(self)
     }
 }
@@ -274,5 +282,10 @@ mod tests {
         assert_ne!(digest(&Some(1_u32)), digest(&1_u32));
         assert_ne!(digest(&1_u32), digest(&1_u64));
         assert_ne!(digest(""), digest(&()));
+        // Lengths of every varint size, and strings that differ only past a long prefix.
+        let long = "x".repeat(300);
+        assert_ne!(digest(&(long.as_str(), "")), digest(&(&long[..299], "x")));
+        assert_ne!(digest(&vec![0_u8; 127]), digest(&vec![0_u8; 128]));
+        assert_ne!(digest(&vec!["a"; 16_384]), digest(&vec!["a"; 16_383]));
     }
 }

@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::ir::{self, Backend, Fallback, Transport, Type};
 use std::sync::Arc;
 
-use crate::render::{Output, PolicyConstant, Registration, Role};
+use crate::render::{Output, Registration, Role};
 
 /// `(name, include_str!(templates/name))`.
 macro_rules! template {
@@ -59,21 +59,31 @@ pub(super) fn outputs(project: &ir::Project) -> Vec<Output<'_>> {
     out
 }
 
-/// The symbols this area asks the service to register: the tool servers' lifespan.
-pub(super) fn registrations(project: &ir::Project) -> Vec<Registration> {
-    if project.tool_servers.is_empty() {
-        return Vec::new();
-    }
-    vec![Registration::new(
-        Role::Lifespan,
-        format!("{}.common.tool_servers", project.package),
-        "tool_servers_lifespan",
-    )]
+/// What this area's registrations are made of: the package, when there are tool servers
+/// ([`registrations`] reads nothing else).
+#[derive(Serialize)]
+pub(super) struct RegistrationInputs<'a> {
+    tool_servers: Option<&'a str>,
 }
 
-/// The step policies this area adds to `common/retries.py`: none.
-pub(super) fn policies(_project: &ir::Project) -> Vec<PolicyConstant> {
-    Vec::new()
+impl<'a> RegistrationInputs<'a> {
+    pub(super) fn of(project: &'a ir::Project) -> Self {
+        RegistrationInputs {
+            tool_servers: (!project.tool_servers.is_empty()).then_some(project.package.as_str()),
+        }
+    }
+}
+
+/// The symbols this area asks the service to register: the tool servers' lifespan.
+pub(super) fn registrations(inputs: &RegistrationInputs<'_>) -> Vec<Registration> {
+    let Some(package) = inputs.tool_servers else {
+        return Vec::new();
+    };
+    vec![Registration::new(
+        Role::Lifespan,
+        format!("{package}.common.tool_servers"),
+        "tool_servers_lifespan",
+    )]
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -272,6 +272,7 @@ impl SharedDigests {
 }
 
 /// The hash of each template together with every template it imports, includes or extends.
+#[derive(Debug)]
 pub(super) struct TemplateHashes {
     sources: BTreeMap<String, String>,
     closures: Mutex<HashMap<String, Hash>>,

@@ -192,7 +192,8 @@ impl<'a> Renderer<'a> {
 /// [`render_cached`]:
 ///
 /// - the Python renderings known to parse: the blake3 hash of the bytes with the target version
-///   they were parsed under, so that only files whose bytes changed are parsed again;
+///   they were parsed under, so that only files whose bytes changed are parsed again (a
+///   memoizing cache keeps none: its memos prove the same of the files they keep);
 /// - when made with [`RenderCache::memoizing`], every output as last rendered with what it read
 ///   (see [`memo`]), so that only the outputs whose inputs changed are rendered again.
 ///
@@ -201,6 +202,9 @@ impl<'a> Renderer<'a> {
 pub struct RenderCache {
     parsed: HashSet<(crate::plan::Hash, (u8, u8))>,
     memoize: bool,
+    /// The target version the last rendering parsed its Python under: every file it returned
+    /// parsed under it, so a memo of a file it made proves the file parses.
+    version: Option<(u8, u8)>,
     /// The memo of each output made alone, by path.
     outputs: HashMap<String, memo::Memo>,
     /// The memo of each group of outputs, by kind and entity (see [`group::Group`]).
@@ -208,6 +212,8 @@ pub struct RenderCache {
     /// The fingerprint of the templates `groups` were rendered with
     /// ([`memo::TemplateHashes::fingerprint`]).
     templates: Option<crate::plan::Hash>,
+    /// The templates of the last rendering, loaded for the overrides it was given.
+    loaded: Option<Arc<Loaded>>,
     /// How many outputs the last rendering rendered, and how many it reused.
     pub last: Counts,
 }
@@ -227,6 +233,36 @@ impl RenderCache {
             ..RenderCache::default()
         }
     }
+
+    /// The templates for `overrides`: those of the last rendering when it had the same.
+    fn load(&mut self, overrides: &Overrides) -> Arc<Loaded> {
+        if let Some(loaded) = self.loaded.as_ref().filter(|loaded| {
+            Arc::ptr_eq(&loaded.overrides, &overrides.templates)
+                || loaded.overrides == overrides.templates
+        }) {
+            return Arc::clone(loaded);
+        }
+        let hashes = memo::TemplateHashes::new(overrides);
+        let loaded = Arc::new(Loaded {
+            overrides: Arc::clone(&overrides.templates),
+            env: env::environment(overrides),
+            fingerprint: hashes.fingerprint(),
+            hashes,
+        });
+        self.loaded = Some(Arc::clone(&loaded));
+        loaded
+    }
+}
+
+/// The templates of a memoizing cache's renderings, kept from one rendering to the next while
+/// the overrides stay the same (they are a function of them): the environment, which compiles
+/// each template once, when it is first rendered, and the hash of each template's closure.
+#[derive(Debug)]
+struct Loaded {
+    overrides: Arc<BTreeMap<String, String>>,
+    env: minijinja::Environment<'static>,
+    hashes: memo::TemplateHashes,
+    fingerprint: crate::plan::Hash,
 }
 
 /// [`render_with`], skipping the parse of every `.py` file whose exact bytes `cache` has seen
@@ -282,30 +318,41 @@ fn render_inner(
     cache: &mut RenderCache,
     keep_texts: bool,
 ) -> Result<FileSet, RenderError> {
-    let env = env::environment(overrides);
+    let memoize = cache.memoize;
+    let loaded = memoize.then(|| cache.load(overrides));
+    let fresh_env;
+    let env = if let Some(loaded) = &loaded {
+        &loaded.env
+    } else {
+        fresh_env = env::environment(overrides);
+        &fresh_env
+    };
     // Converted to template values name by name, as templates look them up (see `base.rs`).
     let base_context = Arc::new(base::Base::new(project));
     let base = memo::Tracked::value(Arc::clone(&base_context));
     let target = check::target_version(&project.python);
     let version = (target.major, target.minor);
-    let memoize = cache.memoize;
-    let templates = memoize.then(|| memo::TemplateHashes::new(overrides));
+    let templates = loaded.as_ref().map(|loaded| &loaded.hashes);
     // A group's memo proves its outputs' own keys only for the templates it was rendered with:
     // with others, each output made is proved on its own (its own key names its templates).
-    let fingerprint = templates.as_ref().map(memo::TemplateHashes::fingerprint);
+    let fingerprint = loaded.as_ref().map(|loaded| loaded.fingerprint);
     let same_templates = fingerprint.is_some() && cache.templates == fingerprint;
     let known = &cache.parsed;
     let memos = &cache.outputs;
     let group_memos = &cache.groups;
     let hashes = memo::DepHashes::new(&base_context);
     let shared = memo::SharedDigests::default();
-    // The parse check of a `.py` file, skipped when its bytes are known to parse.
-    let checked = |path: &str, python: bool, file: &File| {
+    // A memo is of a file of the last rendering, which parsed under the version it had.
+    let same_version = cache.version == Some(version);
+    // The parse check of a `.py` file, skipped when its bytes are known to parse (`proved`:
+    // they are the bytes of a file of the last rendering, under the same version).
+    let checked = |path: &str, python: bool, file: &File, proved: bool| {
         if !python {
             return Ok(None);
         }
         let key = (file.hash, version);
-        if !known.contains(&key) {
+        let known_to_parse = (proved && same_version) || known.contains(&key);
+        if !known_to_parse {
             check::python(
                 path,
                 &file.template,
@@ -321,15 +368,13 @@ fn render_inner(
             output.context.keys().all(|key| !base::NAMES.contains(key)),
             "an output context shadows a base key"
         );
-        let own = templates
-            .as_ref()
-            .map(|templates| memo::own_key(&output, templates, &shared));
+        let own = templates.map(|templates| memo::own_key(&output, templates, &shared));
         let reused = own.and_then(|own| previous.filter(|memo| memo.still_valid(own, &hashes)));
         let python = is_python(&output.path);
         let (file, memo) = if let Some(memo) = reused {
             (memo.file_from(&output.origin), Some(memo.clone()))
         } else {
-            let (body, reads) = memo::tracking(|| env::render_output(&env, &base, &output));
+            let (body, reads) = memo::tracking(|| env::render_output(env, &base, &output));
             let contents = header::with_header(&output.path, output.kind, body?);
             let file = File::rendered(
                 contents,
@@ -348,7 +393,9 @@ fn render_inner(
             });
             (file, memo)
         };
-        let parsed = checked(&output.path, python, &file)?;
+        let proved =
+            reused.is_some() || previous.is_some_and(|previous| previous.file.hash == file.hash);
+        let parsed = checked(&output.path, python, &file, proved)?;
         let file = if keep_texts { file } else { file.hashed_only() };
         Ok(Done {
             path: output.path,
@@ -390,7 +437,7 @@ fn render_inner(
                 .iter()
                 .map(|(path, memo)| {
                     let file = memo.file_from(origin);
-                    let parsed = checked(path, memo.python, &file)?;
+                    let parsed = checked(path, memo.python, &file, true)?;
                     let file = if keep_texts { file } else { file.hashed_only() };
                     Ok(Done {
                         path: path.clone(),
@@ -441,7 +488,9 @@ fn render_inner(
             reused,
         } in done
         {
-            parsed.extend(key);
+            if !memoize {
+                parsed.extend(key);
+            }
             if reused {
                 counts.reused += 1;
             } else {
@@ -468,6 +517,7 @@ fn render_inner(
     // Only now, with the groups' memos: a failed rendering leaves the cache as it was.
     cache.templates = fingerprint;
     cache.parsed = parsed;
+    cache.version = Some(version);
     cache.last = counts;
     cache.remember(&set, n_alone, fresh, made, &live);
     Ok(set)
@@ -523,25 +573,66 @@ fn groups(project: &ir::Project) -> impl Iterator<Item = group::Group<'_>> + Sen
 
 /// Every Python symbol the service registers, from every area, sorted and deduplicated.
 pub fn registrations(project: &ir::Project) -> Vec<Registration> {
-    let mut all = core::registrations(project);
-    all.extend(pipelines::registrations(project));
-    all.extend(llm::registrations(project));
-    all.sort();
-    all.dedup();
-    all
+    RegistrationInputs::of(project).registrations()
 }
 
 /// Every named step policy `common/retries.py` defines, from every area, sorted by name.
 pub fn policies(project: &ir::Project) -> Vec<PolicyConstant> {
-    let mut all = core::policies(project);
-    all.extend(pipelines::policies(project));
-    all.extend(llm::policies(project));
-    all.sort_by(|a, b| a.name.cmp(&b.name));
-    debug_assert!(
-        all.windows(2).all(|pair| pair[0].name != pair[1].name),
-        "two policy constants share a name"
-    );
-    all
+    PolicyInputs::of(project).policies()
+}
+
+/// What [`registrations`] are made of, declared by each area: the project's registrations are a
+/// function of these alone, so `watch` hashes these (names, mostly) to know whether the list
+/// changed, instead of building and hashing the list.
+#[derive(serde::Serialize)]
+struct RegistrationInputs<'a>(
+    core::RegistrationInputs<'a>,
+    pipelines::RegistrationInputs<'a>,
+    llm::RegistrationInputs<'a>,
+);
+
+impl<'a> RegistrationInputs<'a> {
+    fn of(project: &'a ir::Project) -> Self {
+        RegistrationInputs(
+            core::RegistrationInputs::of(project),
+            pipelines::RegistrationInputs::of(project),
+            llm::RegistrationInputs::of(project),
+        )
+    }
+
+    fn registrations(&self) -> Vec<Registration> {
+        let mut all = core::registrations(&self.0);
+        all.extend(pipelines::registrations(&self.1));
+        all.extend(llm::registrations(&self.2));
+        all.sort();
+        all.dedup();
+        all
+    }
+}
+
+/// What [`policies`] are made of, declared by each area (as for [`RegistrationInputs`]). The LLM
+/// area adds no policy.
+#[derive(serde::Serialize)]
+struct PolicyInputs<'a>(core::PolicyInputs<'a>, pipelines::PolicyInputs<'a>);
+
+impl<'a> PolicyInputs<'a> {
+    fn of(project: &'a ir::Project) -> Self {
+        PolicyInputs(
+            core::PolicyInputs::of(project),
+            pipelines::PolicyInputs::of(project),
+        )
+    }
+
+    fn policies(&self) -> Vec<PolicyConstant> {
+        let mut all = core::policies(&self.0);
+        all.extend(pipelines::policies(&self.1));
+        all.sort_by(|a, b| a.name.cmp(&b.name));
+        debug_assert!(
+            all.windows(2).all(|pair| pair[0].name != pair[1].name),
+            "two policy constants share a name"
+        );
+        all
+    }
 }
 
 /// The names of every embedded template, from every area, in table order.

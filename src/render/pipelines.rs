@@ -164,22 +164,46 @@ impl Serialize for Diagrams<'_> {
     }
 }
 
+/// What this area's registrations are made of: the package, and each pipeline's names and style
+/// with the names of its scaffolded steps ([`registrations`] reads nothing else).
+#[derive(Serialize)]
+pub(super) struct RegistrationInputs<'a> {
+    package: &'a str,
+    pipelines: Vec<(&'a ir::Names, Style, Vec<&'a ir::Names>)>,
+}
+
+impl<'a> RegistrationInputs<'a> {
+    pub(super) fn of(project: &'a ir::Project) -> Self {
+        RegistrationInputs {
+            package: &project.package,
+            pipelines: project
+                .pipelines
+                .iter()
+                .map(|pipeline| {
+                    let scaffolds = pipeline
+                        .steps
+                        .iter()
+                        .filter_map(|step| match &step.target {
+                            StepTarget::Scaffold(names) => Some(names),
+                            _ => None,
+                        })
+                        .collect();
+                    (&pipeline.names, pipeline.style, scaffolds)
+                })
+                .collect(),
+        }
+    }
+}
+
 /// The symbols this area asks the service to register.
-pub(super) fn registrations(project: &ir::Project) -> Vec<Registration> {
+pub(super) fn registrations(inputs: &RegistrationInputs<'_>) -> Vec<Registration> {
     let mut all = Vec::new();
-    for pipeline in &project.pipelines {
-        let module = format!("{}.pipelines.{}", project.package, pipeline.names.module);
-        all.push(Registration::new(
-            Role::Workflow,
-            &module,
-            &pipeline.names.class,
-        ));
+    for (pipeline, style, scaffolds) in &inputs.pipelines {
+        let module = format!("{}.pipelines.{}", inputs.package, pipeline.module);
+        all.push(Registration::new(Role::Workflow, &module, &pipeline.class));
         // The scaffolded steps, named as their views name them (`step_view`): the rest of a
         // view is not needed here.
-        for step in &pipeline.steps {
-            let StepTarget::Scaffold(names) = &step.target else {
-                continue;
-            };
+        for names in scaffolds {
             let (function, workflow) = scaffold_names(pipeline, names);
             all.push(
                 Registration::new(
@@ -189,7 +213,7 @@ pub(super) fn registrations(project: &ir::Project) -> Vec<Registration> {
                 )
                 .named(&function),
             );
-            if pipeline.style == Style::Subworkflows {
+            if *style == Style::Subworkflows {
                 all.push(Registration::new(Role::Workflow, &module, &workflow));
             }
         }
@@ -197,32 +221,58 @@ pub(super) fn registrations(project: &ir::Project) -> Vec<Registration> {
     all
 }
 
+/// What this area's step policies are made of: each pipeline's names, with the names and policy
+/// of each step not bound to a workflow ([`policies`] reads nothing else).
+#[derive(Serialize)]
+pub(super) struct PolicyInputs<'a> {
+    pipelines: Vec<(&'a ir::Names, Vec<(&'a ir::Names, &'a ir::Policy)>)>,
+}
+
+impl<'a> PolicyInputs<'a> {
+    pub(super) fn of(project: &'a ir::Project) -> Self {
+        PolicyInputs {
+            pipelines: project
+                .pipelines
+                .iter()
+                .map(|pipeline| {
+                    let steps = pipeline
+                        .steps
+                        .iter()
+                        .filter(|step| !matches!(step.target, StepTarget::Workflow(_)))
+                        .map(|step| (&step.names, &step.policy))
+                        .collect();
+                    (&pipeline.names, steps)
+                })
+                .collect(),
+        }
+    }
+}
+
 /// The step policies this area adds to `common/retries.py`.
-pub(super) fn policies(project: &ir::Project) -> Vec<PolicyConstant> {
+pub(super) fn policies(inputs: &PolicyInputs<'_>) -> Vec<PolicyConstant> {
     let mut all = Vec::new();
-    for pipeline in &project.pipelines {
-        for step in &pipeline.steps {
-            if matches!(step.target, StepTarget::Workflow(_)) {
-                continue;
-            }
+    for (pipeline, steps) in &inputs.pipelines {
+        for (step, policy) in steps {
             all.push(PolicyConstant {
                 name: policy_name(pipeline, step),
                 comment: format!(
                     "Step {} of pipeline `{}`.",
-                    step.names.declared, pipeline.names.declared
+                    step.declared, pipeline.declared
                 ),
-                policy: step.policy.clone(),
+                policy: (*policy).clone(),
             });
         }
     }
     all
 }
 
-fn policy_name(pipeline: &ir::Pipeline, step: &ir::Step) -> String {
+/// The constant of a step's policy in `common/retries.py`, from the pipeline's and the step's
+/// names.
+fn policy_name(pipeline: &ir::Names, step: &ir::Names) -> String {
     format!(
         "PIPELINE_{}_{}",
-        pipeline.names.module.to_uppercase(),
-        step.names.module.to_uppercase()
+        pipeline.module.to_uppercase(),
+        step.module.to_uppercase()
     )
 }
 
@@ -465,7 +515,7 @@ fn step_view(pipeline: &ir::Pipeline, step: &ir::Step, target: Option<Target<'_>
         kind: "scaffold",
         function: String::new(),
         workflow: String::new(),
-        policy: policy_name(pipeline, step),
+        policy: policy_name(&pipeline.names, &step.names),
         target_module: String::new(),
         target_class: String::new(),
         target_declared: String::new(),
@@ -476,7 +526,7 @@ fn step_view(pipeline: &ir::Pipeline, step: &ir::Step, target: Option<Target<'_>
     match &step.target {
         StepTarget::Scaffold(names) => {
             view.module.clone_from(&names.module);
-            (view.function, view.workflow) = scaffold_names(pipeline, names);
+            (view.function, view.workflow) = scaffold_names(&pipeline.names, names);
         }
         StepTarget::Function(names) => {
             view.kind = "function";
@@ -502,10 +552,10 @@ fn step_view(pipeline: &ir::Pipeline, step: &ir::Step, target: Option<Target<'_>
 
 /// The function a scaffolded step is registered under (`blog_pipeline_draft`) and the class of
 /// its child workflow (`BlogPipelineDraft`).
-fn scaffold_names(pipeline: &ir::Pipeline, names: &ir::Names) -> (String, String) {
+fn scaffold_names(pipeline: &ir::Names, names: &ir::Names) -> (String, String) {
     (
-        format!("{}_{}", pipeline.names.module, names.module),
-        format!("{}{}", pipeline.names.class, names.class),
+        format!("{}_{}", pipeline.module, names.module),
+        format!("{}{}", pipeline.class, names.class),
     )
 }
 
