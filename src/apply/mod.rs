@@ -286,7 +286,10 @@ fn apply_with(
     // before the directory is made), then every write in one batch (see `write_groups_from`),
     // a merge base that is the text written going with its file (renamed after every file).
     // Full paths are made when needed, not kept: every one was resolved (checked) above.
-    let mut dirs = BTreeSet::from([root.join(STATE_DIR)]);
+    // With restack's own folders: a killed apply may have left a temp file of the state, the
+    // journal or the render record (a cache: a concurrent save that loses its temp file to this
+    // only fails to save).
+    let mut dirs = BTreeSet::from([root.join(STATE_DIR), root.join(crate::record::CACHE_DIR)]);
     let mut batch: Vec<&Change> = Vec::new();
     for change in &targets {
         let full = path::join(root, &change.path);
