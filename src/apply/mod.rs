@@ -15,7 +15,8 @@
 //!    made against, and every file to write or delete still has the plan's `before` hash (and
 //!    every path is safe: no symlink anywhere below the root).
 //! 4. Write the journal: every intended write with its before/after hash, the bases to store and
-//!    the next state.
+//!    the next state. It is durable before any file changes; when nothing is deleted, it is
+//!    written while step 5 writes its temp files, and step 5 waits for it before its first rename.
 //! 5. Write each file atomically ([`write`]), delete orphans (and directories they leave empty).
 //! 6. Store the merge bases of scaffolds in `.restack/base/`, drop bases no longer needed.
 //! 7. Put `.restack/state.json` in place atomically (its new text was written and fsynced while
@@ -274,13 +275,21 @@ fn apply_with(
     let next_text = cache
         .as_deref_mut()
         .map(|cache| cache.state.text(&plan.next));
-    if needs_journal {
+    let write_journal = || {
         write::write_atomic_with(&journal_path, |out| match &next_text {
             Some(text) => journal.write_json_with_state(out, text),
             None => journal.write_json(out),
         })
-        .map_err(io_at(&journal_path))?;
+        .map_err(io_at(&journal_path))
+    };
+    // The journal must be durable before any file changes. Without deletions (which come before
+    // the batch, see below) it is written while the batch writes its temp files, and the batch
+    // waits for it before its first rename; otherwise it is written first.
+    let deletes = targets.iter().any(|it| it.action == Action::Delete);
+    if needs_journal && deletes {
+        write_journal()?;
     }
+    let journal_job = (needs_journal && !deletes).then_some(write_journal);
 
     // 5. The files: deletions first (in path order, so a file that becomes a directory is gone
     // before the directory is made), then every write in one batch (see `write_groups_from`),
@@ -318,23 +327,16 @@ fn apply_with(
     }
     let state = (&*plan.next, next_text.as_deref());
     let state_cache = cache.as_deref().map(|it| &it.state);
-    let state_file = write_batch_and_state(root, &batch, paths, rerender, state, state_cache)?;
+    let state_file = write_batch_and_state(
+        root,
+        &batch,
+        (paths, rerender),
+        journal_job,
+        state,
+        state_cache,
+    )?;
     drop(batch);
-    for change in &targets {
-        let list = match change.action {
-            Action::Create => &mut applied.created,
-            Action::Update => &mut applied.updated,
-            Action::Merge => &mut applied.merged,
-            _ => &mut applied.deleted,
-        };
-        list.push(change.path.clone());
-    }
-    applied.blocked = plan
-        .changes
-        .iter()
-        .filter(|it| matches!(it.action, Action::Blocked(_)))
-        .map(|it| it.path.clone())
-        .collect();
+    applied.list(&targets, plan);
 
     // 6 and 7. Bases, state, journal.
     store_bases(
@@ -392,18 +394,26 @@ fn prepare_state(
 
 /// [`write_batch`], while the next state's file (`state`: the state, and its text when the caller
 /// made it) is written and fsynced ([`prepare_state`]): its fsync need not wait for theirs. It
-/// replaces `state.json` only later, after every file and base is in place.
+/// replaces `state.json` only later, after every file and base is in place. `journal`, when
+/// given, writes the journal meanwhile too; the batch renames nothing before it succeeded.
 fn write_batch_and_state(
     root: &Path,
     batch: &[&Change],
-    paths: impl Fn(&&Change) -> Vec<PathBuf> + Sync,
-    rerender: &dyn Rerender,
+    (paths, rerender): (impl Fn(&&Change) -> Vec<PathBuf> + Sync, &dyn Rerender),
+    journal: Option<impl FnOnce() -> Result<(), ApplyError> + Send>,
     (next, text): (&State, Option<&[u8]>),
     cache: Option<&StateCache>,
 ) -> Result<Option<write::Prepared>, ApplyError> {
     let (written, state_file) = std::thread::scope(|scope| {
         let state_file = scope.spawn(|| prepare_state(root, next, text, cache));
-        let written = write_batch(batch, paths, rerender);
+        let journal = journal.map(|job| scope.spawn(job));
+        let gate = || {
+            journal.map_or(Ok(()), |job| {
+                job.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+        };
+        let written = write_batch(batch, paths, rerender, gate);
         let state_file = state_file
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
@@ -421,6 +431,7 @@ fn write_batch(
     batch: &[&Change],
     paths: impl Fn(&&Change) -> Vec<PathBuf> + Sync,
     rerender: &dyn Rerender,
+    gate: impl FnOnce() -> Result<(), ApplyError>,
 ) -> Result<(), ApplyError> {
     let in_order = rerender.makes_all();
     let next = AtomicUsize::new(0);
@@ -448,11 +459,10 @@ fn write_batch(
         return Some((idx, bytes));
     };
     let missing = |change: &&Change| failed_render(&change.path, "the project has no such file");
-    write::write_groups_from(batch, paths, || held().or_else(rendered), missing).map_err(|err| {
-        match err {
-            write::GroupError::Write(err) => batch_error(err),
-            write::GroupError::Bytes(err) => err,
-        }
+    let source = || held().or_else(rendered);
+    write::write_groups_from(batch, paths, source, missing, gate).map_err(|err| match err {
+        write::GroupError::Write(err) => batch_error(err),
+        write::GroupError::Bytes(err) => err,
     })
 }
 
@@ -615,6 +625,27 @@ fn store_bases(
         write::remove(&root.join(STATE_DIR), &full).map_err(io_at(&full))?;
     }
     Ok(())
+}
+
+impl Applied {
+    /// Lists the paths of `targets` (the changes applied) by action, and the blocked ones.
+    fn list(&mut self, targets: &[&Change], plan: &Plan) {
+        for change in targets {
+            let list = match change.action {
+                Action::Create => &mut self.created,
+                Action::Update => &mut self.updated,
+                Action::Merge => &mut self.merged,
+                _ => &mut self.deleted,
+            };
+            list.push(change.path.clone());
+        }
+        self.blocked = plan
+            .changes
+            .iter()
+            .filter(|it| matches!(it.action, Action::Blocked(_)))
+            .map(|it| it.path.clone())
+            .collect();
+    }
 }
 
 /// Writes `.restack/state.json` when its text changes.

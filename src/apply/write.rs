@@ -131,7 +131,7 @@ pub fn write_all_atomic(files: &[(&Path, &[u8])]) -> Result<(), BatchError> {
 }
 
 /// Why [`write_groups_atomic`] stopped: a file could not be written, or the bytes of a group
-/// could not be made (nothing was renamed then).
+/// could not be made or the gate of [`write_groups_from`] failed (nothing was renamed then).
 #[derive(Debug)]
 pub enum GroupError<E> {
     Write(BatchError),
@@ -163,20 +163,27 @@ pub fn write_groups_atomic<T: Sync, E: Send>(
         let item = groups.get(idx)?;
         Some((idx, bytes(item)))
     };
-    write_groups_from(groups, paths, source, |_| {
-        unreachable!("every group is taken from the source in turn")
-    })
+    write_groups_from(
+        groups,
+        paths,
+        source,
+        |_| unreachable!("every group is taken from the source in turn"),
+        || Ok(()),
+    )
 }
 
 /// [`write_groups_atomic`] taking the bytes from `source` in whatever order it makes them: the
 /// index of a group with its bytes or why they could not be made, or `None` when it has made all
 /// it will. Each group must come once; for the first group in order that did not come at all,
-/// `missing` gives the error (and nothing is renamed).
+/// `missing` gives the error (and nothing is renamed). `gate` runs once every temp file is
+/// written, before the first rename: its error renames nothing either (a caller waits there for
+/// what must be durable before any target changes).
 pub fn write_groups_from<'g, T: Sync, E: Send>(
     groups: &'g [T],
     paths: impl Fn(&T) -> Vec<PathBuf> + Sync,
     source: impl Fn() -> Option<(usize, Result<std::borrow::Cow<'g, [u8]>, E>)> + Sync,
     missing: impl Fn(&T) -> E,
+    gate: impl FnOnce() -> Result<(), E>,
 ) -> Result<(), GroupError<E>> {
     // The distinct directories (a project has few), each made before its files are written.
     let mut dirs: BTreeSet<PathBuf> = BTreeSet::new();
@@ -190,6 +197,7 @@ pub fn write_groups_from<'g, T: Sync, E: Send>(
         }
     }
     let mut temps = write_temps(groups, &paths, &source, &missing)?;
+    gate().map_err(GroupError::Bytes)?;
     temps.rename_all()?;
     let dirs: Vec<PathBuf> = dirs.into_iter().collect();
     in_parallel(&dirs, |dir| sync_dir(dir).map_err(failed(dir)))?;
@@ -650,7 +658,13 @@ mod tests {
             next.swap(false, std::sync::atomic::Ordering::Relaxed)
                 .then(|| (0, Ok(Cow::Borrowed(groups[0].1))))
         };
-        let res = write_groups_from(&groups, paths_in(root), source, |(paths, _)| paths[0]);
+        let res = write_groups_from(
+            &groups,
+            paths_in(root),
+            source,
+            |(paths, _)| paths[0],
+            || Ok(()),
+        );
         assert!(matches!(res, Err(GroupError::Bytes("b.txt"))), "{res:?}");
         assert!(tree(root).is_empty(), "{:?}", tree(root));
     }
