@@ -15,8 +15,8 @@ use crate::plan::{self, Hash, Plan, PlanOptions, State};
 use crate::record::{self, Record};
 use crate::render::{self, ScaffoldCheck, ScaffoldWarning};
 
-/// What earlier reconciles proved, kept by the watch loop: the parsed top-level manifest nodes
-/// (see [`crate::manifest::decode_cached`]), the Python renderings known to parse (see
+/// What earlier reconciles proved, kept by the watch loop: the decoded top-level manifest nodes
+/// and lowered entities (see [`analyze::Cache`]), the Python renderings known to parse (see
 /// [`render::render_cached`]), both giving the same results as parsing again; and the files
 /// read from disk with their metadata, read again only when it changed (see [`plan::ScanCache`]
 /// for that trade-off).
