@@ -25,19 +25,29 @@ pub fn analyze(name: &str, bytes: &[u8]) -> Analysis {
     analyze_with(name, bytes, None)
 }
 
-/// [`analyze`], re-using the decode of every top-level manifest node and the case conversion of
-/// every name `cache` saw before (for `watch`). The result is the same as [`analyze`]'s.
-pub fn analyze_cached(name: &str, bytes: &[u8], cache: &mut manifest::ParseCache) -> Analysis {
+/// What `watch` keeps from one analysis to the next: the decode of every top-level node of the
+/// last manifest (`manifest::ParseCache`), and the lowering of every entity in it with the case
+/// conversions of names (`ir::LowerCache`).
+#[derive(Debug, Default)]
+pub struct Cache {
+    parse: manifest::ParseCache,
+    lower: ir::LowerCache,
+}
+
+/// [`analyze`], re-using what `cache` kept from the last manifest: only the top-level nodes whose
+/// text changed are decoded again, and only the entities whose node or whose references changed
+/// are lowered again (for `watch`). The result is the same as [`analyze`]'s.
+pub fn analyze_cached(name: &str, bytes: &[u8], cache: &mut Cache) -> Analysis {
     analyze_with(name, bytes, Some(cache))
 }
 
-fn analyze_with(
-    name: &str,
-    bytes: &[u8],
-    mut cache: Option<&mut manifest::ParseCache>,
-) -> Analysis {
-    let text = String::from_utf8_lossy(bytes).into_owned();
-    if let Err(err) = std::str::from_utf8(bytes) {
+fn analyze_with(name: &str, bytes: &[u8], mut cache: Option<&mut Cache>) -> Analysis {
+    let checked = std::str::from_utf8(bytes);
+    let text = match checked {
+        Ok(text) => text.to_owned(),
+        Err(_) => String::from_utf8_lossy(bytes).into_owned(),
+    };
+    if let Err(err) = checked {
         // The bytes before the first bad one are valid, so `start` is the same offset in the
         // lossy copy, where the bad sequence became one U+FFFD.
         let start = err.valid_up_to();
@@ -55,9 +65,11 @@ fn analyze_with(
             diagnostics: Diagnostics::from(vec![diagnostic]),
         };
     }
-    let (manifest, mut diagnostics) = match cache.as_deref_mut() {
-        Some(cache) => manifest::decode_cached(&text, cache),
-        None => manifest::decode(&text),
+    let (manifest, mut diagnostics, ids) = if let Some(cache) = cache.as_deref_mut() {
+        manifest::decode::decode_tracked(&text, &mut cache.parse)
+    } else {
+        let (manifest, diagnostics) = manifest::decode(&text);
+        (manifest, diagnostics, None)
     };
     let kdl_failed = diagnostics
         .iter()
@@ -71,7 +83,7 @@ fn analyze_with(
         };
     }
     let lowered = match cache {
-        Some(cache) => ir::lower_cached(&manifest, &mut cache.case),
+        Some(cache) => ir::lower_cached(&manifest, ids.as_ref(), &mut cache.lower),
         None => ir::lower(&manifest),
     };
     let project = match lowered {

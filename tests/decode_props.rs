@@ -262,7 +262,7 @@ fn apply_save(text: &str, original: &str, save: &Save) -> String {
 /// `analyze` gives for every text: the text, the manifest with every span, the project and the
 /// diagnostics in order.
 fn check_cached(original: &str, saves: &[Save]) {
-    let mut cache = restack::manifest::ParseCache::default();
+    let mut cache = restack::analyze::Cache::default();
     let mut text = original.to_owned();
     for (at, save) in std::iter::once(None)
         .chain(saves.iter().map(Some))
@@ -285,7 +285,7 @@ fn check_cached(original: &str, saves: &[Save]) {
 fn cached_analysis_follows_the_corpus() {
     // Every manifest of the repository after every other, through one cache, and back.
     let corpus = corpus();
-    let mut cache = restack::manifest::ParseCache::default();
+    let mut cache = restack::analyze::Cache::default();
     for text in corpus.iter().chain(corpus.iter().rev()) {
         let cached = restack::analyze::analyze_cached("restack.kdl", text.as_bytes(), &mut cache);
         let fresh = analyze("restack.kdl", text.as_bytes());
@@ -344,7 +344,7 @@ fn analyze_timing() {
         one_shot.push(start.elapsed());
         assert!(analysis.project.is_some());
     }
-    let mut cache = restack::manifest::ParseCache::default();
+    let mut cache = restack::analyze::Cache::default();
     let _ = restack::analyze::analyze_cached("restack.kdl", &base, &mut cache);
     let rounds: usize =
         std::env::var("ANALYZE_ROUNDS").map_or(60, |it| it.parse().expect("a number"));
@@ -384,5 +384,301 @@ fn analyze_timing() {
         "  stages alone: decode_cached {:.2?}, ir::lower {:.2?} (one-shot: no name memo kept) (medians)",
         median(decoding).0,
         median(lowering).0
+    );
+}
+
+/// Entity names a save may give: distinct ones, ones that become the same module (`HttpGet` and
+/// `HTTPGet`), a reserved one, and near misses of each other for "did you mean".
+const NAMES: &[&str] = &[
+    "SendEmail",
+    "SendEmails",
+    "HttpGet",
+    "HTTPGet",
+    "Notify",
+    "Research",
+    "Search",
+    "Campaign",
+    "Flow",
+    "Print",
+];
+
+/// Types a field may have: builtins, an unknown type, and models of entities above.
+const TYPES: &[&str] = &[
+    "str",
+    "int",
+    "list[str]",
+    "strr",
+    "SendEmailInput",
+    "NotifyOutput",
+];
+
+/// One top-level entity of [`Model`], written out by [`Model::text`].
+#[derive(Debug, Clone)]
+struct Entity {
+    /// 0 function, 1 workflow, 2 agent, 3 pipeline, 4 tool-server.
+    kind: usize,
+    name: &'static str,
+    ty: &'static str,
+    /// Seconds; 0 writes an invalid duration.
+    timeout: u8,
+    /// `calls` (workflow, agent), `tools` (agent), or what `map` binds step `A` to (pipeline).
+    refs: Vec<&'static str>,
+    /// `llm "default"` (agent).
+    llm: bool,
+    /// Extra blank lines before the node, so that edits move the spans of what follows.
+    pad: u8,
+}
+
+/// A manifest as a list of entities plus the project-wide blocks their lowering reads.
+#[derive(Debug, Clone)]
+struct Model {
+    entities: Vec<Entity>,
+    llm: bool,
+    /// The `defaults` timeout in seconds, if there is a `defaults` block.
+    defaults: Option<u8>,
+}
+
+impl Model {
+    fn text(&self) -> String {
+        let mut text = String::from("project \"props\" {\n    python \">=3.11\"\n}\n");
+        if let Some(timeout) = self.defaults {
+            text.push_str("defaults {\n    timeout \"");
+            text.push_str(&timeout.to_string());
+            text.push_str("m\"\n}\n");
+        }
+        if self.llm {
+            text.push_str("llm {\n    provider \"openai\" model=\"m\"\n}\n");
+        }
+        for it in &self.entities {
+            text.push_str(&"\n".repeat(usize::from(it.pad)));
+            let refs = |keyword: &str, tools: bool| {
+                let names: Vec<String> = it
+                    .refs
+                    .iter()
+                    .filter(|name| !tools || ["Search", "Research"].contains(name))
+                    .map(|name| format!("\"{name}\""))
+                    .collect();
+                if names.is_empty() {
+                    String::new()
+                } else {
+                    format!("    {keyword} {}\n", names.join(" "))
+                }
+            };
+            let (name, ty, timeout) = (it.name, it.ty, it.timeout);
+            let node = match it.kind {
+                // The heartbeat is what a step bound to the function takes from it (a pipeline
+                // sets its own timeout).
+                0 => format!(
+                    "function \"{name}\" {{\n    input {{\n        field \"x\" \"{ty}\"\n    }}\n    timeout \"{timeout}s\"\n    heartbeat \"{timeout}s\"\n}}\n"
+                ),
+                1 => format!(
+                    "workflow \"{name}\" {{\n    output \"{ty}\"\n{}    timeout \"{timeout}s\"\n}}\n",
+                    refs("calls", false)
+                ),
+                2 => format!(
+                    "agent \"{name}\" {{\n    event \"go\" {{ field \"x\" \"{ty}\"; }}\n{}{}{}}}\n",
+                    refs("calls", false),
+                    refs("tools", true),
+                    if it.llm { "    llm \"default\"\n" } else { "" },
+                ),
+                3 => {
+                    let map = it
+                        .refs
+                        .first()
+                        .map(|target| format!("    map \"A\" \"{target}\"\n"))
+                        .unwrap_or_default();
+                    format!(
+                        "pipeline \"{name}\" {{\n    operators \"A -> B ->? C\"\n{map}    timeout \"{timeout}s\"\n}}\n"
+                    )
+                }
+                _ => format!(
+                    "tool-server \"{name}\" {{\n    tool \"t\" {{ param \"q\" \"{ty}\"; returns \"str\"; }}\n}}\n"
+                ),
+            };
+            text.push_str(&node);
+        }
+        text
+    }
+}
+
+fn entity() -> impl Strategy<Value = Entity> {
+    (
+        0..5usize,
+        prop::sample::select(NAMES),
+        prop::sample::select(TYPES),
+        0..4u8,
+        prop::collection::vec(prop::sample::select(NAMES), 0..3),
+        any::<bool>(),
+        0..2u8,
+    )
+        .prop_map(|(kind, name, ty, timeout, refs, llm, pad)| Entity {
+            kind,
+            name,
+            ty,
+            timeout,
+            refs,
+            llm,
+            pad,
+        })
+}
+
+/// One save of a [`Model`]: each changes what one entity or the whole project reads.
+#[derive(Debug, Clone)]
+enum EntityEdit {
+    /// A new type for a field (an error when unknown or a model of another entity).
+    Type(usize, &'static str),
+    /// A new timeout (an error when 0): the policy a step bound to this entity starts from.
+    Timeout(usize, u8),
+    /// A new name: references to it break or start to resolve; duplicates and collisions.
+    Rename(usize, &'static str),
+    /// Other references.
+    Refs(usize, Vec<&'static str>),
+    /// Uses the `llm` block or not.
+    UsesLlm(usize, bool),
+    /// Blank lines before the node: only spans move.
+    Pad(usize, u8),
+    Add(usize, Entity),
+    Remove(usize),
+    /// Moves the entity at the first index to the second.
+    Move(usize, usize),
+    /// Adds or removes the `llm` block.
+    Llm(bool),
+    /// Sets or removes `defaults`.
+    Defaults(Option<u8>),
+}
+
+fn entity_edit() -> impl Strategy<Value = EntityEdit> {
+    prop_oneof![
+        3 => (any::<usize>(), prop::sample::select(TYPES)).prop_map(|(at, it)| EntityEdit::Type(at, it)),
+        3 => (any::<usize>(), 0..4u8).prop_map(|(at, it)| EntityEdit::Timeout(at, it)),
+        3 => (any::<usize>(), prop::sample::select(NAMES)).prop_map(|(at, it)| EntityEdit::Rename(at, it)),
+        2 => (any::<usize>(), prop::collection::vec(prop::sample::select(NAMES), 0..3))
+            .prop_map(|(at, it)| EntityEdit::Refs(at, it)),
+        1 => (any::<usize>(), any::<bool>()).prop_map(|(at, it)| EntityEdit::UsesLlm(at, it)),
+        2 => (any::<usize>(), 0..3u8).prop_map(|(at, it)| EntityEdit::Pad(at, it)),
+        2 => (any::<usize>(), entity()).prop_map(|(at, it)| EntityEdit::Add(at, it)),
+        2 => any::<usize>().prop_map(EntityEdit::Remove),
+        1 => (any::<usize>(), any::<usize>()).prop_map(|(a, b)| EntityEdit::Move(a, b)),
+        1 => any::<bool>().prop_map(EntityEdit::Llm),
+        1 => prop::option::of(1..3u8).prop_map(EntityEdit::Defaults),
+    ]
+}
+
+impl Model {
+    fn edit(&mut self, edit: &EntityEdit) {
+        let n = self.entities.len();
+        let at = |index: usize| (n > 0).then(|| index % n);
+        match edit {
+            EntityEdit::Type(index, ty) => {
+                if let Some(index) = at(*index) {
+                    self.entities[index].ty = ty;
+                }
+            }
+            EntityEdit::Timeout(index, timeout) => {
+                if let Some(index) = at(*index) {
+                    self.entities[index].timeout = *timeout;
+                }
+            }
+            EntityEdit::Rename(index, name) => {
+                if let Some(index) = at(*index) {
+                    self.entities[index].name = name;
+                }
+            }
+            EntityEdit::Refs(index, refs) => {
+                if let Some(index) = at(*index) {
+                    self.entities[index].refs.clone_from(refs);
+                }
+            }
+            EntityEdit::UsesLlm(index, llm) => {
+                if let Some(index) = at(*index) {
+                    self.entities[index].llm = *llm;
+                }
+            }
+            EntityEdit::Pad(index, pad) => {
+                if let Some(index) = at(*index) {
+                    self.entities[index].pad = *pad;
+                }
+            }
+            EntityEdit::Add(index, entity) => self.entities.insert(index % (n + 1), entity.clone()),
+            EntityEdit::Remove(index) => {
+                if let Some(index) = at(*index) {
+                    self.entities.remove(index);
+                }
+            }
+            EntityEdit::Move(from, to) => {
+                if let (Some(from), Some(to)) = (at(*from), at(*to)) {
+                    let entity = self.entities.remove(from);
+                    self.entities.insert(to, entity);
+                }
+            }
+            EntityEdit::Llm(llm) => self.llm = *llm,
+            EntityEdit::Defaults(defaults) => self.defaults = *defaults,
+        }
+    }
+}
+
+/// A valid starting point: functions, a workflow calling them, an agent using the LLM and the
+/// workflow, a pipeline binding a step to a function, and a tool server.
+fn model() -> Model {
+    let entity = |kind, name, refs: &[&'static str]| Entity {
+        kind,
+        name,
+        ty: "str",
+        timeout: 2,
+        refs: refs.to_vec(),
+        llm: kind == 2,
+        pad: 0,
+    };
+    Model {
+        entities: vec![
+            entity(0, "SendEmail", &[]),
+            entity(0, "Notify", &[]),
+            entity(1, "Campaign", &["SendEmail", "Notify"]),
+            entity(2, "Research", &["Campaign"]),
+            entity(3, "Flow", &["SendEmail"]),
+            entity(4, "Search", &[]),
+        ],
+        llm: true,
+        defaults: Some(1),
+    }
+}
+
+#[test]
+fn the_entity_model_starts_valid() {
+    let analysis = analyze("restack.kdl", model().text().as_bytes());
+    assert!(
+        analysis.diagnostics.is_empty(),
+        "{:?}",
+        analysis.diagnostics
+    );
+    let project = analysis.project.expect("a valid manifest lowers");
+    assert_eq!(project.functions.len(), 2);
+    assert_eq!(project.pipelines[0].steps.len(), 3);
+}
+
+#[test]
+fn cached_analysis_follows_entity_edits() {
+    proptest!(
+        ProptestConfig { cases: 256, ..ProptestConfig::default() },
+        |(edits in prop::collection::vec(entity_edit(), 1..24))| {
+            let mut model = model();
+            let mut cache = restack::analyze::Cache::default();
+            for (at, edit) in std::iter::once(None).chain(edits.iter().map(Some)).enumerate() {
+                if let Some(edit) = edit {
+                    model.edit(edit);
+                }
+                let text = model.text();
+                let cached = restack::analyze::analyze_cached("restack.kdl", text.as_bytes(), &mut cache);
+                let fresh = analyze("restack.kdl", text.as_bytes());
+                prop_assert_eq!(
+                    format!("{cached:#?}"),
+                    format!("{fresh:#?}"),
+                    "save {} ({:?}) gave\n{}",
+                    at,
+                    edit,
+                    text
+                );
+            }
+        }
     );
 }

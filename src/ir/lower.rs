@@ -10,13 +10,16 @@ use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 
 use crate::diag::{Code, Diagnostic, Diagnostics};
+use crate::ir::cache::{ById, Dep, Entry, Kept, LowerCache};
 use crate::ir::{
     Agent, Backend, Callee, CircuitBreaker, Engine, Event, Fallback, Field, Function, Literal, Llm,
     Millis, Names, Origin, Pipeline, Policy, Project, Prompt, Provider, Retry, Step, StepTarget,
     Style, Tool, ToolServer, Transport, Type, Workflow,
 };
 use crate::manifest::ast::{self, Spanned};
+use crate::manifest::decode::NodeIds;
 use crate::manifest::names::{self, CaseMemo};
+use crate::manifest::shift::Shift;
 use crate::manifest::{Manifest, types};
 use crate::operators;
 
@@ -40,28 +43,41 @@ const DEFAULT_MAX_LOOPS: u32 = 3;
 /// (`Manifest::complete` is false) is never lowered: the result is then `Err` with only the
 /// cross-node problems, since the decoder's own diagnostics were already reported.
 pub fn lower(manifest: &Manifest) -> Result<Project, Diagnostics> {
-    lower_cached(manifest, &mut CaseMemo::default())
-}
-
-/// [`lower`], taking the case conversions of names from `memo` (kept by `watch` from one save to
-/// the next). The result is the same as [`lower`]'s.
-pub(crate) fn lower_cached(
-    manifest: &Manifest,
-    memo: &mut CaseMemo,
-) -> Result<Project, Diagnostics> {
-    let mut lowerer = Lowerer::new(manifest, std::mem::take(memo));
+    let mut lowerer = Lowerer::new(manifest, CaseMemo::default(), None);
     lowerer.check_entity_names();
     let project = lowerer.project();
-    *memo = std::mem::take(&mut lowerer.case);
-    memo.end_run();
-    if lowerer.diags.has_errors() || !manifest.complete {
-        return Err(lowerer.diags);
+    lowerer.finish(project)
+}
+
+/// [`lower`] for `watch`, with what `cache` kept from the last run: the case conversions of
+/// names, and the lowered form of every entity whose decoded node is the same (`ids`, from the
+/// same `manifest::ParseCache` every run; see [`LowerCache`]) and whose lowering read the same
+/// things beyond its node: the kind of each name it resolved, the policy of each function or
+/// workflow a step is bound to, `defaults`, and whether there is an `llm` block. Every other
+/// entity is lowered again, and the checks over all entities run every time. The result is the
+/// same as [`lower`]'s.
+pub(crate) fn lower_cached(
+    manifest: &Manifest,
+    ids: Option<&NodeIds>,
+    cache: &mut LowerCache,
+) -> Result<Project, Diagnostics> {
+    let mut lowerer = Lowerer::new(manifest, std::mem::take(&mut cache.case), ids);
+    if ids.is_some() {
+        lowerer.kept = std::mem::take(&mut cache.kept);
     }
-    project.ok_or(lowerer.diags)
+    lowerer.check_entity_names();
+    let project = lowerer.project();
+    cache.case = std::mem::take(&mut lowerer.case);
+    cache.case.end_run();
+    if ids.is_some() {
+        cache.kept = std::mem::take(&mut lowerer.kept);
+        cache.kept.end_run();
+    }
+    lowerer.finish(project)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub(super) enum Kind {
     Function,
     Workflow,
     Agent,
@@ -92,6 +108,14 @@ struct Lowerer<'a> {
     models: Option<BTreeMap<String, String>>,
     /// The case conversions of names.
     case: CaseMemo,
+    /// Every entity in declaration order (see [`Lowerer::all_entities`]).
+    order: Vec<(Kind, &'a Spanned<String>, usize)>,
+    /// Where each entity's node was decoded, when entities are kept between runs.
+    ids: Option<&'a NodeIds>,
+    /// The entities lowered in the last run (empty unless `ids`).
+    kept: Kept,
+    /// What the entity being lowered has read beyond its node so far, while it may be kept.
+    deps: Option<Vec<Dep>>,
 }
 
 /// A declared entity: its kind, the span of its name, its index in the manifest's list of its kind.
@@ -110,15 +134,20 @@ fn origin(kind: &str, name: &str, span: &Range<usize>) -> Origin {
 }
 
 impl<'a> Lowerer<'a> {
-    fn new(manifest: &'a Manifest, case: CaseMemo) -> Lowerer<'a> {
+    fn new(manifest: &'a Manifest, case: CaseMemo, ids: Option<&'a NodeIds>) -> Lowerer<'a> {
         let mut lowerer = Lowerer {
             manifest,
             diags: Diagnostics::new(),
             entities: BTreeMap::new(),
             models: None,
             case,
+            order: Vec::new(),
+            ids,
+            kept: Kept::default(),
+            deps: None,
         };
-        for (kind, name, index) in lowerer.all_entities() {
+        lowerer.order = lowerer.all_entities();
+        for &(kind, name, index) in &lowerer.order {
             lowerer
                 .entities
                 .entry(name.value.as_str())
@@ -131,11 +160,19 @@ impl<'a> Lowerer<'a> {
         lowerer
     }
 
+    /// The project, or every cross-node problem.
+    fn finish(self, project: Option<Project>) -> Result<Project, Diagnostics> {
+        if self.diags.has_errors() || !self.manifest.complete {
+            return Err(self.diags);
+        }
+        project.ok_or(self.diags)
+    }
+
     /// The class names of every entity's models, with the entity that owns each.
     fn models(&mut self) -> &BTreeMap<String, String> {
         if self.models.is_none() {
             let mut models = BTreeMap::new();
-            for (kind, name, _) in self.all_entities() {
+            for &(kind, name, _) in &self.order {
                 let class = &self.case.get(&name.value).pascal;
                 let owner = format!("{} `{}`", kind.keyword(), name.value);
                 for suffix in ["", "Input", "Output", "State"] {
@@ -200,10 +237,12 @@ impl<'a> Lowerer<'a> {
     // ---- whole-manifest name checks ----
 
     fn check_entity_names(&mut self) {
-        let mut by_name: HashMap<&str, (Kind, Range<usize>)> = HashMap::new();
-        let mut by_module: HashMap<String, (&str, Range<usize>)> = HashMap::new();
-        for (kind, name, _) in self.all_entities() {
-            if let Some((first_kind, first)) = by_name.get(name.value.as_str()) {
+        // A name is declared twice when it is not where `entities` (first declaration wins) has
+        // it.
+        let mut first_of_module = Vec::with_capacity(self.order.len());
+        for &(kind, name, _) in &self.order {
+            let first = &self.entities[name.value.as_str()];
+            if first.span != name.span {
                 self.diags.push(
                     Diagnostic::error(
                         Code::DuplicateName,
@@ -211,27 +250,39 @@ impl<'a> Lowerer<'a> {
                         format!("`{}` is declared twice", name.value),
                     )
                     .label(format!("{} declared again here", kind.keyword()))
-                    .related(first.clone(), format!("first declared as a {}", first_kind.keyword()))
+                    .related(first.span.clone(), format!("first declared as a {}", first.kind.keyword()))
                     .help("functions, workflows, agents, pipelines and tool servers share one namespace"),
                 );
                 continue;
             }
-            by_name.insert(&name.value, (kind, name.span.clone()));
-            let module = self.case.get(&name.value).snake.clone();
-            if let Some((other, first)) = by_module.get(&module) {
+            self.case.get(&name.value);
+            first_of_module.push(name);
+        }
+        let mut by_module: HashMap<&str, &Spanned<String>> =
+            HashMap::with_capacity(first_of_module.len());
+        for name in first_of_module {
+            let Some(spellings) = self.case.known(&name.value) else {
+                debug_assert!(false, "every name was converted above");
+                continue;
+            };
+            let module = spellings.snake.as_str();
+            if let Some(first) = by_module.get(module) {
                 self.diags.push(
                     Diagnostic::error(
                         Code::NameCollision,
                         name.span.clone(),
-                        format!("`{}` collides with `{other}`", name.value),
+                        format!("`{}` collides with `{}`", name.value, first.value),
                     )
                     .label(format!("both become the module `{module}`"))
-                    .related(first.clone(), format!("`{other}` declared here"))
+                    .related(
+                        first.span.clone(),
+                        format!("`{}` declared here", first.value),
+                    )
                     .help("rename one of them"),
                 );
                 continue;
             }
-            by_module.insert(module, (&name.value, name.span.clone()));
+            by_module.insert(module, name);
         }
         let mut prompts: HashMap<&str, Range<usize>> = HashMap::new();
         for prompt in &self.manifest.prompts {
@@ -254,9 +305,22 @@ impl<'a> Lowerer<'a> {
 
     // ---- references ----
 
+    /// The entity declared as `name` (the first, if several), noted as read by the entity being
+    /// lowered.
+    fn entity(&mut self, name: &str) -> Option<Entity> {
+        let entity = self.entities.get(name).cloned();
+        if let Some(deps) = &mut self.deps {
+            deps.push(Dep::Kind(
+                name.to_owned(),
+                entity.as_ref().map(|it| it.kind),
+            ));
+        }
+        entity
+    }
+
     /// Resolves a `calls` entry to a function or workflow.
     fn callee(&mut self, name: &Spanned<String>) -> Option<Callee> {
-        match self.entities.get(name.value.as_str()).cloned() {
+        match self.entity(&name.value) {
             Some(Entity {
                 kind: Kind::Function,
                 ..
@@ -320,7 +384,7 @@ impl<'a> Lowerer<'a> {
     }
 
     fn tool_server_ref(&mut self, name: &Spanned<String>) -> Option<Names> {
-        match self.entities.get(name.value.as_str()).cloned() {
+        match self.entity(&name.value) {
             Some(Entity {
                 kind: Kind::ToolServer,
                 ..
@@ -442,70 +506,74 @@ impl<'a> Lowerer<'a> {
     fn project(&mut self) -> Option<Project> {
         let manifest = self.manifest;
         let defaults = self.defaults();
-        let mut functions: Vec<Function> = manifest
-            .functions
-            .iter()
-            .map(|it| Function {
-                names: self.names(&it.name.value),
-                doc: it.doc.as_ref().map(|doc| doc.value.clone()),
-                input: self.fields(&it.input),
-                output: self.output(it.output.as_ref()),
-                policy: merge(&defaults, &it.policy),
-                origin: origin("function", &it.name.value, &it.span),
-            })
-            .collect();
-        let mut workflows: Vec<Workflow> = manifest
-            .workflows
-            .iter()
-            .map(|it| Workflow {
-                names: self.names(&it.name.value),
-                doc: it.doc.as_ref().map(|doc| doc.value.clone()),
-                input: self.fields(&it.input),
-                output: self.output(it.output.as_ref()),
-                calls: it
-                    .calls
-                    .iter()
-                    .filter_map(|name| self.callee(name))
-                    .collect(),
-                policy: merge(&defaults, &it.policy),
-                origin: origin("workflow", &it.name.value, &it.span),
-            })
-            .collect();
-        let mut agents: Vec<Agent> = manifest
-            .agents
-            .iter()
-            .map(|it| self.agent(it, &defaults))
-            .collect();
-        let mut pipelines: Vec<Pipeline> = manifest
-            .pipelines
-            .iter()
-            .filter_map(|it| self.pipeline(it, &defaults))
-            .collect();
-        let mut tool_servers: Vec<ToolServer> = manifest
-            .tool_servers
-            .iter()
-            .map(|it| ToolServer {
-                names: self.names(&it.name.value),
-                doc: it.doc.as_ref().map(|doc| doc.value.clone()),
-                transport: match it.transport.as_ref().map(|t| t.value) {
-                    None | Some(ast::Transport::Stdio) => Transport::Stdio,
-                    Some(ast::Transport::Http) => Transport::Http,
-                    Some(ast::Transport::Sse) => Transport::Sse,
-                },
-                autostart: it.autostart.as_ref().is_none_or(|a| a.value),
-                tools: it
-                    .tools
-                    .iter()
-                    .map(|tool| Tool {
-                        name: tool.name.value.clone(),
-                        doc: tool.doc.as_ref().map(|doc| doc.value.clone()),
-                        params: self.fields(&tool.params),
-                        returns: self.output(tool.returns.as_ref()),
-                    })
-                    .collect(),
-                origin: origin("tool-server", &it.name.value, &it.span),
-            })
-            .collect();
+        if self.ids.is_some() && self.kept.defaults.as_ref() != Some(&defaults) {
+            self.kept.clear();
+            self.kept.defaults = Some(defaults.clone());
+        }
+        let ids = self.ids;
+        debug_assert!(
+            ids.is_none_or(|ids| ids.functions.len() == manifest.functions.len()
+                && ids.workflows.len() == manifest.workflows.len()
+                && ids.agents.len() == manifest.agents.len()
+                && ids.pipelines.len() == manifest.pipelines.len()
+                && ids.tool_servers.len() == manifest.tool_servers.len()),
+            "one node id per entity"
+        );
+        let mut functions = Vec::with_capacity(manifest.functions.len());
+        for (index, it) in manifest.functions.iter().enumerate() {
+            let id = ids.map(|ids| ids.functions[index]);
+            functions.push(self.kept(
+                |kept| &mut kept.functions,
+                id,
+                it.span.start,
+                &defaults,
+                |this| this.function(it, &defaults),
+            ));
+        }
+        let mut workflows = Vec::with_capacity(manifest.workflows.len());
+        for (index, it) in manifest.workflows.iter().enumerate() {
+            let id = ids.map(|ids| ids.workflows[index]);
+            workflows.push(self.kept(
+                |kept| &mut kept.workflows,
+                id,
+                it.span.start,
+                &defaults,
+                |this| this.workflow(it, &defaults),
+            ));
+        }
+        let mut agents = Vec::with_capacity(manifest.agents.len());
+        for (index, it) in manifest.agents.iter().enumerate() {
+            let id = ids.map(|ids| ids.agents[index]);
+            agents.push(self.kept(
+                |kept| &mut kept.agents,
+                id,
+                it.span.start,
+                &defaults,
+                |this| this.agent(it, &defaults),
+            ));
+        }
+        let mut pipelines = Vec::with_capacity(manifest.pipelines.len());
+        for (index, it) in manifest.pipelines.iter().enumerate() {
+            let id = ids.map(|ids| ids.pipelines[index]);
+            pipelines.extend(self.kept(
+                |kept| &mut kept.pipelines,
+                id,
+                it.span.start,
+                &defaults,
+                |this| this.pipeline(it, &defaults),
+            ));
+        }
+        let mut tool_servers = Vec::with_capacity(manifest.tool_servers.len());
+        for (index, it) in manifest.tool_servers.iter().enumerate() {
+            let id = ids.map(|ids| ids.tool_servers[index]);
+            tool_servers.push(self.kept(
+                |kept| &mut kept.tool_servers,
+                id,
+                it.span.start,
+                &defaults,
+                |this| this.tool_server(it),
+            ));
+        }
         let llm = manifest.llm.as_ref().map(|it| self.llm(it));
         let mut prompts: Vec<Prompt> = manifest
             .prompts
@@ -551,7 +619,103 @@ impl<'a> Lowerer<'a> {
         })
     }
 
+    /// `lower` of the entity whose node has `id` and starts at `start`, or, when its node was
+    /// lowered before and what that read (see [`Dep`]) is unchanged, the entity kept then (see
+    /// [`LowerCache`]). Keeps what `lower` makes when it reports nothing.
+    fn kept<T: Clone + Shift>(
+        &mut self,
+        by_id: fn(&mut Kept) -> &mut ById<T>,
+        id: Option<u64>,
+        start: usize,
+        defaults: &Policy,
+        lower: impl FnOnce(&mut Self) -> T,
+    ) -> T {
+        let Some(id) = id else {
+            return lower(self);
+        };
+        let run = self.kept.run;
+        if let Some(entry) = by_id(&mut self.kept).get_mut(&id)
+            && entry
+                .deps
+                .iter()
+                .all(|dep| holds(dep, &self.entities, self.manifest, defaults))
+        {
+            entry.run = run;
+            return entry.at(start);
+        }
+        let before = self.diags.len();
+        self.deps = Some(Vec::new());
+        let lowered = lower(self);
+        let deps = self.deps.take().unwrap_or_default();
+        if self.diags.len() == before {
+            let entry = Entry {
+                at: start,
+                deps,
+                lowered: lowered.clone(),
+                run,
+            };
+            by_id(&mut self.kept).insert(id, entry);
+        }
+        lowered
+    }
+
+    fn function(&mut self, function: &ast::Function, defaults: &Policy) -> Function {
+        Function {
+            names: self.names(&function.name.value),
+            doc: function.doc.as_ref().map(|doc| doc.value.clone()),
+            input: self.fields(&function.input),
+            output: self.output(function.output.as_ref()),
+            policy: merge(defaults, &function.policy),
+            origin: origin("function", &function.name.value, &function.span),
+        }
+    }
+
+    fn workflow(&mut self, workflow: &ast::Workflow, defaults: &Policy) -> Workflow {
+        Workflow {
+            names: self.names(&workflow.name.value),
+            doc: workflow.doc.as_ref().map(|doc| doc.value.clone()),
+            input: self.fields(&workflow.input),
+            output: self.output(workflow.output.as_ref()),
+            calls: workflow
+                .calls
+                .iter()
+                .filter_map(|name| self.callee(name))
+                .collect(),
+            policy: merge(defaults, &workflow.policy),
+            origin: origin("workflow", &workflow.name.value, &workflow.span),
+        }
+    }
+
+    fn tool_server(&mut self, server: &ast::ToolServer) -> ToolServer {
+        ToolServer {
+            names: self.names(&server.name.value),
+            doc: server.doc.as_ref().map(|doc| doc.value.clone()),
+            transport: match server.transport.as_ref().map(|t| t.value) {
+                None | Some(ast::Transport::Stdio) => Transport::Stdio,
+                Some(ast::Transport::Http) => Transport::Http,
+                Some(ast::Transport::Sse) => Transport::Sse,
+            },
+            autostart: server.autostart.as_ref().is_none_or(|a| a.value),
+            tools: server
+                .tools
+                .iter()
+                .map(|tool| Tool {
+                    name: tool.name.value.clone(),
+                    doc: tool.doc.as_ref().map(|doc| doc.value.clone()),
+                    params: self.fields(&tool.params),
+                    returns: self.output(tool.returns.as_ref()),
+                })
+                .collect(),
+            origin: origin("tool-server", &server.name.value, &server.span),
+        }
+    }
+
     fn agent(&mut self, agent: &ast::Agent, defaults: &Policy) -> Agent {
+        if agent.llm.is_some()
+            && let Some(deps) = &mut self.deps
+        {
+            deps.push(Dep::Llm);
+        }
         if let Some(llm) = &agent.llm
             && self.manifest.llm.is_none()
         {
@@ -740,6 +904,9 @@ impl<'a> Lowerer<'a> {
                 Some(it) => merge(defaults, it),
                 None => defaults.clone(),
             };
+            if let (Some(map), Some(deps)) = (map, &mut self.deps) {
+                deps.push(Dep::StepPolicy(map.target.value.clone(), policy.clone()));
+            }
             policy = merge(&policy, pipeline_policy);
             if let Some(step_override) = overrides.iter().find(|it| &it.step.value == token) {
                 if let Some(it) = &step_override.timeout {
@@ -794,7 +961,7 @@ impl<'a> Lowerer<'a> {
         let manifest = self.manifest;
         // The entity of a name is the first declared with it, so it is also the first of its
         // kind with that name.
-        match self.entities.get(target.value.as_str()).cloned() {
+        match self.entity(&target.value) {
             Some(Entity {
                 kind: Kind::Function,
                 index,
@@ -988,6 +1155,40 @@ impl<'a> Lowerer<'a> {
             text: text.value.clone(),
             origin: origin("prompt", &prompt.name.value, &prompt.span),
         })
+    }
+}
+
+/// Whether what an entity's lowering read (`dep`) reads the same in `manifest`, whose entities
+/// by name are `entities`, with `defaults`.
+fn holds(
+    dep: &Dep,
+    entities: &BTreeMap<&str, Entity>,
+    manifest: &Manifest,
+    defaults: &Policy,
+) -> bool {
+    match dep {
+        Dep::Kind(name, kind) => entities.get(name.as_str()).map(|it| it.kind) == *kind,
+        Dep::StepPolicy(name, policy) => {
+            let own = match entities.get(name.as_str()) {
+                Some(Entity {
+                    kind: Kind::Function,
+                    index,
+                    ..
+                }) => manifest.functions.get(*index).map(|it| &it.policy),
+                Some(Entity {
+                    kind: Kind::Workflow,
+                    index,
+                    ..
+                }) => manifest.workflows.get(*index).map(|it| &it.policy),
+                _ => None,
+            };
+            let now = match own {
+                Some(it) => merge(defaults, it),
+                None => defaults.clone(),
+            };
+            now == *policy
+        }
+        Dep::Llm => manifest.llm.is_some(),
     }
 }
 

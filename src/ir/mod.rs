@@ -5,8 +5,11 @@
 //! per-step overrides are merged, durations are parsed. Nothing stays an unchecked string or an
 //! `Option` that the checks already ruled out.
 
+mod cache;
 mod lower;
 mod model;
+
+pub(crate) use cache::LowerCache;
 
 pub use lower::lower;
 pub(crate) use lower::lower_cached;

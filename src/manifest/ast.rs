@@ -6,6 +6,7 @@
 //! not here, so this module must not look beyond the node it decodes.
 
 use std::ops::Range;
+use std::sync::Arc;
 
 use crate::operators;
 
@@ -23,16 +24,19 @@ impl<T> Spanned<T> {
 }
 
 /// The whole manifest. Entities are in declaration order.
+///
+/// Entities are shared (`Arc`): `watch` keeps the decode of each top-level node from one save to
+/// the next (see `decode::ParseCache`) and hands out the same node rather than a copy.
 #[derive(Debug, Clone, Default)]
 pub struct Manifest {
     /// The first `project` node (later ones are reported as duplicates).
     pub project: Option<Project>,
     pub defaults: Option<Defaults>,
-    pub functions: Vec<Function>,
-    pub workflows: Vec<Workflow>,
-    pub agents: Vec<Agent>,
-    pub pipelines: Vec<Pipeline>,
-    pub tool_servers: Vec<ToolServer>,
+    pub functions: Vec<Arc<Function>>,
+    pub workflows: Vec<Arc<Workflow>>,
+    pub agents: Vec<Arc<Agent>>,
+    pub pipelines: Vec<Arc<Pipeline>>,
+    pub tool_servers: Vec<Arc<ToolServer>>,
     pub llm: Option<Llm>,
     pub prompts: Vec<Prompt>,
     /// Whether decoding found no error. `ir::lower` refuses an incomplete manifest, because a

@@ -20,8 +20,8 @@
 
 use std::cell::Cell;
 use std::collections::HashMap;
-use std::collections::hash_map::Entry;
 use std::ops::Range;
+use std::sync::Arc;
 
 use kdl::{KdlDocument, KdlEntry, KdlNode, KdlValue};
 use miette::SourceSpan;
@@ -32,8 +32,7 @@ use crate::manifest::ast::{
     Manifest, Map, Operators, Pipeline, Policy, Project, Prompt, Provider, Retry, Spanned,
     StepOverride, Style, Tool, ToolServer, Transport, Type, Value, When, Workflow,
 };
-use crate::manifest::names::CaseMemo;
-use crate::manifest::shift::Shift;
+use crate::manifest::shift::{Shift, shift_by};
 use crate::manifest::{duration, names, types};
 use crate::operators;
 use crate::render::parallel;
@@ -52,20 +51,45 @@ const TOP_NODES: &[&str] = &[
 
 /// Parses and decodes a manifest. Returns what could be decoded, and every problem found.
 pub fn decode(src: &str) -> (Manifest, Diagnostics) {
-    decode_with(src, None, true)
+    let (manifest, diags, _) = decode_with(src, None, true);
+    (manifest, diags)
 }
 
 /// [`decode`], re-using the decode of every top-level slice whose text `cache` has seen before.
 /// The result is the same as [`decode`]'s.
 pub fn decode_cached(src: &str, cache: &mut ParseCache) -> (Manifest, Diagnostics) {
+    let (manifest, diags, _) = decode_with(src, Some(cache), true);
+    (manifest, diags)
+}
+
+/// [`decode_cached`], also saying which decode each entity comes from (see [`NodeIds`]), or
+/// `None` when the text was parsed whole.
+pub(crate) fn decode_tracked(
+    src: &str,
+    cache: &mut ParseCache,
+) -> (Manifest, Diagnostics, Option<NodeIds>) {
     decode_with(src, Some(cache), true)
+}
+
+/// Which decode each entity of a manifest comes from, by kind, parallel to the manifest's lists:
+/// two entities with the same id were decoded from the same text, so they are equal but for
+/// where they sit (every span moved by the same offset). Ids come from one [`ParseCache`], which
+/// gives a new id to every node it decodes and keeps the id while it reuses the node, so
+/// `ir::lower` can keep what it made of an entity for as long as the entity's id lives.
+#[derive(Debug, Default)]
+pub(crate) struct NodeIds {
+    pub(crate) functions: Vec<u64>,
+    pub(crate) workflows: Vec<u64>,
+    pub(crate) agents: Vec<u64>,
+    pub(crate) pipelines: Vec<u64>,
+    pub(crate) tool_servers: Vec<u64>,
 }
 
 fn decode_with(
     src: &str,
     cache: Option<&mut ParseCache>,
     may_split: bool,
-) -> (Manifest, Diagnostics) {
+) -> (Manifest, Diagnostics, Option<NodeIds>) {
     let mut diags = Diagnostics::new();
     if let Some(at) = too_deep(src) {
         diags.push(
@@ -79,10 +103,10 @@ fn decode_with(
                 "a manifest needs only a few levels of `{ … }`; check for unclosed or stray braces",
             ),
         );
-        return (Manifest::default(), diags);
+        return (Manifest::default(), diags, None);
     }
-    if may_split && let Some(manifest) = decode_split(src, cache, &mut diags) {
-        return (manifest, diags);
+    if may_split && let Some((manifest, ids)) = decode_split(src, cache, &mut diags) {
+        return (manifest, diags, ids);
     }
     let mut diags = Diagnostics::new();
     let mut manifest = match KdlDocument::parse(src) {
@@ -103,24 +127,33 @@ fn decode_with(
         }
     };
     manifest.complete = !diags.has_errors();
-    (manifest, diags)
+    (manifest, diags, None)
 }
 
-/// The decoded top-level nodes of earlier manifests, kept by a long-running caller (`watch`) so
+/// The decoded top-level nodes of the last manifest, kept by a long-running caller (`watch`) so
 /// that a save parses and decodes only the top-level slices (see [`split`]) whose text changed.
 ///
-/// A slice is keyed by the BLAKE3 hash of its text. It was parsed and decoded on its own, so its
-/// spans are relative to the slice: reusing it adds the slice's offset to every span, wherever the
-/// slice now sits. The checks between top-level nodes (a second `project`, `defaults` and `llm`
-/// once, the first node, the empty manifest) run again over every node on each decode. The cache
-/// keeps only the slices of the last decode that split, so it does not grow without bound.
-///
-/// It also keeps the case conversions of names (`SendEmail` → `send_email`) that lowering the last
-/// manifest made, for `ir::lower` of the next.
+/// It holds the text of the last decode that split, its slices in order and each slice's nodes
+/// with spans in that text. A new text is compared with it byte by byte from both ends: the
+/// slices before the first difference are the same slices at the same offsets, and the slices
+/// after the last one are the same slices moved by the change in length (see [`resplit`]), so
+/// only the slices in between are scanned, and each of those is decoded unless it is the text
+/// of one of the old slices in between (a moved node). Reused nodes are moved in place ([`Shift`]
+/// on the shared entities, which copies one only while an earlier manifest still holds it). The
+/// checks between top-level nodes (a second `project`, `defaults` and `llm` once, the first
+/// node, the empty manifest) run again over every node on each decode. The cache keeps only the
+/// slices of the last decode that split, so it does not grow without bound.
 #[derive(Debug, Default)]
 pub struct ParseCache {
-    slices: HashMap<blake3::Hash, Vec<TopNode>>,
-    pub(crate) case: CaseMemo,
+    /// The text of the last decode that split.
+    text: String,
+    /// Its slices, in order.
+    ranges: Vec<Range<usize>>,
+    /// Each slice's nodes with spans in `text`, or `None` for a slice that is decoded against the
+    /// whole text every time ([`Slice::Absolute`]).
+    nodes: Vec<Option<Vec<TopNode>>>,
+    /// The id of the next node decoded (see [`NodeIds`]).
+    next_id: u64,
 }
 
 /// How many slices are parsed at once (on all cores) before they are decoded and dropped.
@@ -137,11 +170,11 @@ fn decode_split(
     src: &str,
     cache: Option<&mut ParseCache>,
     diags: &mut Diagnostics,
-) -> Option<Manifest> {
-    let slices = split(src)?;
+) -> Option<(Manifest, Option<NodeIds>)> {
     let mut top = TopLevel::default();
-    match cache {
+    let ids = match cache {
         None => {
+            let slices = split(src)?;
             // Slices are parsed and decoded on every core, a batch at a time (so memory stays
             // bounded by a batch), and added in file order.
             for batch in slices.chunks(PARSE_BATCH) {
@@ -152,70 +185,116 @@ fn decode_split(
                     }
                 }
             }
+            None
         }
-        Some(cache) => decode_split_cached(src, &slices, cache, &mut top, diags)?,
-    }
+        Some(cache) => {
+            top.ids = Some(NodeIds::default());
+            decode_split_cached(src, cache, &mut top, diags)?;
+            top.ids.take()
+        }
+    };
     let mut manifest = top.finish(diags);
     manifest.complete = !diags.has_errors();
-    Some(manifest)
+    Some((manifest, ids))
 }
 
-/// [`decode_split`] with `cache`: every slice is hashed and looked up; only the slices it does
-/// not hold are parsed and decoded (on every core when there are many), then each slice's nodes
-/// are added in file order. The cache then holds exactly this text's slices, or, when a slice
-/// does not parse, what it held before.
+/// [`decode_split`] with `cache`: only the slices [`resplit`] finds changed are looked at; of
+/// those, each that is not the text of an old changed slice is parsed and decoded (on every core
+/// when there are many). Then every slice's nodes are added in file order. The cache then holds
+/// exactly this text's slices, or, when the text does not split or a slice does not parse,
+/// what it held before.
 fn decode_split_cached(
     src: &str,
-    slices: &[Range<usize>],
     cache: &mut ParseCache,
     top: &mut TopLevel,
     diags: &mut Diagnostics,
 ) -> Option<()> {
-    let mut old = std::mem::take(&mut cache.slices);
-    let mut kept: HashMap<blake3::Hash, Vec<TopNode>> = HashMap::with_capacity(slices.len());
-    let mut keys = Vec::with_capacity(slices.len());
+    let Resplit {
+        slices,
+        prefix,
+        suffix,
+    } = resplit(&cache.text, &cache.ranges, src)?;
+    let n_scanned = slices.len() - prefix - (cache.ranges.len() - suffix);
+    let scanned = prefix..prefix + n_scanned;
+    // The old slices between the two unchanged ends, by text, for a node that moved.
+    let old_middle: HashMap<&str, usize> = (prefix..suffix)
+        .rev()
+        .filter(|&index| cache.nodes[index].is_some())
+        .map(|index| (&cache.text[cache.ranges[index].clone()], index))
+        .collect();
+    let mut found = Vec::with_capacity(n_scanned);
     let mut misses = Vec::new();
-    for range in slices {
-        let key = blake3::hash(src[range.clone()].as_bytes());
-        if let Entry::Vacant(entry) = kept.entry(key) {
-            if let Some(nodes) = old.remove(&key) {
-                entry.insert(nodes);
-            } else if !misses.iter().any(|(_, it)| *it == key) {
-                misses.push((range.clone(), key));
-            }
+    for range in &slices[scanned.clone()] {
+        let old = old_middle.get(&src[range.clone()]).copied();
+        if old.is_none() {
+            misses.push(range.clone());
         }
-        keys.push(key);
+        found.push(old);
     }
-    let decode_miss = |(range, _): &(Range<usize>, blake3::Hash)| decode_slice(src, range);
-    let decoded = if misses.len() < PARALLEL_MISSES {
+    let decode_miss = |range: &Range<usize>| decode_slice(src, range);
+    let decoded: Vec<Option<Slice>> = if misses.len() < PARALLEL_MISSES {
         misses.iter().map(decode_miss).collect()
     } else {
         parallel::map(&misses, decode_miss)
     };
-    for ((_, key), decoded) in misses.iter().zip(decoded) {
-        match decoded {
-            Some(Slice::Relative(nodes)) => {
-                kept.insert(*key, nodes);
+    // A slice that does not parse leaves the cache as it was.
+    let mut decoded: Vec<Slice> = decoded.into_iter().collect::<Option<_>>()?;
+
+    let old_len = cache.text.len();
+    let mut old_nodes = std::mem::take(&mut cache.nodes);
+    let mut nodes: Vec<Option<Vec<TopNode>>> = Vec::with_capacity(slices.len());
+    nodes.extend(old_nodes.drain(..prefix));
+    // Where each old middle slice went first, for a second copy of it.
+    let mut moved: HashMap<usize, usize> = HashMap::new();
+    let mut decoded = decoded.drain(..);
+    for (index, old) in scanned.clone().zip(found) {
+        let start = slices[index].start;
+        let it = match old {
+            Some(old) => {
+                let (mut it, from) = if let Some(&first) = moved.get(&old) {
+                    (nodes[first].clone(), slices[first].start)
+                } else {
+                    moved.insert(old, index);
+                    (old_nodes[old - prefix].take(), cache.ranges[old].start)
+                };
+                it.shift(shift_by(from, start));
+                it
             }
-            // Decoded again where it sits, below.
-            Some(Slice::Absolute) => {}
-            None => {
-                kept.extend(old);
-                cache.slices = kept;
-                return None;
-            }
-        }
+            None => match decoded.next() {
+                Some(Slice::Relative(mut it)) => {
+                    for node in &mut it {
+                        node.shift(start);
+                        node.id = cache.next_id;
+                        cache.next_id += 1;
+                    }
+                    Some(it)
+                }
+                _ => None,
+            },
+        };
+        nodes.push(it);
     }
-    cache.slices = kept;
-    for (range, key) in slices.iter().zip(&keys) {
-        if let Some(nodes) = cache.slices.get(key) {
+    let by = shift_by(old_len, src.len());
+    nodes.extend(old_nodes.drain(suffix - prefix..).map(|mut it| {
+        if by != 0 {
+            it.shift(by);
+        }
+        it
+    }));
+    cache.nodes = nodes;
+    cache.ranges = slices;
+    cache.text.clear();
+    cache.text.push_str(src);
+
+    for (range, nodes) in cache.ranges.iter().zip(&cache.nodes) {
+        if let Some(nodes) = nodes {
             for node in nodes {
-                let mut node = node.clone();
-                node.shift(range.start);
-                top.add(node, diags);
+                top.add(node.clone(), diags);
             }
         } else {
-            for node in decode_at(src, range)? {
+            for mut node in decode_at(src, range)? {
+                node.id = cache.next_id;
+                cache.next_id += 1;
                 top.add(node, diags);
             }
         }
@@ -252,6 +331,105 @@ fn decode_at(src: &str, range: &Range<usize>) -> Option<Vec<TopNode>> {
     Some(doc.nodes().iter().map(|it| decoder.top_node(it)).collect())
 }
 
+/// [`split`] of a text, found from the split of an earlier text.
+#[derive(Debug, PartialEq)]
+struct Resplit {
+    /// Exactly `split(src)`.
+    slices: Vec<Range<usize>>,
+    /// How many slices at the start are the old text's first slices, at the same offsets.
+    prefix: usize,
+    /// The index of the first old slice that ends the new text (moved by the change in length):
+    /// the last `old.len() - suffix` slices are those. `prefix <= suffix <= old.len()`.
+    suffix: usize,
+}
+
+/// [`split`] of `src`, given that the text `old` split into `old_slices`, scanning only what
+/// lies between the parts the two texts share at their start and at their end.
+///
+/// The scan of [`split`] is in the same state at every cut (outside every block, string and
+/// comment, on a new line), and what it does before a cut depends only on the bytes before it
+/// (the byte before a cut is a newline, which ends every look-ahead). So every old cut inside the
+/// shared start is a cut of `src`, and the scan can start again at the last of them. Once it
+/// cuts inside the shared end where an old cut was, the rest of `src` is the rest of `old`, and
+/// so are the cuts. What the scan refuses (a newline it does not know, a byte-order mark) is
+/// looked for only in the bytes it scanned: the old text had none.
+fn resplit(old: &str, old_slices: &[Range<usize>], src: &str) -> Option<Resplit> {
+    if old_slices.is_empty() {
+        let slices = split(src)?;
+        return Some(Resplit {
+            slices,
+            prefix: 0,
+            suffix: 0,
+        });
+    }
+    let head = shared_prefix(old.as_bytes(), src.as_bytes());
+    let tail = shared_suffix(&old.as_bytes()[head..], &src.as_bytes()[head..]);
+    // The last old slice starting inside the shared start: the scan starts again there.
+    let prefix = old_slices.partition_point(|it| it.start <= head) - 1;
+    let mut suffix = old_slices.len();
+    let (scanned, _) = split_from(src, old_slices[prefix].start, |cut| {
+        let from_end = src.len() - cut;
+        if from_end > tail {
+            return false;
+        }
+        match old_slices.binary_search_by_key(&(old.len() - from_end), |it| it.start) {
+            Ok(index) => {
+                suffix = index;
+                true
+            }
+            Err(_) => false,
+        }
+    })?;
+    let by = shift_by(old.len(), src.len());
+    let mut slices = Vec::with_capacity(prefix + scanned.len() + old_slices.len() - suffix);
+    slices.extend_from_slice(&old_slices[..prefix]);
+    slices.extend(scanned);
+    slices.extend(old_slices[suffix..].iter().map(|it| {
+        let mut it = it.clone();
+        it.shift(by);
+        it
+    }));
+    Some(Resplit {
+        slices,
+        prefix,
+        suffix,
+    })
+}
+
+/// How many bytes `a` and `b` share at their start.
+fn shared_prefix(a: &[u8], b: &[u8]) -> usize {
+    const CHUNK: usize = 64;
+    let shared = a.len().min(b.len());
+    let mut at = 0;
+    // Whole chunks first: comparing slices is one `memcmp`.
+    while at + CHUNK <= shared && a[at..at + CHUNK] == b[at..at + CHUNK] {
+        at += CHUNK;
+    }
+    at + a[at..shared]
+        .iter()
+        .zip(&b[at..shared])
+        .position(|(x, y)| x != y)
+        .unwrap_or(shared - at)
+}
+
+/// How many bytes `a` and `b` share at their end.
+fn shared_suffix(a: &[u8], b: &[u8]) -> usize {
+    const CHUNK: usize = 64;
+    let shared = a.len().min(b.len());
+    let (a, b) = (&a[a.len() - shared..], &b[b.len() - shared..]);
+    let mut at = shared;
+    while at >= CHUNK && a[at - CHUNK..at] == b[at - CHUNK..at] {
+        at -= CHUNK;
+    }
+    shared - at
+        + a[..at]
+            .iter()
+            .rev()
+            .zip(b[..at].iter().rev())
+            .position(|(x, y)| x != y)
+            .unwrap_or(at)
+}
+
 /// Cuts the manifest into slices at newlines that end a top-level node: outside every block,
 /// string and comment, not after a line continuation `\` or a slashdash `/-`. A document of
 /// slices cut there is the concatenation of the slices' documents, so each slice parses to the
@@ -259,14 +437,25 @@ fn decode_at(src: &str, range: &Range<usize>) -> Option<Vec<TopNode>> {
 /// whole text) when the scan is unsure: an unclosed string or comment, a stray `}`, a byte-order
 /// mark or a newline other than LF and CR.
 fn split(src: &str) -> Option<Vec<Range<usize>>> {
-    if src.contains([
-        '\u{85}', '\u{b}', '\u{c}', '\u{2028}', '\u{2029}', '\u{feff}',
-    ]) {
-        return None;
-    }
+    split_from(src, 0, |_| false).map(|(slices, _)| slices)
+}
+
+/// The characters [`split`] refuses anywhere in the text.
+const UNSPLITTABLE: [char; 6] = [
+    '\u{85}', '\u{b}', '\u{c}', '\u{2028}', '\u{2029}', '\u{feff}',
+];
+
+/// [`split`] of `src` from `start`, where a slice starts, up to the first cut for which `stop`
+/// is true (that slice included), or to the end; with the cut it stopped at.
+fn split_from(
+    src: &str,
+    start: usize,
+    mut stop: impl FnMut(usize) -> bool,
+) -> Option<(Vec<Range<usize>>, Option<usize>)> {
     let bytes = src.as_bytes();
     let mut slices = Vec::new();
-    let (mut start, mut at, mut depth) = (0, 0, 0usize);
+    let (mut start, mut at, mut depth) = (start, start, 0usize);
+    let from = start;
     let (mut node, mut escline, mut slashdash) = (false, false, false);
     while at < bytes.len() {
         let rest = &bytes[at..];
@@ -277,6 +466,12 @@ fn split(src: &str) -> Option<Vec<Range<usize>>> {
                     slices.push(start..at);
                     start = at;
                     node = false;
+                    if stop(at) {
+                        if src[from..at].contains(UNSPLITTABLE) {
+                            return None;
+                        }
+                        return Some((slices, Some(at)));
+                    }
                 }
                 escline = false;
             }
@@ -350,11 +545,11 @@ fn split(src: &str) -> Option<Vec<Range<usize>>> {
             }
         }
     }
-    if escline || slashdash {
+    if escline || slashdash || src[from..].contains(UNSPLITTABLE) {
         return None;
     }
     slices.push(start..bytes.len());
-    Some(slices)
+    Some((slices, None))
 }
 
 /// The offset just past the `close` that ends an escaped string whose body starts at `at`, or
@@ -377,6 +572,8 @@ fn closed(bytes: &[u8], mut at: usize, close: &[u8]) -> Option<usize> {
 /// by [`TopLevel::add`], over all nodes in order.
 #[derive(Debug, Clone)]
 struct TopNode {
+    /// Which decode this is (see [`NodeIds`]); 0 when no [`ParseCache`] was used.
+    id: u64,
     /// The span of the node's name.
     name: Range<usize>,
     /// A type annotation on the node (`(t)node`), reported whatever else happens.
@@ -391,11 +588,11 @@ struct TopNode {
 enum TopBody {
     Project(Option<Project>),
     Defaults(Defaults),
-    Function(Option<Function>),
-    Workflow(Option<Workflow>),
-    Agent(Option<Agent>),
-    Pipeline(Option<Pipeline>),
-    ToolServer(Option<ToolServer>),
+    Function(Option<Arc<Function>>),
+    Workflow(Option<Arc<Workflow>>),
+    Agent(Option<Arc<Agent>>),
+    Pipeline(Option<Arc<Pipeline>>),
+    ToolServer(Option<Arc<ToolServer>>),
     Llm(Llm),
     Prompt(Option<Prompt>),
     /// Not a top-level node: `diags` says so.
@@ -405,6 +602,7 @@ enum TopBody {
 impl Shift for TopNode {
     fn shift(&mut self, by: usize) {
         let TopNode {
+            id: _,
             name,
             annotation,
             body,
@@ -435,12 +633,15 @@ struct TopLevel {
     seen: Seen,
     /// The span of the first node's name, once there is a node.
     first: Option<Range<usize>>,
+    /// The id of each entity added, when they are tracked.
+    ids: Option<NodeIds>,
 }
 
 impl TopLevel {
     /// Adds the next top-level node (spans already file offsets) with the checks between nodes.
     fn add(&mut self, node: TopNode, diags: &mut Diagnostics) {
         let TopNode {
+            id,
             name,
             annotation,
             body,
@@ -487,24 +688,24 @@ impl TopLevel {
                 new
             }
             TopBody::Function(it) => {
-                manifest.functions.extend(it);
-                true
+                let ids = self.ids.as_mut().map(|ids| &mut ids.functions);
+                entity(&mut manifest.functions, ids, id, it)
             }
             TopBody::Workflow(it) => {
-                manifest.workflows.extend(it);
-                true
+                let ids = self.ids.as_mut().map(|ids| &mut ids.workflows);
+                entity(&mut manifest.workflows, ids, id, it)
             }
             TopBody::Agent(it) => {
-                manifest.agents.extend(it);
-                true
+                let ids = self.ids.as_mut().map(|ids| &mut ids.agents);
+                entity(&mut manifest.agents, ids, id, it)
             }
             TopBody::Pipeline(it) => {
-                manifest.pipelines.extend(it);
-                true
+                let ids = self.ids.as_mut().map(|ids| &mut ids.pipelines);
+                entity(&mut manifest.pipelines, ids, id, it)
             }
             TopBody::ToolServer(it) => {
-                manifest.tool_servers.extend(it);
-                true
+                let ids = self.ids.as_mut().map(|ids| &mut ids.tool_servers);
+                entity(&mut manifest.tool_servers, ids, id, it)
             }
             TopBody::Prompt(it) => {
                 manifest.prompts.extend(it);
@@ -542,6 +743,18 @@ impl TopLevel {
         }
         self.manifest
     }
+}
+
+/// Adds a decoded entity (if it decoded) to `list`, and its node's `id` to `ids` when they are
+/// tracked. Returns true: an entity's own diagnostics are always kept.
+fn entity<T>(list: &mut Vec<T>, ids: Option<&mut Vec<u64>>, id: u64, it: Option<T>) -> bool {
+    if let Some(it) = it {
+        if let Some(ids) = ids {
+            ids.push(id);
+        }
+        list.push(it);
+    }
+    true
 }
 
 /// Records a once-only node called `name` whose name has `span`; reports it and returns false
@@ -641,7 +854,12 @@ fn too_deep(src: &str) -> Option<usize> {
                 b'}' => depth = depth.saturating_sub(1),
                 _ => {}
             }
+            // Every other byte only moves on: go to the next that may start something.
             at += 1;
+            at += bytes[at..]
+                .iter()
+                .position(|it| matches!(it, b'"' | b'#' | b'/' | b'{' | b'}'))
+                .unwrap_or(bytes.len() - at);
         }
         while at < bytes.len() && !src.is_char_boundary(at) {
             at += 1;
@@ -756,11 +974,11 @@ impl Decoder<'_> {
         let body = match node.name().value() {
             "project" => TopBody::Project(self.project(node)),
             "defaults" => TopBody::Defaults(self.defaults(node)),
-            "function" => TopBody::Function(self.function(node)),
-            "workflow" => TopBody::Workflow(self.workflow(node)),
-            "agent" => TopBody::Agent(self.agent(node)),
-            "pipeline" => TopBody::Pipeline(self.pipeline(node)),
-            "tool-server" => TopBody::ToolServer(self.tool_server(node)),
+            "function" => TopBody::Function(self.function(node).map(Arc::new)),
+            "workflow" => TopBody::Workflow(self.workflow(node).map(Arc::new)),
+            "agent" => TopBody::Agent(self.agent(node).map(Arc::new)),
+            "pipeline" => TopBody::Pipeline(self.pipeline(node).map(Arc::new)),
+            "tool-server" => TopBody::ToolServer(self.tool_server(node).map(Arc::new)),
             "llm" => TopBody::Llm(self.llm(node)),
             "prompt" => TopBody::Prompt(self.prompt(node)),
             _ => {
@@ -769,6 +987,7 @@ impl Decoder<'_> {
             }
         };
         TopNode {
+            id: 0,
             name,
             annotation,
             body,
@@ -2704,13 +2923,78 @@ mod tests {
     #[test]
     fn split_decoding_equals_one_parse() {
         for text in corpus() {
-            let whole = decode_with(&text, None, false);
+            let (manifest, diags, _) = decode_with(&text, None, false);
+            let whole = (manifest, diags);
             let split = decode(&text);
             assert_eq!(format!("{split:?}"), format!("{whole:?}"), "{text}");
             let mut cache = ParseCache::default();
             for _ in 0..2 {
                 let cached = decode_cached(&text, &mut cache);
                 assert_eq!(format!("{cached:?}"), format!("{whole:?}"), "{text}");
+            }
+        }
+    }
+
+    /// `resplit` of a text from any earlier text is exactly `split` of it, and the slices it says
+    /// were kept are the old ones, at the same offsets or moved by the change in length.
+    #[test]
+    fn resplitting_equals_splitting() {
+        let texts = corpus();
+        let check = |old: &str, new: &str| {
+            let Some(old_slices) = split(old) else {
+                return;
+            };
+            let resplit = resplit(old, &old_slices, new);
+            assert_eq!(
+                resplit.as_ref().map(|it| &it.slices),
+                split(new).as_ref(),
+                "{old:?} then {new:?}"
+            );
+            if let Some(Resplit {
+                slices,
+                prefix,
+                suffix,
+            }) = resplit
+            {
+                assert_eq!(slices[..prefix], old_slices[..prefix]);
+                let kept = old_slices.len() - suffix;
+                for (new_slice, old_slice) in slices[slices.len() - kept..]
+                    .iter()
+                    .zip(&old_slices[suffix..])
+                {
+                    assert_eq!(&new[new_slice.clone()], &old[old_slice.clone()]);
+                    assert_eq!(new.len() - new_slice.start, old.len() - old_slice.start);
+                }
+            }
+        };
+        for old in &texts {
+            for new in &texts {
+                check(old, new);
+            }
+            // Every piece inserted, and a few bytes deleted, all along the text.
+            for at in (0..=old.len())
+                .filter(|it| old.is_char_boundary(*it))
+                .step_by(3)
+            {
+                let next = old[at..].chars().next().map_or(at, |it| at + it.len_utf8());
+                for piece in [
+                    "\n", "{", "}", "\"", "/", "*", "#", "\\", "-", "x", "\r", "\u{85}", "x\n",
+                    "\nx", "a\nx",
+                ] {
+                    let mut new = old.clone();
+                    new.insert_str(at, piece);
+                    check(old, &new);
+                    // The next character replaced.
+                    let mut new = old.clone();
+                    new.replace_range(at..next, piece);
+                    check(old, &new);
+                }
+                for len in 1..4 {
+                    let end = floor_char_boundary(old, (at + len).min(old.len()));
+                    let mut new = old.clone();
+                    new.replace_range(at..end.max(at), "");
+                    check(old, &new);
+                }
             }
         }
     }

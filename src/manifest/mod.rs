@@ -5,13 +5,13 @@
 //! (references, collisions) belong to `ir::lower`, not here.
 
 pub mod ast;
-mod decode;
+pub(crate) mod decode;
 mod duration;
 pub mod edit;
 pub mod format;
 pub(crate) mod names;
 pub mod schema;
-mod shift;
+pub(crate) mod shift;
 pub(crate) mod types;
 
 use std::path::{Path, PathBuf};

@@ -209,26 +209,40 @@ pub(crate) struct Spellings {
 /// only the names of the last run ([`CaseMemo::end_run`]), so it does not grow without bound.
 #[derive(Debug, Default)]
 pub(crate) struct CaseMemo {
-    current: HashMap<String, Spellings>,
-    previous: HashMap<String, Spellings>,
+    /// Each name's spellings, with the last run that asked for them.
+    names: HashMap<String, (Spellings, u64)>,
+    /// The number of the current run.
+    run: u64,
 }
 
 impl CaseMemo {
     /// The spellings of `name`, exactly [`pascal`]`(name)` and [`snake`]`(name)`.
     pub(crate) fn get(&mut self, name: &str) -> &Spellings {
-        if !self.current.contains_key(name) {
-            let spellings = self.previous.remove(name).unwrap_or_else(|| Spellings {
+        if let Some((_, run)) = self.names.get_mut(name) {
+            *run = self.run;
+        } else {
+            let spellings = Spellings {
                 pascal: pascal(name),
                 snake: snake(name),
-            });
-            self.current.insert(name.to_owned(), spellings);
+            };
+            self.names.insert(name.to_owned(), (spellings, self.run));
         }
-        &self.current[name]
+        &self.names[name].0
+    }
+
+    /// The spellings of `name`, if this run already asked for them with [`CaseMemo::get`].
+    pub(crate) fn known(&self, name: &str) -> Option<&Spellings> {
+        self.names
+            .get(name)
+            .filter(|(_, run)| *run == self.run)
+            .map(|(it, _)| it)
     }
 
     /// Forgets every name the run that just ended did not convert.
     pub(crate) fn end_run(&mut self) {
-        self.previous = std::mem::take(&mut self.current);
+        let run = self.run;
+        self.names.retain(|_, (_, it)| *it == run);
+        self.run += 1;
     }
 }
 

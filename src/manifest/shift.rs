@@ -7,6 +7,7 @@
 //! Shifting is all this module does: no checks, no other change of a value.
 
 use std::ops::Range;
+use std::sync::Arc;
 
 use crate::diag::Diagnostic;
 use crate::manifest::ast::{
@@ -16,15 +17,29 @@ use crate::manifest::ast::{
 };
 use crate::operators;
 
-/// A value whose byte spans can be moved: `shift(by)` adds `by` to every span in it.
+/// A value whose byte spans can be moved: `shift(by)` adds `by` to every span in it, modulo
+/// 2^64, so [`shift_by`]`(from, to)` moves spans back as well as forward.
 pub(crate) trait Shift {
     fn shift(&mut self, by: usize);
 }
 
+/// What [`Shift::shift`] takes to move spans that start at `from` to start at `to` (an offset
+/// that wraps when `to < from`; every shifted span ends where it should).
+pub(crate) fn shift_by(from: usize, to: usize) -> usize {
+    to.wrapping_sub(from)
+}
+
 impl Shift for Range<usize> {
     fn shift(&mut self, by: usize) {
-        self.start += by;
-        self.end += by;
+        self.start = self.start.wrapping_add(by);
+        self.end = self.end.wrapping_add(by);
+    }
+}
+
+/// A shared node is shifted in place when nothing else holds it, and copied first otherwise.
+impl<T: Shift + Clone> Shift for Arc<T> {
+    fn shift(&mut self, by: usize) {
+        Arc::make_mut(self).shift(by);
     }
 }
 

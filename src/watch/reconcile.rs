@@ -7,23 +7,22 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::analyze::{Analysis, analyze_cached};
+use crate::analyze::{self, Analysis, analyze_cached};
 use crate::apply::{self, Applied, ApplyError, ApplyOptions};
 use crate::config;
 use crate::ir;
-use crate::manifest::ParseCache;
 use crate::plan::{self, Hash, Plan, PlanOptions, State};
 use crate::record::{self, Record};
 use crate::render::{self, ScaffoldCheck, ScaffoldWarning};
 
-/// What earlier reconciles proved, kept by the watch loop: the parsed top-level manifest nodes
-/// (see [`crate::manifest::decode_cached`]), the Python renderings known to parse (see
+/// What earlier reconciles proved, kept by the watch loop: the decoded top-level manifest nodes
+/// and lowered entities (see [`analyze::Cache`]), the Python renderings known to parse (see
 /// [`render::render_cached`]), both giving the same results as parsing again; and the files
 /// read from disk with their metadata, read again only when it changed (see [`plan::ScanCache`]
 /// for that trade-off).
 #[derive(Debug)]
 pub(crate) struct Caches {
-    pub parse: ParseCache,
+    pub analyze: analyze::Cache,
     pub render: render::RenderCache,
     pub scan: plan::ScanCache,
     /// The last check of each scaffold (see [`render::check_scaffolds`]: an unchanged scaffold
@@ -37,7 +36,7 @@ pub(crate) struct Caches {
 impl Default for Caches {
     fn default() -> Caches {
         Caches {
-            parse: ParseCache::default(),
+            analyze: analyze::Cache::default(),
             // Only the outputs whose inputs changed are rendered again (see `render::memo`).
             render: render::RenderCache::memoizing(),
             scan: plan::ScanCache::default(),
@@ -136,7 +135,7 @@ pub(crate) fn reconcile(
     caches: &mut Caches,
 ) -> Outcome {
     let mut timings = Timings::default();
-    let mut analysis = analyze_cached(name, bytes, &mut caches.parse);
+    let mut analysis = analyze_cached(name, bytes, &mut caches.analyze);
     timings.analyze = started.elapsed();
     let Some(project) = analysis.project.take().map(Arc::new) else {
         return Outcome::Invalid {
