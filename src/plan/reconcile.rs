@@ -97,10 +97,13 @@ pub fn plan_against(
     // At most one change per path: no Vec of a plan of thousands of changes grows by doubling.
     let mut changes = Vec::with_capacity(super::scan::paths(files, state).count());
     let mut next = BTreeMap::new();
-    for rel in super::scan::paths(files, state) {
-        let disk = snapshot.files.get(rel);
-        let entry = state.files.get(rel);
-        let planned = match files.files.get(rel) {
+    // The snapshot holds the existing files among these paths, in the same order: walked along
+    // with them rather than searched.
+    let mut on_disk = snapshot.files.iter().peekable();
+    for (rel, file, entry) in super::scan::pairs(files, state) {
+        while on_disk.next_if(|(it, _)| *it < rel).is_some() {}
+        let disk = on_disk.next_if(|(it, _)| *it == rel).map(|(_, it)| it);
+        let planned = match file {
             Some(file) => Some(plan_rendered(
                 rel,
                 file,

@@ -10,8 +10,8 @@ use std::time::{Duration, SystemTime};
 
 use crate::plan::hash::Hash;
 use crate::plan::path::{self, PathError};
-use crate::plan::state::{BASE_DIR, State};
-use crate::render::{FileSet, Kind, parallel};
+use crate::plan::state::{BASE_DIR, Entry, State};
+use crate::render::{File, FileSet, Kind, parallel};
 
 /// One file on disk: its hash and, unless the scan kept hashes only ([`scan_hashes_only`]), its
 /// bytes.
@@ -497,19 +497,28 @@ impl Last {
 
 /// The paths of `files` and of `state`, in order, each once: the paths a scan and a plan look at.
 pub(crate) fn paths<'a>(files: &'a FileSet, state: &'a State) -> impl Iterator<Item = &'a String> {
-    let mut rendered = files.files.keys().peekable();
-    let mut recorded = state.files.keys().peekable();
+    pairs(files, state).map(|(rel, _, _)| rel)
+}
+
+/// [`paths`], each with its rendered file and its state entry (either may be missing, not both):
+/// one walk over both maps instead of a lookup in each per path.
+pub(crate) fn pairs<'a>(
+    files: &'a FileSet,
+    state: &'a State,
+) -> impl Iterator<Item = (&'a String, Option<&'a File>, Option<&'a Entry>)> {
+    let mut rendered = files.files.iter().peekable();
+    let mut recorded = state.files.iter().peekable();
     std::iter::from_fn(move || match (rendered.peek(), recorded.peek()) {
-        (Some(one), Some(other)) => match one.cmp(other) {
-            Ordering::Less => rendered.next(),
-            Ordering::Greater => recorded.next(),
+        (Some((one, _)), Some((other, _))) => match one.cmp(other) {
+            Ordering::Less => rendered.next().map(|(rel, file)| (rel, Some(file), None)),
+            Ordering::Greater => recorded.next().map(|(rel, entry)| (rel, None, Some(entry))),
             Ordering::Equal => {
-                recorded.next();
-                rendered.next()
+                let entry = recorded.next().map(|(_, entry)| entry);
+                rendered.next().map(|(rel, file)| (rel, Some(file), entry))
             }
         },
-        (Some(_), None) => rendered.next(),
-        (None, _) => recorded.next(),
+        (Some(_), None) => rendered.next().map(|(rel, file)| (rel, Some(file), None)),
+        (None, _) => recorded.next().map(|(rel, entry)| (rel, None, Some(entry))),
     })
 }
 
