@@ -184,7 +184,12 @@ pub fn watch(options: &Options, report: &mut dyn FnMut(Report<'_>)) -> Result<()
     // Watch first, then reconcile: a save during the first reconcile is not missed, and the
     // events of its own writes arrive after it recorded their hashes.
     let events = sender.clone();
-    let mut debouncer = new_debouncer(options.debounce, None, move |result| {
+    // The debouncer releases an event at its first check after the quiet period: checking every
+    // tenth of it (the crate's default is a quarter) bounds that wait to 5 ms at the default
+    // debounce, for a few more wake-ups of a thread that then does almost nothing. (A debounce
+    // of 0 is 1 ms: the check thread sleeps a tick at a time, and a tick of 0 would spin.)
+    let timeout = options.debounce.max(Duration::from_millis(1));
+    let mut debouncer = new_debouncer(timeout, Some(timeout / 10), move |result| {
         let _ = events.send(Message::Events(result));
     })
     .map_err(WatchError::Watcher)?;
