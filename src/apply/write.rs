@@ -503,11 +503,7 @@ fn in_parallel<T: Sync, R: Send, E: Send>(
 /// Removes the file at `path` (a missing file is fine), then every directory above it that became
 /// empty, up to but excluding `root`.
 pub fn remove(root: &Path, path: &Path) -> io::Result<()> {
-    match std::fs::remove_file(path) {
-        Ok(()) => {}
-        Err(err) if err.kind() == io::ErrorKind::NotFound => {}
-        Err(err) => return Err(err),
-    }
+    remove_unsynced(path)?;
     let mut dir = path.parent();
     if let Some(parent) = dir {
         sync_dir(parent)?;
