@@ -369,6 +369,40 @@ fn every_save_style_triggers_exactly_one_reconcile() {
     assert!(status.success(), "SIGINT exits 0, got {status:?}");
 }
 
+/// Events that mean nothing to watch (here an unrelated file next to the manifest, rewritten
+/// more often than the debounce) neither delay a save's reconcile nor cause one.
+#[test]
+fn unrelated_writes_never_delay_a_save() {
+    let dir = project();
+    let manifest = dir.path().join("restack.kdl");
+    let mut watch = Watch::start(dir.path(), &[], &[]);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let scribbler = {
+        let stop = std::sync::Arc::clone(&stop);
+        let scratch = dir.path().join("notes.txt");
+        std::thread::spawn(move || {
+            let mut n = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                n += 1;
+                std::fs::write(&scratch, n.to_string()).expect("write notes.txt");
+                std::thread::sleep(Duration::from_millis(DEBOUNCE_MS / 10));
+            }
+        })
+    };
+    watch.assert_quiet("writes to an unrelated file");
+    save_rename_over(
+        &manifest,
+        &format!("{MANIFEST}// saved while notes.txt changes\n"),
+    );
+    // Were the writes part of the batch, it would never be quiet long enough.
+    let line = watch.reconcile_line();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    scribbler.join().expect("the writer thread");
+    assert!(line.starts_with("no changes ("), "{line}");
+    let (status, _) = watch.interrupt();
+    assert!(status.success(), "SIGINT exits 0, got {status:?}");
+}
+
 #[test]
 fn entities_are_created_invalid_saves_delete_nothing_and_valid_saves_recover() {
     let dir = project();

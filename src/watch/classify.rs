@@ -2,15 +2,16 @@
 //! and the paths it is given, never at the disk.
 //!
 //! Editors save in many ways (write-and-rename, rename-over, in-place, truncate-and-write), and
-//! `notify-debouncer-full` may release one save over two batches (`[Access(Open)]`, then
-//! `[Modify(Data), Access(Close(Write))]`). So the rules are:
+//! one save is several raw events (`Access(Open)`, `Modify(Data)`, `Access(Close(Write))`, a
+//! rename's `From`, `To` and `Both`). The loop classifies each as it comes and debounces the ones
+//! that mean something. So the rules are:
 //!
 //! - `Access(_)` is dropped, except `Access(Close(Write))` (the end of an in-place write).
 //! - An event is about the manifest when any of its paths is the manifest (a rename names both
 //!   ends), about the overrides when a path is inside the overrides folder (or is the folder), and
 //!   about a generated file when a path is a managed file restack recorded, and about a folder of
-//!   generated files when a folder holding managed files is removed or renamed (the debouncer
-//!   reports one event for the folder, none for the files in it).
+//!   generated files when a folder holding managed files is removed or renamed (the files in it
+//!   may report nothing of their own: a folder renamed away, or one whose watch is gone).
 //! - Everything else (temp files, editor backups, `.restack/`, scaffolds, unrelated files) is
 //!   ignored.
 //!

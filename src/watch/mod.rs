@@ -10,11 +10,12 @@
 //!    are being seen (a save during the first reconcile is seen too).
 //! 3. Directories are watched, never files (editors replace files on save): the manifest's
 //!    directory and every directory holding a managed file, non-recursively, plus the overrides
-//!    folder ([`OVERRIDES_DIR`]) recursively. Events are debounced by `notify-debouncer-full`.
-//! 4. Each batch of events goes through [`classify`]. Manifest or override events reconcile when
-//!    the *input key* — the blake3 of the manifest bytes and of every override file — differs
-//!    from the last one processed, so a save that changes nothing does nothing and one save is
-//!    one reconcile however many events it produced.
+//!    folder ([`OVERRIDES_DIR`]) recursively. Each event goes through [`classify`] as it comes;
+//!    those that mean something are debounced into a batch by the loop (see [`Pending`]).
+//! 4. Manifest or override events in a batch reconcile when the *input key* — the blake3 of the
+//!    manifest bytes and of every override file — differs from the last one processed, so a
+//!    save that changes nothing does nothing and one save is one reconcile however many events
+//!    it produced.
 //! 5. An event on a managed file compares the file with the hash restack recorded. restack's own
 //!    writes match (they are never the manifest either), so they never trigger anything; a hand
 //!    edit is reported once per distinct content ([`Report::HandEdit`]) and left alone; a deleted
@@ -36,11 +37,10 @@ mod service;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
 use std::time::{Duration, Instant};
 
 use notify::RecursiveMode;
-use notify_debouncer_full::{DebounceEventResult, new_debouncer};
 use walkdir::WalkDir;
 
 pub use classify::{Paths, Trigger, classify};
@@ -140,7 +140,8 @@ pub enum WatchError {
 /// What reaches the loop, in order.
 #[derive(Debug)]
 pub(crate) enum Message {
-    Events(DebounceEventResult),
+    /// One file-system event (or a problem of the watcher), stamped when the watcher saw it.
+    Event(Instant, notify::Result<notify::Event>),
     ServiceOutput(String),
     Stop,
 }
@@ -176,25 +177,23 @@ pub fn watch(options: &Options, report: &mut dyn FnMut(Report<'_>)) -> Result<()
         service: None,
         sender: sender.clone(),
         caches: reconcile::Caches::default(),
+        pending: Pending::default(),
+        unsaved: None,
     };
     if let Ok(state) = State::load(&looping.root) {
         looping.record(&state);
     }
 
     // Watch first, then reconcile: a save during the first reconcile is not missed, and the
-    // events of its own writes arrive after it recorded their hashes.
+    // events of its own writes arrive after it recorded their hashes. Events are stamped as the
+    // watcher sees them and debounced by the loop (see `Pending`).
     let events = sender.clone();
-    // The debouncer releases an event at its first check after the quiet period: checking every
-    // tenth of it (the crate's default is a quarter) bounds that wait to 5 ms at the default
-    // debounce, for a few more wake-ups of a thread that then does almost nothing. (A debounce
-    // of 0 is 1 ms: the check thread sleeps a tick at a time, and a tick of 0 would spin.)
-    let timeout = options.debounce.max(Duration::from_millis(1));
-    let mut debouncer = new_debouncer(timeout, Some(timeout / 10), move |result| {
-        let _ = events.send(Message::Events(result));
+    let mut notifier = notify::recommended_watcher(move |event| {
+        let _ = events.send(Message::Event(Instant::now(), event));
     })
     .map_err(WatchError::Watcher)?;
     let mut watched = Watched::default();
-    let mut problems = watched.sync(&mut debouncer, &looping.wanted_dirs(), false);
+    let mut problems = watched.sync(&mut notifier, &looping.wanted_dirs(), false);
     if !watched.dirs.contains_key(&looping.root) {
         // Without the manifest's directory there is nothing to watch.
         return Err(problems.pop().unwrap_or_else(|| WatchError::Manifest {
@@ -203,7 +202,7 @@ pub fn watch(options: &Options, report: &mut dyn FnMut(Report<'_>)) -> Result<()
         }));
     }
     looping.reconcile(true, report);
-    problems.extend(watched.sync(&mut debouncer, &looping.wanted_dirs(), false));
+    problems.extend(watched.sync(&mut notifier, &looping.wanted_dirs(), false));
     looping.caches.scan.watching(watched.dirs.keys().cloned());
     for problem in problems {
         report(Report::WatchError {
@@ -216,7 +215,7 @@ pub fn watch(options: &Options, report: &mut dyn FnMut(Report<'_>)) -> Result<()
     });
 
     looping.run(&receiver, report, |looping, rewatch, report| {
-        for problem in watched.sync(&mut debouncer, &looping.wanted_dirs(), rewatch) {
+        for problem in watched.sync(&mut notifier, &looping.wanted_dirs(), rewatch) {
             report(Report::WatchError {
                 message: problem.to_string(),
             });
@@ -225,9 +224,10 @@ pub fn watch(options: &Options, report: &mut dyn FnMut(Report<'_>)) -> Result<()
     });
 
     report(Report::Stopping);
+    looping.save_record();
     looping.stop_service(report);
     signals.close();
-    drop(debouncer);
+    drop(notifier);
     Ok(())
 }
 
@@ -253,6 +253,32 @@ struct Loop {
     /// What earlier reconciles parsed (manifest nodes, Python renderings), so a reconcile parses
     /// only what changed.
     caches: reconcile::Caches,
+    /// What the events since the last batch was handled ask for.
+    pending: Pending,
+    /// The last reconcile, until its render record is saved (when the loop is next idle).
+    unsaved: Option<Box<Reconciled>>,
+}
+
+/// How long the loop waits for a message before it looks at the `--run` service.
+const SERVICE_POLL: Duration = Duration::from_millis(200);
+
+/// What the events since the last batch was handled ask for. A batch is handled once no event
+/// that means something (see [`classify`]) has come for the debounce period: a save's events,
+/// and a burst of saves, are one batch. Events that mean nothing (temp files, reads, restack's
+/// own `.restack/`) neither join nor delay a batch.
+///
+/// The loop debounces itself, from the time each event was seen, and wakes exactly when a batch
+/// is due; no thread ticks while nothing happens.
+#[derive(Debug, Default)]
+struct Pending {
+    /// When the last event that means something was seen; `None`: no batch is pending.
+    last: Option<Instant>,
+    /// The manifest or an override may have changed.
+    input: bool,
+    /// Managed files (project-relative) that may have been edited or deleted by hand.
+    generated: BTreeSet<String>,
+    /// The watcher lost events: everything is checked.
+    rescan: bool,
 }
 
 impl Loop {
@@ -263,73 +289,117 @@ impl Loop {
         mut sync: impl FnMut(&mut Loop, bool, &mut dyn FnMut(Report<'_>)),
     ) {
         loop {
-            let message = if self.service.is_some() {
-                match receiver.recv_timeout(Duration::from_millis(200)) {
+            let due = self.pending.last.map(|at| at + self.debounce);
+            let now = Instant::now();
+            let message = match due {
+                // Quiet long enough: what was already sent may still extend the batch, so it
+                // is taken first.
+                Some(due) if due <= now => match receiver.try_recv() {
                     Ok(message) => message,
-                    Err(RecvTimeoutError::Timeout) => {
-                        self.poll_service(report);
+                    Err(TryRecvError::Empty) => {
+                        self.handle_pending(report, &mut sync);
                         continue;
                     }
-                    Err(RecvTimeoutError::Disconnected) => return,
-                }
-            } else {
-                match receiver.recv() {
-                    Ok(message) => message,
-                    Err(_) => return,
+                    Err(TryRecvError::Disconnected) => return,
+                },
+                _ => {
+                    let wait = [
+                        due.map(|due| due - now),
+                        self.service.is_some().then_some(SERVICE_POLL),
+                        (self.unsaved.is_some() && due.is_none()).then_some(self.debounce),
+                    ]
+                    .into_iter()
+                    .flatten()
+                    .min();
+                    let next = match wait {
+                        Some(wait) => receiver.recv_timeout(wait),
+                        None => receiver.recv().map_err(|_| RecvTimeoutError::Disconnected),
+                    };
+                    match next {
+                        Ok(message) => message,
+                        Err(RecvTimeoutError::Timeout) => {
+                            self.poll_service(report);
+                            if self.pending.last.is_none() {
+                                // Idle: nothing else to do before the next event.
+                                self.save_record();
+                            }
+                            continue;
+                        }
+                        Err(RecvTimeoutError::Disconnected) => return,
+                    }
                 }
             };
             match message {
                 Message::Stop => return,
                 Message::ServiceOutput(line) => report(Report::ServiceOutput { line: &line }),
-                Message::Events(Err(errors)) => {
+                Message::Event(_, Err(error)) => {
                     // Changes may have gone unreported: nothing read before is trusted.
                     self.caches.scan.forget_all();
-                    for error in errors {
-                        report(Report::WatchError {
-                            message: error.to_string(),
-                        });
-                    }
+                    report(Report::WatchError {
+                        message: error.to_string(),
+                    });
                 }
-                Message::Events(Ok(events)) => {
-                    let mut input = false;
-                    let mut generated = BTreeSet::new();
-                    let mut rescan = false;
-                    for event in &events {
-                        if classify::changes_files(&event.event) {
-                            for path in &event.event.paths {
-                                self.caches.scan.forget(path);
-                            }
-                        }
-                        match classify(&event.event, &self.paths) {
-                            Some(Trigger::Manifest | Trigger::Overrides) => input = true,
-                            Some(Trigger::Generated(rel)) => {
-                                generated.insert(rel);
-                            }
-                            Some(Trigger::Folder(dir)) => generated.extend(
-                                self.paths
-                                    .managed
-                                    .iter()
-                                    .filter(|(path, _)| path.starts_with(&dir))
-                                    .map(|(_, rel)| rel.clone()),
-                            ),
-                            Some(Trigger::Rescan) => rescan = true,
-                            None => {}
+                Message::Event(at, Ok(event)) => {
+                    if classify::changes_files(&event) {
+                        for path in &event.paths {
+                            self.caches.scan.forget(path);
                         }
                     }
-                    if rescan {
-                        self.caches.scan.forget_all();
-                        input = true;
-                        generated.extend(self.paths.managed.values().cloned());
-                    }
-                    let restore = self.check_generated(&generated, report);
-                    if input || restore {
-                        let ran = self.reconcile(restore, report);
-                        if ran {
-                            sync(self, restore, report);
+                    let Some(trigger) = classify(&event, &self.paths) else {
+                        continue;
+                    };
+                    let pending = &mut self.pending;
+                    pending.last = pending.last.max(Some(at));
+                    match trigger {
+                        Trigger::Manifest | Trigger::Overrides => pending.input = true,
+                        Trigger::Generated(rel) => {
+                            pending.generated.insert(rel);
                         }
+                        Trigger::Folder(dir) => pending.generated.extend(
+                            self.paths
+                                .managed
+                                .iter()
+                                .filter(|(path, _)| path.starts_with(&dir))
+                                .map(|(_, rel)| rel.clone()),
+                        ),
+                        Trigger::Rescan => pending.rescan = true,
                     }
                 }
             }
+        }
+    }
+
+    /// Handles the events of a batch: hand edits of generated files first, then a reconcile when
+    /// an input may have changed or a deleted file needs restoring.
+    fn handle_pending(
+        &mut self,
+        report: &mut dyn FnMut(Report<'_>),
+        sync: &mut impl FnMut(&mut Loop, bool, &mut dyn FnMut(Report<'_>)),
+    ) {
+        let Pending {
+            mut input,
+            mut generated,
+            rescan,
+            last: _,
+        } = std::mem::take(&mut self.pending);
+        if rescan {
+            self.caches.scan.forget_all();
+            input = true;
+            generated.extend(self.paths.managed.values().cloned());
+        }
+        let restore = self.check_generated(&generated, report);
+        if input || restore {
+            let ran = self.reconcile(restore, report);
+            if ran {
+                sync(self, restore, report);
+            }
+        }
+    }
+
+    /// Saves the render record of the last reconcile, if not saved yet.
+    fn save_record(&mut self) {
+        if let Some(mut reconciled) = self.unsaved.take() {
+            reconciled.save_record(&self.root);
         }
     }
 
@@ -364,7 +434,9 @@ impl Loop {
         if !force && self.last_input == Some(input) {
             return false;
         }
-        let mut outcome = reconcile::reconcile(
+        // A record not saved yet is of an input this reconcile replaces.
+        drop(self.unsaved.take());
+        let outcome = reconcile::reconcile(
             &self.root,
             &self.name,
             &bytes,
@@ -377,10 +449,7 @@ impl Loop {
             name: &self.name,
             outcome: &outcome,
         });
-        if let Outcome::Applied(reconciled) = &mut outcome {
-            reconciled.save_record(&self.root);
-        }
-        match &outcome {
+        match outcome {
             Outcome::Applied(reconciled) => {
                 self.last_input = Some(input);
                 self.record(&reconciled.plan.next);
@@ -388,7 +457,11 @@ impl Loop {
                 for path in &reconciled.applied.blocked {
                     self.reported.insert(path.clone(), None);
                 }
-                self.after_reconcile(reconciled.wrote_files(), report);
+                let wrote_files = reconciled.wrote_files();
+                // Its render record is saved (and the reconcile freed) once the loop is idle:
+                // neither is part of the latency of this save or of the next one.
+                self.unsaved = Some(reconciled);
+                self.after_reconcile(wrote_files, report);
             }
             Outcome::Invalid { .. } => self.last_input = Some(input),
             Outcome::Failed { .. } => self.last_input = None,
@@ -566,9 +639,9 @@ impl Watched {
     /// files were deleted by hand, a directory may have been removed and recreated). Returns the
     /// directories that could not be watched (e.g. the system's watch limit was reached); the
     /// others are watched regardless.
-    fn sync<W: notify::Watcher, C: notify_debouncer_full::FileIdCache>(
+    fn sync(
         &mut self,
-        debouncer: &mut notify_debouncer_full::Debouncer<W, C>,
+        watcher: &mut impl notify::Watcher,
         wanted: &BTreeMap<PathBuf, RecursiveMode>,
         rewatch: bool,
     ) -> Vec<WatchError> {
@@ -581,14 +654,14 @@ impl Watched {
             .collect();
         for dir in stale {
             // A directory that is gone has lost its watch already.
-            let _ = debouncer.unwatch(&dir);
+            let _ = watcher.unwatch(&dir);
             self.dirs.remove(&dir);
         }
         for (dir, mode) in wanted {
             if self.dirs.contains_key(dir) {
                 continue;
             }
-            match debouncer.watch(dir, *mode) {
+            match watcher.watch(dir, *mode) {
                 Ok(()) => {
                     self.dirs.insert(dir.clone(), *mode);
                 }
