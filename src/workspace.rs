@@ -150,5 +150,5 @@ pub fn check_all(manifests: &[PathBuf], jobs: usize) -> Vec<Outcome> {
 
 /// The number of threads to use: the available parallelism.
 pub fn default_jobs() -> usize {
-    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+    crate::render::parallel::cores()
 }

@@ -302,9 +302,7 @@ fn write_temps<'g, 'p, T: Sync, E: Send, P: Fn(&T) -> Vec<PathBuf> + Sync>(
     if n_groups == 0 {
         return Ok(temps);
     }
-    let makers = std::thread::available_parallelism()
-        .map_or(1, std::num::NonZeroUsize::get)
-        .min(groups.len());
+    let makers = crate::render::parallel::cores().min(groups.len());
     let writers = WRITE_THREADS.min(groups.len());
     let stop = AtomicBool::new(false);
     let came: Vec<AtomicBool> = (0..groups.len()).map(|_| AtomicBool::new(false)).collect();

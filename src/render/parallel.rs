@@ -2,7 +2,15 @@
 //! keeping input order. Owns no rendering logic and does no IO.
 
 use std::num::NonZeroUsize;
+use std::sync::OnceLock;
 use std::thread;
+
+/// The number of cores restack may use (`std::thread::available_parallelism`, at least 1), asked
+/// once per process: on Linux each ask reads the cgroup's CPU quota from `/proc` and `/sys`.
+pub(crate) fn cores() -> usize {
+    static CORES: OnceLock<usize> = OnceLock::new();
+    *CORES.get_or_init(|| thread::available_parallelism().map_or(1, NonZeroUsize::get))
+}
 
 /// Below this many items a second thread costs more than it saves.
 const MIN_PER_THREAD: usize = 16;
@@ -12,7 +20,7 @@ const MIN_PER_THREAD: usize = 16;
 /// `t + threads`, …), so runs of expensive items of one kind are shared out. A panic in `job` is
 /// propagated.
 pub(crate) fn map<T: Sync, R: Send>(items: &[T], job: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let cores = thread::available_parallelism().map_or(1, NonZeroUsize::get);
+    let cores = cores();
     let threads = cores.min(items.len() / MIN_PER_THREAD).max(1);
     if threads == 1 {
         return items.iter().map(job).collect();
@@ -56,7 +64,7 @@ pub(crate) fn map<T: Sync, R: Send>(items: &[T], job: impl Fn(&T) -> R + Sync) -
 /// as soon as the item is done (rendering drops each output's context once the file is rendered,
 /// instead of holding every context until the last file is done).
 pub(crate) fn map_owned<T: Send, R: Send>(items: Vec<T>, job: impl Fn(T) -> R + Sync) -> Vec<R> {
-    let cores = thread::available_parallelism().map_or(1, NonZeroUsize::get);
+    let cores = cores();
     let n_items = items.len();
     let threads = cores.min(n_items / MIN_PER_THREAD).max(1);
     if threads == 1 {
@@ -104,7 +112,7 @@ pub(crate) fn map_lazy<T: Send, R: Send>(
     items: impl Iterator<Item = T> + Send,
     job: impl Fn(T) -> R + Sync,
 ) -> Vec<R> {
-    let cores = thread::available_parallelism().map_or(1, NonZeroUsize::get);
+    let cores = cores();
     if cores == 1 {
         return items.map(job).collect();
     }
@@ -176,9 +184,7 @@ impl Slots {
     /// As many slots as the machine has cores.
     pub(crate) fn per_core() -> Slots {
         Slots {
-            free: std::sync::Mutex::new(
-                thread::available_parallelism().map_or(1, NonZeroUsize::get),
-            ),
+            free: std::sync::Mutex::new(cores()),
             freed: std::sync::Condvar::new(),
         }
     }
