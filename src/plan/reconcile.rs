@@ -95,8 +95,11 @@ pub fn plan_against(
 ) -> Plan {
     debug_assert_eq!(fingerprint, state.fingerprint());
     // At most one change per path: no Vec of a plan of thousands of changes grows by doubling.
-    let mut changes = Vec::with_capacity(super::scan::paths(files, state).count());
-    let mut next = BTreeMap::new();
+    let paths = super::scan::paths(files, state).count();
+    let mut changes = Vec::with_capacity(paths);
+    // The next state's entries, made in path order: collected into a map at once (one comparison
+    // per entry to see they are sorted) rather than inserted one by one (a search each).
+    let mut next = Vec::with_capacity(paths);
     // The snapshot holds the existing files among these paths, in the same order: walked along
     // with them rather than searched.
     let mut on_disk = snapshot.files.iter().peekable();
@@ -118,7 +121,7 @@ pub fn plan_against(
             continue;
         };
         if let Some(record) = record {
-            next.insert(rel.clone(), record);
+            next.push((rel.clone(), record));
         }
         changes.push(change);
     }
@@ -130,7 +133,7 @@ pub fn plan_against(
         changes,
         next: Arc::new(State {
             manifest: Some(options.manifest),
-            files: next,
+            files: next.into_iter().collect(),
             pending_bases: BTreeMap::new(),
             interrupted: false,
         }),
