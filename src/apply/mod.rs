@@ -220,6 +220,11 @@ pub struct ApplyCache {
     pub state: StateCache,
     /// The folders of merge bases as last swept (see [`sweep`]).
     sweep: sweep::SweepCache,
+    /// The folders already cleaned of temp files an interrupted apply left. An apply of this
+    /// process removes its own temp files even when it fails, so a folder needs cleaning once;
+    /// one that another restack killed mid-apply leaves meanwhile is cleaned by the next apply
+    /// without this cache (`restack apply`, or `watch` started again).
+    cleaned: BTreeSet<PathBuf>,
 }
 
 /// [`apply`] for a long-running caller (`watch`) that keeps `cache` between applies: the state
@@ -323,28 +328,35 @@ fn apply_with(
     };
     // Temp files an interrupted apply left, before this one makes its own.
     for dir in &dirs {
+        let cleaned = cache.as_deref().map(|it| &it.cleaned);
+        if cleaned.is_some_and(|it| it.contains(dir)) {
+            continue;
+        }
         write::clean_temp_files(dir).map_err(io_at(dir))?;
+        if let Some(cache) = cache.as_deref_mut() {
+            cache.cleaned.insert(dir.clone());
+        }
     }
     let state = (&*plan.next, next_text.as_deref());
-    let state_cache = cache.as_deref().map(|it| &it.state);
+    let (state_cache, sweep) = match cache.as_deref_mut() {
+        Some(cache) => (Some(&cache.state), Some(&mut cache.sweep)),
+        None => (None, None),
+    };
+    // 6. The bases (while the state's file may still be on its way).
+    let bases = || store_bases(root, journal.bases, &plan.next, sweep);
     let state_file = write_batch_and_state(
         root,
         &batch,
         (paths, rerender),
         journal_job,
+        bases,
         state,
         state_cache,
     )?;
     drop(batch);
     applied.list(&targets, plan);
 
-    // 6 and 7. Bases, state, journal.
-    store_bases(
-        root,
-        journal.bases,
-        &plan.next,
-        cache.as_deref_mut().map(|it| &mut it.sweep),
-    )?;
+    // 7. The state, then the journal.
     if let Some(prepared) = state_file {
         prepared.persist().map_err(io_at(root.join(STATE_FILE)))?;
         applied.state_written = true;
@@ -392,15 +404,17 @@ fn prepare_state(
     prepared.map(Some).map_err(io_at(&full))
 }
 
-/// [`write_batch`], while the next state's file (`state`: the state, and its text when the caller
-/// made it) is written and fsynced ([`prepare_state`]): its fsync need not wait for theirs. It
-/// replaces `state.json` only later, after every file and base is in place. `journal`, when
-/// given, writes the journal meanwhile too; the batch renames nothing before it succeeded.
+/// [`write_batch`], then `bases`, while the next state's file (`state`: the state, and its text
+/// when the caller made it) is written and fsynced ([`prepare_state`]): its fsync need not wait
+/// for theirs. It replaces `state.json` only later, after every file and base is in place.
+/// `journal`, when given, writes the journal meanwhile too; the batch renames nothing before it
+/// succeeded.
 fn write_batch_and_state(
     root: &Path,
     batch: &[&Change],
     (paths, rerender): (impl Fn(&&Change) -> Vec<PathBuf> + Sync, &dyn Rerender),
     journal: Option<impl FnOnce() -> Result<(), ApplyError> + Send>,
+    bases: impl FnOnce() -> Result<(), ApplyError>,
     (next, text): (&State, Option<&[u8]>),
     cache: Option<&StateCache>,
 ) -> Result<Option<write::Prepared>, ApplyError> {
@@ -413,7 +427,7 @@ fn write_batch_and_state(
                     .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
             })
         };
-        let written = write_batch(batch, paths, rerender, gate);
+        let written = write_batch(batch, paths, rerender, gate).and_then(|()| bases());
         let state_file = state_file
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
