@@ -8,6 +8,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
+use std::sync::Arc;
 
 use crate::diag::{Code, Diagnostic, Diagnostics};
 use crate::ir::cache::{ById, Dep, Entry, Kept, LowerCache};
@@ -527,7 +528,7 @@ impl<'a> Lowerer<'a> {
                 id,
                 it.span.start,
                 &defaults,
-                |this| this.function(it, &defaults),
+                |this| Arc::new(this.function(it, &defaults)),
             ));
         }
         let mut workflows = Vec::with_capacity(manifest.workflows.len());
@@ -538,7 +539,7 @@ impl<'a> Lowerer<'a> {
                 id,
                 it.span.start,
                 &defaults,
-                |this| this.workflow(it, &defaults),
+                |this| Arc::new(this.workflow(it, &defaults)),
             ));
         }
         let mut agents = Vec::with_capacity(manifest.agents.len());
@@ -549,7 +550,7 @@ impl<'a> Lowerer<'a> {
                 id,
                 it.span.start,
                 &defaults,
-                |this| this.agent(it, &defaults),
+                |this| Arc::new(this.agent(it, &defaults)),
             ));
         }
         let mut pipelines = Vec::with_capacity(manifest.pipelines.len());
@@ -560,7 +561,7 @@ impl<'a> Lowerer<'a> {
                 id,
                 it.span.start,
                 &defaults,
-                |this| this.pipeline(it, &defaults),
+                |this| this.pipeline(it, &defaults).map(Arc::new),
             ));
         }
         let mut tool_servers = Vec::with_capacity(manifest.tool_servers.len());
@@ -571,7 +572,7 @@ impl<'a> Lowerer<'a> {
                 id,
                 it.span.start,
                 &defaults,
-                |this| this.tool_server(it),
+                |this| Arc::new(this.tool_server(it)),
             ));
         }
         let llm = manifest.llm.as_ref().map(|it| self.llm(it));
