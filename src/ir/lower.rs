@@ -103,7 +103,7 @@ struct Lowerer<'a> {
     diags: Diagnostics,
     /// Every declared entity by name (the first declaration wins), with its index in the
     /// manifest's list of its kind.
-    entities: BTreeMap<&'a str, Entity>,
+    entities: HashMap<&'a str, Entity>,
     /// Class names of every entity's models, for `entity-model-type`; built when a type first
     /// names something that is not a builtin (see [`Lowerer::models`]).
     models: Option<BTreeMap<String, String>>,
@@ -139,7 +139,7 @@ impl<'a> Lowerer<'a> {
         let mut lowerer = Lowerer {
             manifest,
             diags: Diagnostics::new(),
-            entities: BTreeMap::new(),
+            entities: HashMap::new(),
             models: None,
             case,
             order: Vec::new(),
@@ -148,6 +148,7 @@ impl<'a> Lowerer<'a> {
             deps: None,
         };
         lowerer.order = lowerer.all_entities();
+        lowerer.entities.reserve(lowerer.order.len());
         for &(kind, name, index) in &lowerer.order {
             lowerer
                 .entities
@@ -359,12 +360,13 @@ impl<'a> Lowerer<'a> {
     }
 
     fn unknown_reference(&mut self, name: &Spanned<String>, kinds: &[Kind], what: &str) {
-        let candidates: Vec<&str> = self
+        let mut candidates: Vec<&str> = self
             .entities
             .iter()
             .filter(|(_, it)| kinds.contains(&it.kind))
             .map(|(name, _)| *name)
             .collect();
+        candidates.sort_unstable();
         let help =
             names::suggestion(&name.value, candidates.iter().copied()).unwrap_or_else(|| {
                 if candidates.is_empty() {
@@ -1163,7 +1165,7 @@ impl<'a> Lowerer<'a> {
 /// by name are `entities`, with `defaults`.
 fn holds(
     dep: &Dep,
-    entities: &BTreeMap<&str, Entity>,
+    entities: &HashMap<&str, Entity>,
     manifest: &Manifest,
     defaults: &Policy,
 ) -> bool {
