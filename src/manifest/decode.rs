@@ -398,7 +398,8 @@ fn resplit(old: &str, old_slices: &[Range<usize>], src: &str) -> Option<Resplit>
 
 /// How many bytes `a` and `b` share at their start.
 fn shared_prefix(a: &[u8], b: &[u8]) -> usize {
-    const CHUNK: usize = 64;
+    // A whole manifest is hundreds of chunks, each compared in one call.
+    const CHUNK: usize = 1024;
     let shared = a.len().min(b.len());
     let mut at = 0;
     // Whole chunks first: comparing slices is one `memcmp`.
@@ -414,7 +415,7 @@ fn shared_prefix(a: &[u8], b: &[u8]) -> usize {
 
 /// How many bytes `a` and `b` share at their end.
 fn shared_suffix(a: &[u8], b: &[u8]) -> usize {
-    const CHUNK: usize = 64;
+    const CHUNK: usize = 1024;
     let shared = a.len().min(b.len());
     let (a, b) = (&a[a.len() - shared..], &b[b.len() - shared..]);
     let mut at = shared;
@@ -868,8 +869,11 @@ fn too_deep_raw(bytes: &[u8]) -> Option<usize> {
     const CHUNK: usize = 64;
     let mut depth = 0usize;
     for (chunk_idx, chunk) in bytes.chunks(CHUNK).enumerate() {
-        let opens = chunk.iter().filter(|&&it| it == b'{').count();
-        let closes = chunk.iter().filter(|&&it| it == b'}').count();
+        // At most 64 of each, so a byte holds the count (and the loop is vectorized).
+        let (opens, closes) = chunk.iter().fold((0u8, 0u8), |(opens, closes), &it| {
+            (opens + u8::from(it == b'{'), closes + u8::from(it == b'}'))
+        });
+        let (opens, closes) = (usize::from(opens), usize::from(closes));
         if depth + opens <= MAX_DEPTH && closes <= depth {
             depth = depth + opens - closes;
             continue;
