@@ -122,7 +122,7 @@ fn variant() -> Project {
             single(Entry::If, "REPURPOSE"),
         ],
     };
-    project.pipelines = vec![Pipeline {
+    project.pipelines = vec![Arc::new(Pipeline {
         names: Names {
             declared: "DigestPipeline".to_owned(),
             class: "DigestPipeline".to_owned(),
@@ -135,8 +135,8 @@ fn variant() -> Project {
         operators: VARIANT_OPERATORS.to_owned(),
         tree,
         steps,
-        origin: blog.origin,
-    }];
+        origin: blog.origin.clone(),
+    })];
     project
 }
 

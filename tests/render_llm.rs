@@ -89,7 +89,7 @@ fn list(ty: Type) -> Type {
 /// three providers (no fallback on timeout), and several prompts with several versions.
 fn gateway() -> Project {
     let mut project = testing::blog();
-    project.tool_servers = gateway_servers();
+    project.tool_servers = gateway_servers().into_iter().map(Arc::new).collect();
     project.llm = Some(gateway_llm());
     project.prompts = gateway_prompts();
     project
@@ -245,7 +245,7 @@ fn solo() -> Project {
     let mut project = testing::blog();
     project.tool_servers = Vec::new();
     for agent in &mut project.agents {
-        agent.tools = Vec::new();
+        Arc::make_mut(agent).tools = Vec::new();
     }
     project.llm = Some(Llm {
         backend: Backend::Direct,
@@ -313,6 +313,7 @@ fn nothing_is_rendered_without_llm_tools_or_prompts() {
     project.tool_servers = Vec::new();
     project.prompts = Vec::new();
     for agent in &mut project.agents {
+        let agent = Arc::make_mut(agent);
         agent.tools = Vec::new();
         agent.llm = false;
     }

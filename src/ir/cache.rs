@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Arc;
 
 use crate::ir::{Agent, Function, Origin, Pipeline, Policy, ToolServer, Workflow};
 use crate::manifest::names::CaseMemo;
@@ -29,11 +30,11 @@ pub(crate) struct LowerCache {
 #[derive(Debug, Default)]
 pub(super) struct Kept {
     pub(super) defaults: Option<Policy>,
-    pub(super) functions: ById<Function>,
-    pub(super) workflows: ById<Workflow>,
-    pub(super) agents: ById<Agent>,
-    pub(super) pipelines: ById<Option<Pipeline>>,
-    pub(super) tool_servers: ById<ToolServer>,
+    pub(super) functions: ById<Arc<Function>>,
+    pub(super) workflows: ById<Arc<Workflow>>,
+    pub(super) agents: ById<Arc<Agent>>,
+    pub(super) pipelines: ById<Option<Arc<Pipeline>>>,
+    pub(super) tool_servers: ById<Arc<ToolServer>>,
     /// The number of the current run; every entity used in it is stamped with it.
     pub(super) run: u64,
 }
@@ -97,13 +98,15 @@ pub(super) struct Entry<T> {
 }
 
 impl<T: Clone + Shift> Entry<T> {
-    /// The kept entity, moved to where its node now starts.
-    pub(super) fn at(&self, start: usize) -> T {
-        let mut lowered = self.lowered.clone();
+    /// The kept entity, moved to where its node now starts. Entities are `Arc`s, so this moves
+    /// the kept one in place (copying it only while an earlier project still holds it) and
+    /// shares it.
+    pub(super) fn at(&mut self, start: usize) -> T {
         if start != self.at {
-            lowered.shift(shift_by(self.at, start));
+            self.lowered.shift(shift_by(self.at, start));
+            self.at = start;
         }
-        lowered
+        self.lowered.clone()
     }
 }
 

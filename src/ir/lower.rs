@@ -8,6 +8,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
+use std::sync::Arc;
 
 use crate::diag::{Code, Diagnostic, Diagnostics};
 use crate::ir::cache::{ById, Dep, Entry, Kept, LowerCache};
@@ -102,7 +103,7 @@ struct Lowerer<'a> {
     diags: Diagnostics,
     /// Every declared entity by name (the first declaration wins), with its index in the
     /// manifest's list of its kind.
-    entities: BTreeMap<&'a str, Entity>,
+    entities: HashMap<&'a str, Entity>,
     /// Class names of every entity's models, for `entity-model-type`; built when a type first
     /// names something that is not a builtin (see [`Lowerer::models`]).
     models: Option<BTreeMap<String, String>>,
@@ -138,7 +139,7 @@ impl<'a> Lowerer<'a> {
         let mut lowerer = Lowerer {
             manifest,
             diags: Diagnostics::new(),
-            entities: BTreeMap::new(),
+            entities: HashMap::new(),
             models: None,
             case,
             order: Vec::new(),
@@ -147,6 +148,7 @@ impl<'a> Lowerer<'a> {
             deps: None,
         };
         lowerer.order = lowerer.all_entities();
+        lowerer.entities.reserve(lowerer.order.len());
         for &(kind, name, index) in &lowerer.order {
             lowerer
                 .entities
@@ -358,12 +360,13 @@ impl<'a> Lowerer<'a> {
     }
 
     fn unknown_reference(&mut self, name: &Spanned<String>, kinds: &[Kind], what: &str) {
-        let candidates: Vec<&str> = self
+        let mut candidates: Vec<&str> = self
             .entities
             .iter()
             .filter(|(_, it)| kinds.contains(&it.kind))
             .map(|(name, _)| *name)
             .collect();
+        candidates.sort_unstable();
         let help =
             names::suggestion(&name.value, candidates.iter().copied()).unwrap_or_else(|| {
                 if candidates.is_empty() {
@@ -527,7 +530,7 @@ impl<'a> Lowerer<'a> {
                 id,
                 it.span.start,
                 &defaults,
-                |this| this.function(it, &defaults),
+                |this| Arc::new(this.function(it, &defaults)),
             ));
         }
         let mut workflows = Vec::with_capacity(manifest.workflows.len());
@@ -538,7 +541,7 @@ impl<'a> Lowerer<'a> {
                 id,
                 it.span.start,
                 &defaults,
-                |this| this.workflow(it, &defaults),
+                |this| Arc::new(this.workflow(it, &defaults)),
             ));
         }
         let mut agents = Vec::with_capacity(manifest.agents.len());
@@ -549,7 +552,7 @@ impl<'a> Lowerer<'a> {
                 id,
                 it.span.start,
                 &defaults,
-                |this| this.agent(it, &defaults),
+                |this| Arc::new(this.agent(it, &defaults)),
             ));
         }
         let mut pipelines = Vec::with_capacity(manifest.pipelines.len());
@@ -560,7 +563,7 @@ impl<'a> Lowerer<'a> {
                 id,
                 it.span.start,
                 &defaults,
-                |this| this.pipeline(it, &defaults),
+                |this| this.pipeline(it, &defaults).map(Arc::new),
             ));
         }
         let mut tool_servers = Vec::with_capacity(manifest.tool_servers.len());
@@ -571,7 +574,7 @@ impl<'a> Lowerer<'a> {
                 id,
                 it.span.start,
                 &defaults,
-                |this| this.tool_server(it),
+                |this| Arc::new(this.tool_server(it)),
             ));
         }
         let llm = manifest.llm.as_ref().map(|it| self.llm(it));
@@ -1162,7 +1165,7 @@ impl<'a> Lowerer<'a> {
 /// by name are `entities`, with `defaults`.
 fn holds(
     dep: &Dep,
-    entities: &BTreeMap<&str, Entity>,
+    entities: &HashMap<&str, Entity>,
     manifest: &Manifest,
     defaults: &Policy,
 ) -> bool {

@@ -3,12 +3,16 @@
 //! Collections of entities are sorted by name so that rendering is deterministic.
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use serde::Serialize;
 
 use crate::operators;
 
 /// The whole project, resolved.
+///
+/// Entities are shared (`Arc`): `watch` keeps each entity it lowered and hands the same one to
+/// the next project while its node and what its lowering read are unchanged (see `ir::cache`).
 #[derive(Debug, Clone, Serialize)]
 pub struct Project {
     /// The project name as declared (`"blog"`).
@@ -23,11 +27,11 @@ pub struct Project {
     pub engine: Engine,
     /// The project-wide step policy (`defaults`), already merged with built-in defaults.
     pub defaults: Policy,
-    pub functions: Vec<Function>,
-    pub workflows: Vec<Workflow>,
-    pub agents: Vec<Agent>,
-    pub pipelines: Vec<Pipeline>,
-    pub tool_servers: Vec<ToolServer>,
+    pub functions: Vec<Arc<Function>>,
+    pub workflows: Vec<Arc<Workflow>>,
+    pub agents: Vec<Arc<Agent>>,
+    pub pipelines: Vec<Arc<Pipeline>>,
+    pub tool_servers: Vec<Arc<ToolServer>>,
     pub llm: Option<Llm>,
     pub prompts: Vec<Prompt>,
     pub origin: Origin,

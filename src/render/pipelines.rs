@@ -149,7 +149,7 @@ fn pipeline_outputs<'a>(
 
 /// The diagrams of `docs/pipelines.md`, made as the template reads them: one pipeline's at a
 /// time.
-struct Diagrams<'a>(&'a [ir::Pipeline]);
+struct Diagrams<'a>(&'a [Arc<ir::Pipeline>]);
 
 impl Serialize for Diagrams<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {

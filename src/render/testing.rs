@@ -1,6 +1,8 @@
 //! A hand-built `ir::Project` for the DESIGN.md §1 blog example, so rendering can be exercised
 //! without the manifest decoder. Test support only: nothing in restack's own flow calls it.
 
+use std::sync::Arc;
+
 use crate::ir::{
     Agent, Backend, Callee, CircuitBreaker, Engine, Event, Fallback, Field, Function, Literal, Llm,
     Millis, Names, Origin, Pipeline, Policy, Project, Prompt, Provider, Retry, Step, StepTarget,
@@ -104,7 +106,7 @@ pub fn blog() -> Project {
             api_address: "localhost:6233".to_owned(),
         },
         defaults: defaults.clone(),
-        functions: vec![Function {
+        functions: vec![Arc::new(Function {
             names: names("SendEmail", "SendEmail", "send_email"),
             doc: Some("Send one transactional email.".to_owned()),
             input: vec![
@@ -115,8 +117,8 @@ pub fn blog() -> Project {
             output: Type::Bool,
             policy: policy(30_000, 5),
             origin: origin("function \"SendEmail\""),
-        }],
-        workflows: vec![Workflow {
+        })],
+        workflows: vec![Arc::new(Workflow {
             names: names("EmailCampaign", "EmailCampaign", "email_campaign"),
             doc: None,
             input: vec![field("emails", Type::List(Box::new(Type::Str)), None)],
@@ -128,8 +130,8 @@ pub fn blog() -> Project {
             ))],
             policy: defaults.clone(),
             origin: origin("workflow \"EmailCampaign\""),
-        }],
-        agents: vec![Agent {
+        })],
+        agents: vec![Arc::new(Agent {
             names: names("Onboarding", "Onboarding", "onboarding"),
             doc: Some("Guides a new user through setup.".to_owned()),
             state: vec![field("step", Type::Int, Some(Literal::Int(0)))],
@@ -153,9 +155,9 @@ pub fn blog() -> Project {
             tools: vec![names("Research", "Research", "research")],
             policy: defaults.clone(),
             origin: origin("agent \"Onboarding\""),
-        }],
-        pipelines: vec![blog_pipeline(&defaults)],
-        tool_servers: vec![ToolServer {
+        })],
+        pipelines: vec![Arc::new(blog_pipeline(&defaults))],
+        tool_servers: vec![Arc::new(ToolServer {
             names: names("Research", "Research", "research"),
             doc: None,
             transport: Transport::Stdio,
@@ -175,7 +177,7 @@ pub fn blog() -> Project {
                 },
             ],
             origin: origin("tool-server \"Research\""),
-        }],
+        })],
         llm: Some(Llm {
             backend: Backend::Direct,
             providers: vec![
@@ -378,10 +380,11 @@ pub fn variety() -> Project {
     project.prompts.clear();
     project.tool_servers.clear();
     project.pipelines.clear();
-    project.agents[0].llm = false;
-    project.agents[0].tools.clear();
+    let agent = Arc::make_mut(&mut project.agents[0]);
+    agent.llm = false;
+    agent.tools.clear();
     let defaults = project.defaults.clone();
-    project.functions.push(Function {
+    project.functions.push(Arc::new(Function {
         names: names("Ping", "Ping", "ping"),
         doc: None,
         input: Vec::new(),
@@ -394,8 +397,8 @@ pub fn variety() -> Project {
             ..defaults.clone()
         },
         origin: origin("function \"Ping\""),
-    });
-    project.functions.push(Function {
+    }));
+    project.functions.push(Arc::new(Function {
         names: names("Summarize", "Summarize", "summarize"),
         doc: Some(
             "Summarize a text with \"options\", a backslash \\ and a doc long enough to wrap \
@@ -416,11 +419,11 @@ pub fn variety() -> Project {
         output: Type::Any,
         policy: policy(500, 2),
         origin: origin("function \"Summarize\""),
-    });
+    }));
     project
         .functions
         .sort_by(|a, b| a.names.declared.cmp(&b.names.declared));
-    project.workflows.push(Workflow {
+    project.workflows.push(Arc::new(Workflow {
         names: names("Nightly", "Nightly", "nightly"),
         doc: None,
         input: Vec::new(),
@@ -431,8 +434,8 @@ pub fn variety() -> Project {
         ],
         policy: defaults.clone(),
         origin: origin("workflow \"Nightly\""),
-    });
-    project.agents.push(Agent {
+    }));
+    project.agents.push(Arc::new(Agent {
         names: names("Support", "Support", "support"),
         doc: None,
         state: Vec::new(),
@@ -442,6 +445,6 @@ pub fn variety() -> Project {
         tools: Vec::new(),
         policy: defaults,
         origin: origin("agent \"Support\""),
-    });
+    }));
     project
 }
