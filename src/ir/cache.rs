@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use crate::ir::{Agent, Function, Origin, Pipeline, Policy, ToolServer, Workflow};
+use crate::ir::{Agent, Fingerprinted, Function, Origin, Pipeline, Policy, ToolServer, Workflow};
 use crate::manifest::names::CaseMemo;
 use crate::manifest::shift::{Shift, shift_by};
 
@@ -96,6 +96,30 @@ pub(super) struct Entry<T> {
     pub(super) run: u64,
 }
 
+/// What lowering keeps: an entity, moved with its node, whose fingerprint is computed before it
+/// is kept (see [`crate::ir::Fingerprint`]), so that every copy of it has one.
+pub(super) trait Keep: Clone + Shift {
+    /// Computes the fingerprint, if not yet known.
+    fn fingerprint(&self);
+}
+
+impl<T: Fingerprinted + Clone + Shift> Keep for T {
+    fn fingerprint(&self) {
+        Fingerprinted::fingerprint(self);
+    }
+}
+
+impl<T: Fingerprinted + Clone> Keep for Option<T>
+where
+    Option<T>: Shift,
+{
+    fn fingerprint(&self) {
+        if let Some(it) = self {
+            Fingerprinted::fingerprint(it);
+        }
+    }
+}
+
 impl<T: Clone + Shift> Entry<T> {
     /// The kept entity, moved to where its node now starts.
     pub(super) fn at(&self, start: usize) -> T {
@@ -137,6 +161,7 @@ impl Shift for Function {
             output: _,
             policy: _,
             origin,
+            fingerprint: _,
         } = self;
         origin.shift(by);
     }
@@ -152,6 +177,7 @@ impl Shift for Workflow {
             calls: _,
             policy: _,
             origin,
+            fingerprint: _,
         } = self;
         origin.shift(by);
     }
@@ -169,6 +195,7 @@ impl Shift for Agent {
             tools: _,
             policy: _,
             origin,
+            fingerprint: _,
         } = self;
         origin.shift(by);
     }
@@ -186,6 +213,7 @@ impl Shift for Pipeline {
             tree,
             steps: _,
             origin,
+            fingerprint: _,
         } = self;
         tree.shift(by);
         origin.shift(by);
@@ -201,6 +229,7 @@ impl Shift for ToolServer {
             autostart: _,
             tools: _,
             origin,
+            fingerprint: _,
         } = self;
         origin.shift(by);
     }

@@ -10,16 +10,15 @@ use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 
 use crate::diag::{Code, Diagnostic, Diagnostics};
-use crate::ir::cache::{ById, Dep, Entry, Kept, LowerCache};
+use crate::ir::cache::{ById, Dep, Entry, Keep, Kept, LowerCache};
 use crate::ir::{
-    Agent, Backend, Callee, CircuitBreaker, Engine, Event, Fallback, Field, Function, Literal, Llm,
-    Millis, Names, Origin, Pipeline, Policy, Project, Prompt, Provider, Retry, Step, StepTarget,
-    Style, Tool, ToolServer, Transport, Type, Workflow,
+    Agent, Backend, Callee, CircuitBreaker, Engine, Event, Fallback, Field, Fingerprint, Function,
+    Literal, Llm, Millis, Names, Origin, Pipeline, Policy, Project, Prompt, Provider, Retry, Step,
+    StepTarget, Style, Tool, ToolServer, Transport, Type, Workflow,
 };
 use crate::manifest::ast::{self, Spanned};
 use crate::manifest::decode::NodeIds;
 use crate::manifest::names::{self, CaseMemo};
-use crate::manifest::shift::Shift;
 use crate::manifest::{Manifest, types};
 use crate::operators;
 
@@ -621,8 +620,9 @@ impl<'a> Lowerer<'a> {
 
     /// `lower` of the entity whose node has `id` and starts at `start`, or, when its node was
     /// lowered before and what that read (see [`Dep`]) is unchanged, the entity kept then (see
-    /// [`LowerCache`]). Keeps what `lower` makes when it reports nothing.
-    fn kept<T: Clone + Shift>(
+    /// [`LowerCache`]). Keeps what `lower` makes when it reports nothing, with its fingerprint
+    /// (see [`Fingerprint`]), so that a kept entity is reused with it.
+    fn kept<T: Keep>(
         &mut self,
         by_id: fn(&mut Kept) -> &mut ById<T>,
         id: Option<u64>,
@@ -648,6 +648,7 @@ impl<'a> Lowerer<'a> {
         let lowered = lower(self);
         let deps = self.deps.take().unwrap_or_default();
         if self.diags.len() == before {
+            lowered.fingerprint();
             let entry = Entry {
                 at: start,
                 deps,
@@ -667,6 +668,7 @@ impl<'a> Lowerer<'a> {
             output: self.output(function.output.as_ref()),
             policy: merge(defaults, &function.policy),
             origin: origin("function", &function.name.value, &function.span),
+            fingerprint: Fingerprint::default(),
         }
     }
 
@@ -683,6 +685,7 @@ impl<'a> Lowerer<'a> {
                 .collect(),
             policy: merge(defaults, &workflow.policy),
             origin: origin("workflow", &workflow.name.value, &workflow.span),
+            fingerprint: Fingerprint::default(),
         }
     }
 
@@ -707,6 +710,7 @@ impl<'a> Lowerer<'a> {
                 })
                 .collect(),
             origin: origin("tool-server", &server.name.value, &server.span),
+            fingerprint: Fingerprint::default(),
         }
     }
 
@@ -755,6 +759,7 @@ impl<'a> Lowerer<'a> {
                 .collect(),
             policy: merge(defaults, &agent.policy),
             origin: origin("agent", &agent.name.value, &agent.span),
+            fingerprint: Fingerprint::default(),
         }
     }
 
@@ -948,6 +953,7 @@ impl<'a> Lowerer<'a> {
             tree: operators.tree.clone(),
             steps,
             origin: origin("pipeline", pipeline_name, &pipeline.span),
+            fingerprint: Fingerprint::default(),
         })
     }
 

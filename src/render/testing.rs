@@ -2,9 +2,9 @@
 //! without the manifest decoder. Test support only: nothing in restack's own flow calls it.
 
 use crate::ir::{
-    Agent, Backend, Callee, CircuitBreaker, Engine, Event, Fallback, Field, Function, Literal, Llm,
-    Millis, Names, Origin, Pipeline, Policy, Project, Prompt, Provider, Retry, Step, StepTarget,
-    Style, Tool, ToolServer, Transport, Type, Workflow,
+    Agent, Backend, Callee, CircuitBreaker, Engine, Event, Fallback, Field, Fingerprint, Function,
+    Literal, Llm, Millis, Names, Origin, Pipeline, Policy, Project, Prompt, Provider, Retry, Step,
+    StepTarget, Style, Tool, ToolServer, Transport, Type, Workflow,
 };
 use crate::operators::{self, Entry, Stage, StageBody, Unit};
 
@@ -115,6 +115,7 @@ pub fn blog() -> Project {
             output: Type::Bool,
             policy: policy(30_000, 5),
             origin: origin("function \"SendEmail\""),
+            fingerprint: Fingerprint::default(),
         }],
         workflows: vec![Workflow {
             names: names("EmailCampaign", "EmailCampaign", "email_campaign"),
@@ -128,6 +129,7 @@ pub fn blog() -> Project {
             ))],
             policy: defaults.clone(),
             origin: origin("workflow \"EmailCampaign\""),
+            fingerprint: Fingerprint::default(),
         }],
         agents: vec![Agent {
             names: names("Onboarding", "Onboarding", "onboarding"),
@@ -153,6 +155,7 @@ pub fn blog() -> Project {
             tools: vec![names("Research", "Research", "research")],
             policy: defaults.clone(),
             origin: origin("agent \"Onboarding\""),
+            fingerprint: Fingerprint::default(),
         }],
         pipelines: vec![blog_pipeline(&defaults)],
         tool_servers: vec![ToolServer {
@@ -175,6 +178,7 @@ pub fn blog() -> Project {
                 },
             ],
             origin: origin("tool-server \"Research\""),
+            fingerprint: Fingerprint::default(),
         }],
         llm: Some(Llm {
             backend: Backend::Direct,
@@ -297,6 +301,7 @@ fn blog_pipeline(defaults: &Policy) -> Pipeline {
         tree,
         steps,
         origin: origin("pipeline \"BlogPipeline\""),
+        fingerprint: Fingerprint::default(),
     }
 }
 
@@ -394,6 +399,7 @@ pub fn variety() -> Project {
             ..defaults.clone()
         },
         origin: origin("function \"Ping\""),
+        fingerprint: Fingerprint::default(),
     });
     project.functions.push(Function {
         names: names("Summarize", "Summarize", "summarize"),
@@ -416,6 +422,7 @@ pub fn variety() -> Project {
         output: Type::Any,
         policy: policy(500, 2),
         origin: origin("function \"Summarize\""),
+        fingerprint: Fingerprint::default(),
     });
     project
         .functions
@@ -431,6 +438,7 @@ pub fn variety() -> Project {
         ],
         policy: defaults.clone(),
         origin: origin("workflow \"Nightly\""),
+        fingerprint: Fingerprint::default(),
     });
     project.agents.push(Agent {
         names: names("Support", "Support", "support"),
@@ -442,6 +450,7 @@ pub fn variety() -> Project {
         tools: Vec::new(),
         policy: defaults,
         origin: origin("agent \"Support\""),
+        fingerprint: Fingerprint::default(),
     });
     project
 }
