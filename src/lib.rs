@@ -18,6 +18,7 @@ pub mod apply;
 pub mod cli;
 pub mod config;
 pub mod diag;
+mod digest;
 pub mod doctor;
 pub mod ir;
 pub mod manifest;

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
-use restack::ir::{Millis, Names, Pipeline, Project, Step, StepTarget, Style};
+use restack::ir::{Fingerprint, Millis, Names, Pipeline, Project, Step, StepTarget, Style};
 use restack::operators::{self, Entry, Stage, StageBody, Unit};
 use restack::render::{self, FileSet, Kind, testing};
 
@@ -136,6 +136,7 @@ fn variant() -> Project {
         tree,
         steps,
         origin: blog.origin.clone(),
+        fingerprint: Fingerprint::default(),
     })];
     project
 }

@@ -8,8 +8,8 @@ use std::process::Command;
 use std::sync::Arc;
 
 use restack::ir::{
-    Backend, CircuitBreaker, Fallback, Field, Llm, Millis, Names, Origin, Project, Prompt,
-    Provider, Tool, ToolServer, Transport, Type,
+    Backend, CircuitBreaker, Fallback, Field, Fingerprint, Llm, Millis, Names, Origin, Project,
+    Prompt, Provider, Tool, ToolServer, Transport, Type,
 };
 use restack::render::{self, FileSet, Kind, testing};
 
@@ -59,6 +59,7 @@ fn server(
         autostart,
         tools,
         origin: origin(&format!("tool-server \"{declared}\"")),
+        fingerprint: Fingerprint::default(),
     }
 }
 

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
-use crate::ir::{Agent, Function, Origin, Pipeline, Policy, ToolServer, Workflow};
+use crate::ir::{Agent, Fingerprinted, Function, Origin, Pipeline, Policy, ToolServer, Workflow};
 use crate::manifest::names::CaseMemo;
 use crate::manifest::shift::{Shift, shift_by};
 
@@ -97,6 +97,30 @@ pub(super) struct Entry<T> {
     pub(super) run: u64,
 }
 
+/// What lowering keeps: an entity, moved with its node, whose fingerprint is computed before it
+/// is kept (see [`crate::ir::Fingerprint`]), so that every copy of it has one.
+pub(super) trait Keep: Clone + Shift {
+    /// Computes the fingerprint, if not yet known.
+    fn fingerprint(&self);
+}
+
+impl<T: Fingerprinted + Clone + Shift> Keep for T {
+    fn fingerprint(&self) {
+        Fingerprinted::fingerprint(self);
+    }
+}
+
+impl<T: Fingerprinted + Clone> Keep for Option<T>
+where
+    Option<T>: Shift,
+{
+    fn fingerprint(&self) {
+        if let Some(it) = self {
+            Fingerprinted::fingerprint(it);
+        }
+    }
+}
+
 impl<T: Clone + Shift> Entry<T> {
     /// The kept entity, moved to where its node now starts. Entities are `Arc`s, so this moves
     /// the kept one in place (copying it only while an earlier project still holds it) and
@@ -140,6 +164,7 @@ impl Shift for Function {
             output: _,
             policy: _,
             origin,
+            fingerprint: _,
         } = self;
         origin.shift(by);
     }
@@ -155,6 +180,7 @@ impl Shift for Workflow {
             calls: _,
             policy: _,
             origin,
+            fingerprint: _,
         } = self;
         origin.shift(by);
     }
@@ -172,6 +198,7 @@ impl Shift for Agent {
             tools: _,
             policy: _,
             origin,
+            fingerprint: _,
         } = self;
         origin.shift(by);
     }
@@ -189,6 +216,7 @@ impl Shift for Pipeline {
             tree,
             steps: _,
             origin,
+            fingerprint: _,
         } = self;
         tree.shift(by);
         origin.shift(by);
@@ -204,6 +232,7 @@ impl Shift for ToolServer {
             autostart: _,
             tools: _,
             origin,
+            fingerprint: _,
         } = self;
         origin.shift(by);
     }

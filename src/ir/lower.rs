@@ -11,16 +11,15 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use crate::diag::{Code, Diagnostic, Diagnostics};
-use crate::ir::cache::{ById, Dep, Entry, Kept, LowerCache};
+use crate::ir::cache::{ById, Dep, Entry, Keep, Kept, LowerCache};
 use crate::ir::{
-    Agent, Backend, Callee, CircuitBreaker, Engine, Event, Fallback, Field, Function, Literal, Llm,
-    Millis, Names, Origin, Pipeline, Policy, Project, Prompt, Provider, Retry, Step, StepTarget,
-    Style, Tool, ToolServer, Transport, Type, Workflow,
+    Agent, Backend, Callee, CircuitBreaker, Engine, Event, Fallback, Field, Fingerprint, Function,
+    Literal, Llm, Millis, Names, Origin, Pipeline, Policy, Project, Prompt, Provider, Retry, Step,
+    StepTarget, Style, Tool, ToolServer, Transport, Type, Workflow,
 };
 use crate::manifest::ast::{self, Spanned};
 use crate::manifest::decode::NodeIds;
 use crate::manifest::names::{self, CaseMemo};
-use crate::manifest::shift::Shift;
 use crate::manifest::{Manifest, types};
 use crate::operators;
 
@@ -624,8 +623,9 @@ impl<'a> Lowerer<'a> {
 
     /// `lower` of the entity whose node has `id` and starts at `start`, or, when its node was
     /// lowered before and what that read (see [`Dep`]) is unchanged, the entity kept then (see
-    /// [`LowerCache`]). Keeps what `lower` makes when it reports nothing.
-    fn kept<T: Clone + Shift>(
+    /// [`LowerCache`]). Keeps what `lower` makes when it reports nothing, with its fingerprint
+    /// (see [`Fingerprint`]), so that a kept entity is reused with it.
+    fn kept<T: Keep>(
         &mut self,
         by_id: fn(&mut Kept) -> &mut ById<T>,
         id: Option<u64>,
@@ -651,6 +651,7 @@ impl<'a> Lowerer<'a> {
         let lowered = lower(self);
         let deps = self.deps.take().unwrap_or_default();
         if self.diags.len() == before {
+            lowered.fingerprint();
             let entry = Entry {
                 at: start,
                 deps,
@@ -670,6 +671,7 @@ impl<'a> Lowerer<'a> {
             output: self.output(function.output.as_ref()),
             policy: merge(defaults, &function.policy),
             origin: origin("function", &function.name.value, &function.span),
+            fingerprint: Fingerprint::default(),
         }
     }
 
@@ -686,6 +688,7 @@ impl<'a> Lowerer<'a> {
                 .collect(),
             policy: merge(defaults, &workflow.policy),
             origin: origin("workflow", &workflow.name.value, &workflow.span),
+            fingerprint: Fingerprint::default(),
         }
     }
 
@@ -710,6 +713,7 @@ impl<'a> Lowerer<'a> {
                 })
                 .collect(),
             origin: origin("tool-server", &server.name.value, &server.span),
+            fingerprint: Fingerprint::default(),
         }
     }
 
@@ -758,6 +762,7 @@ impl<'a> Lowerer<'a> {
                 .collect(),
             policy: merge(defaults, &agent.policy),
             origin: origin("agent", &agent.name.value, &agent.span),
+            fingerprint: Fingerprint::default(),
         }
     }
 
@@ -951,6 +956,7 @@ impl<'a> Lowerer<'a> {
             tree: operators.tree.clone(),
             steps,
             origin: origin("pipeline", pipeline_name, &pipeline.span),
+            fingerprint: Fingerprint::default(),
         })
     }
 

@@ -6,10 +6,12 @@
 //! `Option` that the checks already ruled out.
 
 mod cache;
+mod fingerprint;
 mod lower;
 mod model;
 
 pub(crate) use cache::LowerCache;
+pub use fingerprint::{Fingerprint, Fingerprinted};
 
 pub use lower::lower;
 pub(crate) use lower::lower_cached;

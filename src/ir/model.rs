@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use crate::ir::Fingerprint;
 use crate::operators;
 
 /// The whole project, resolved.
@@ -206,6 +207,9 @@ pub struct Function {
     pub output: Type,
     pub policy: Policy,
     pub origin: Origin,
+    /// The digest of the rest, for `watch` (see [`Fingerprint`]); not serialized.
+    #[serde(skip)]
+    pub fingerprint: Fingerprint,
 }
 
 /// A resolved reference to a declared function or workflow.
@@ -226,6 +230,9 @@ pub struct Workflow {
     /// Policy for the steps this workflow runs (defaults merged with its own overrides).
     pub policy: Policy,
     pub origin: Origin,
+    /// The digest of the rest, for `watch` (see [`Fingerprint`]); not serialized.
+    #[serde(skip)]
+    pub fingerprint: Fingerprint,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -250,6 +257,9 @@ pub struct Agent {
     pub tools: Vec<Names>,
     pub policy: Policy,
     pub origin: Origin,
+    /// The digest of the rest, for `watch` (see [`Fingerprint`]); not serialized.
+    #[serde(skip)]
+    pub fingerprint: Fingerprint,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -299,6 +309,9 @@ pub struct Pipeline {
     /// Every step, in order of first occurrence in the operator string.
     pub steps: Vec<Step>,
     pub origin: Origin,
+    /// The digest of the rest, for `watch` (see [`Fingerprint`]); not serialized.
+    #[serde(skip)]
+    pub fingerprint: Fingerprint,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -326,6 +339,9 @@ pub struct ToolServer {
     pub autostart: bool,
     pub tools: Vec<Tool>,
     pub origin: Origin,
+    /// The digest of the rest, for `watch` (see [`Fingerprint`]); not serialized.
+    #[serde(skip)]
+    pub fingerprint: Fingerprint,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -12,10 +12,11 @@ use minijinja::Value;
 use minijinja::value::Serde;
 use serde::Serialize;
 
+use crate::digest;
 use crate::ir;
 use crate::plan::Hash;
+use crate::render::check;
 use crate::render::fields::{self, Take};
-use crate::render::{check, digest};
 
 /// The names of the base context, sorted (the order enumerating it lists them in): `project`
 /// (the IR, by field), `package`, `registrations` (every symbol the service registers),

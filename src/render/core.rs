@@ -3,7 +3,7 @@
 //! and prompts are other areas' outputs; this module must not render them.
 
 use crate::ir::{self, Callee};
-use crate::render::group::Group;
+use crate::render::group::{Called, Group};
 use crate::render::{Kind, Output, PolicyConstant, Registration, Role};
 
 /// `(name, include_str!(templates/name))`.
@@ -199,7 +199,7 @@ pub(super) fn outputs(project: &ir::Project) -> impl Iterator<Item = Group<'_>> 
                 "workflow",
                 &workflow.origin,
                 (src.clone(), workflow, callees(project, &workflow.calls)),
-                |(src, workflow, callees)| workflow_outputs(&src, workflow, &callees),
+                |(src, workflow, callees)| workflow_outputs(&src, workflow, &views(&callees)),
             )
         })
     };
@@ -208,7 +208,7 @@ pub(super) fn outputs(project: &ir::Project) -> impl Iterator<Item = Group<'_>> 
             "agent",
             &agent.origin,
             (src.clone(), agent, callees(project, &agent.calls)),
-            |(src, agent, callees)| agent_outputs(&src, agent, &callees),
+            |(src, agent, callees)| agent_outputs(&src, agent, &views(&callees)),
         )
     });
     out.into_iter()
@@ -510,28 +510,40 @@ struct CalleeView<'a> {
     policy: &'a ir::Policy,
 }
 
-fn callees<'a>(project: &'a ir::Project, calls: &'a [Callee]) -> Vec<CalleeView<'a>> {
+/// The declared entities `calls` name, in order.
+fn callees<'a>(project: &'a ir::Project, calls: &'a [Callee]) -> Vec<Called<'a>> {
     calls
         .iter()
         .filter_map(|callee| match callee {
             Callee::Function(names) => {
-                named(&project.functions, |it| &it.names, names).map(|it| CalleeView {
-                    kind: "function",
-                    names: &it.names,
-                    input: &it.input,
-                    output: &it.output,
-                    policy: &it.policy,
-                })
+                named(&project.functions, |it| &it.names, names).map(|it| Called::Function(it))
             }
             Callee::Workflow(names) => {
-                named(&project.workflows, |it| &it.names, names).map(|it| CalleeView {
-                    kind: "workflow",
-                    names: &it.names,
-                    input: &it.input,
-                    output: &it.output,
-                    policy: &it.policy,
-                })
+                named(&project.workflows, |it| &it.names, names).map(|it| Called::Workflow(it))
             }
+        })
+        .collect()
+}
+
+/// What the scaffolds read of each callee.
+fn views<'a>(callees: &[Called<'a>]) -> Vec<CalleeView<'a>> {
+    callees
+        .iter()
+        .map(|callee| match *callee {
+            Called::Function(it) => CalleeView {
+                kind: "function",
+                names: &it.names,
+                input: &it.input,
+                output: &it.output,
+                policy: &it.policy,
+            },
+            Called::Workflow(it) => CalleeView {
+                kind: "workflow",
+                names: &it.names,
+                input: &it.input,
+                output: &it.output,
+                policy: &it.policy,
+            },
         })
         .collect()
 }

@@ -1,12 +1,15 @@
 //! The outputs of one entity, made together from inputs the group declares, so that `watch` can
 //! prove them unchanged without making them: a group's outputs are made by a plain function
-//! (`fn`, which captures nothing) of its inputs, so inputs that serialize to the same bytes as
-//! last time make the same outputs. Holds no rendering logic.
+//! (`fn`, which captures nothing) of its inputs, so inputs with the same key as last time make
+//! the same outputs. Holds no rendering logic.
+//!
+//! A key is a hash of the inputs that stops at entities: an entity of the IR is keyed by its
+//! fingerprint ([`ir::Fingerprint`], the digest of its serde form, computed when it was lowered),
+//! so keying a group costs a few dozen bytes hashed, not a serialization of what it reads.
 
-use serde::Serialize;
-
-use crate::ir;
-use crate::render::{Output, digest};
+use crate::ir::{self, Fingerprinted};
+use crate::plan::Hash;
+use crate::render::Output;
 
 /// Outputs made together, either from declared inputs (an entity's files, which the memo can
 /// reuse as a whole) or as they are (project-wide files, each proved on its own).
@@ -19,10 +22,101 @@ pub(super) struct Group<'a> {
 
 /// Where a group's outputs come from.
 trait Source<'a>: Send {
-    /// Appends the serde form of the inputs (see [`digest`]); nothing for outputs given as
+    /// Feeds the key of the inputs to `hasher` (see [`Key`]); nothing for outputs given as
     /// they are.
-    fn feed(&self, buffer: &mut Vec<u8>);
+    fn key(&self, hasher: &mut blake3::Hasher);
     fn make(self: Box<Self>) -> Vec<Output<'a>>;
+}
+
+/// A group's inputs, as the memo tells them apart: two values with the same key are equal but
+/// for what their serde form leaves out (an origin's span). Each part of an input is fed
+/// whole, so that the key is a function of every part (self-delimiting: lengths and tags
+/// first), and an entity is fed as its fingerprint, the digest of its whole serde form.
+pub(super) trait Key {
+    fn key(&self, hasher: &mut blake3::Hasher);
+}
+
+impl Key for str {
+    fn key(&self, hasher: &mut blake3::Hasher) {
+        hasher.update(&(self.len() as u64).to_le_bytes());
+        hasher.update(self.as_bytes());
+    }
+}
+
+impl Key for String {
+    fn key(&self, hasher: &mut blake3::Hasher) {
+        self.as_str().key(hasher);
+    }
+}
+
+/// An entity of the IR: its fingerprint, which names its type (its serde form names its struct).
+impl<T: Fingerprinted> Key for &T {
+    fn key(&self, hasher: &mut blake3::Hasher) {
+        hasher.update(self.fingerprint().as_bytes());
+    }
+}
+
+impl<T: Key> Key for Option<T> {
+    fn key(&self, hasher: &mut blake3::Hasher) {
+        match self {
+            None => {
+                hasher.update(&[0]);
+            }
+            Some(it) => {
+                hasher.update(&[1]);
+                it.key(hasher);
+            }
+        }
+    }
+}
+
+impl<T: Key> Key for Vec<T> {
+    fn key(&self, hasher: &mut blake3::Hasher) {
+        hasher.update(&(self.len() as u64).to_le_bytes());
+        for it in self {
+            it.key(hasher);
+        }
+    }
+}
+
+impl<A: Key, B: Key> Key for (A, B) {
+    fn key(&self, hasher: &mut blake3::Hasher) {
+        self.0.key(hasher);
+        self.1.key(hasher);
+    }
+}
+
+impl<A: Key, B: Key, C: Key> Key for (A, B, C) {
+    fn key(&self, hasher: &mut blake3::Hasher) {
+        self.0.key(hasher);
+        self.1.key(hasher);
+        self.2.key(hasher);
+    }
+}
+
+/// A declared function or workflow an entity's files read (a callee, a step's target), as an
+/// input: `make` builds what the files read of it from the entity, so the group is keyed by the
+/// entity's fingerprint.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Called<'a> {
+    Function(&'a ir::Function),
+    Workflow(&'a ir::Workflow),
+}
+
+impl Key for Called<'_> {
+    fn key(&self, hasher: &mut blake3::Hasher) {
+        // Fingerprints name their type, but a tag costs nothing.
+        match self {
+            Called::Function(it) => {
+                hasher.update(&[0]);
+                it.key(hasher);
+            }
+            Called::Workflow(it) => {
+                hasher.update(&[1]);
+                it.key(hasher);
+            }
+        }
+    }
 }
 
 /// Outputs made by `make` from `inputs`.
@@ -31,9 +125,9 @@ struct Made<'a, I> {
     make: fn(I) -> Vec<Output<'a>>,
 }
 
-impl<'a, I: Serialize + Send> Source<'a> for Made<'a, I> {
-    fn feed(&self, buffer: &mut Vec<u8>) {
-        digest::feed(buffer, &self.inputs);
+impl<'a, I: Key + Send> Source<'a> for Made<'a, I> {
+    fn key(&self, hasher: &mut blake3::Hasher) {
+        self.inputs.key(hasher);
     }
 
     fn make(self: Box<Self>) -> Vec<Output<'a>> {
@@ -45,7 +139,7 @@ impl<'a, I: Serialize + Send> Source<'a> for Made<'a, I> {
 struct Ready<'a>(Vec<Output<'a>>);
 
 impl<'a> Source<'a> for Ready<'a> {
-    fn feed(&self, _buffer: &mut Vec<u8>) {}
+    fn key(&self, _hasher: &mut blake3::Hasher) {}
 
     fn make(self: Box<Self>) -> Vec<Output<'a>> {
         self.0
@@ -56,11 +150,11 @@ impl<'a> Group<'a> {
     /// The outputs `make` makes of `inputs`, all with origin `origin`; `kind` names `make`
     /// (`"function"`, `"pipeline"`), one name per function.
     ///
-    /// `make` must read nothing of its inputs that their serde form leaves out: the only such
-    /// value in the IR is an origin's span, and `make` gives every output the entity's origin as
-    /// it is (the memo gives a reused file the origin of now). Since `make` captures nothing,
-    /// inputs that serialize alike make outputs alike.
-    pub(super) fn made<I: Serialize + Send + 'a>(
+    /// `make` must read nothing of its inputs that their key leaves out: the only such value in
+    /// the IR is an origin's span, and `make` gives every output the entity's origin as it is
+    /// (the memo gives a reused file the origin of now). Since `make` captures nothing, inputs
+    /// with one key make outputs alike.
+    pub(super) fn made<I: Key + Send + 'a>(
         kind: &'static str,
         origin: &'a ir::Origin,
         inputs: I,
@@ -80,13 +174,14 @@ impl<'a> Group<'a> {
         }
     }
 
-    /// Appends what identifies the group's outputs to `buffer`: the kind of group and the serde
-    /// form of its inputs.
-    pub(super) fn feed(&self, buffer: &mut Vec<u8>) {
-        if let Some((kind, _)) = self.memo {
-            digest::feed(buffer, kind);
-        }
-        self.source.feed(buffer);
+    /// What identifies the group's outputs: the hash of the kind of group and the key of its
+    /// inputs (see [`Key`]); `None` for outputs given as they are.
+    pub(super) fn key(&self) -> Option<Hash> {
+        let (kind, _) = self.memo?;
+        let mut hasher = blake3::Hasher::new();
+        kind.key(&mut hasher);
+        self.source.key(&mut hasher);
+        Some(Hash::from_bytes(*hasher.finalize().as_bytes()))
     }
 
     /// The group's outputs.

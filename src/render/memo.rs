@@ -14,10 +14,12 @@
 //! values takes the same branches, so it reads the same values again and renders the same bytes.
 //!
 //! Above outputs, an entity's files are a group ([`super::group::Group`]) made by a plain function
-//! of inputs the group declares. A group whose inputs serialize to the bytes of last time (with
-//! the same templates) makes outputs with the same own keys, so the memo of each of its outputs
+//! of inputs the group declares. A group whose inputs have the key of last time (with the same
+//! templates) makes outputs with the same own keys, so the memo of each of its outputs
 //! ([`GroupMemo`]) needs only its reads checked: the outputs are not made, and nothing of them is
-//! hashed. Comparing bytes needs no hash at all, and costs one serialization of each entity.
+//! hashed. The key hashes the fingerprints of the entities in the inputs
+//! ([`crate::ir::Fingerprint`]), known from lowering, so no entity is serialized to prove it
+//! unchanged.
 
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -420,14 +422,14 @@ impl Memo {
     }
 }
 
-/// The outputs of a group ([`super::group::Group`]) as last rendered: the serde form of the
-/// inputs they were made from, and each output's memo, in the group's order. Since a group's
-/// outputs are a function of its inputs, the same inputs (with the same templates) make outputs
-/// with the same own keys, so each is reused while what it read of the base context is unchanged,
-/// without being made.
+/// The outputs of a group ([`super::group::Group`]) as last rendered: the key of the inputs they
+/// were made from ([`super::group::Key`]), and each output's memo, in the group's order. Since a
+/// group's outputs are a function of its inputs, inputs with the same key (with the same
+/// templates) make outputs with the same own keys, so each is reused while what it read of the
+/// base context is unchanged, without being made.
 #[derive(Debug, Clone)]
 pub(super) struct GroupMemo {
-    pub(super) inputs: Vec<u8>,
+    pub(super) key: Hash,
     pub(super) outputs: Vec<(String, Memo)>,
 }
 

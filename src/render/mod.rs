@@ -17,7 +17,6 @@ mod base;
 mod check;
 mod chunks;
 mod core;
-mod digest;
 mod env;
 mod error;
 mod fields;
@@ -208,7 +207,10 @@ pub struct RenderCache {
     /// The memo of each output made alone, by path.
     outputs: HashMap<String, memo::Memo>,
     /// The memo of each group of outputs, by kind and entity (see [`group::Group`]).
-    groups: HashMap<(&'static str, String), memo::GroupMemo>,
+    groups: HashMap<&'static str, HashMap<String, memo::GroupMemo>>,
+    /// The order of the files of the last rendering by path, as positions in the order the
+    /// project lists them (see [`sorted`]): a hint, checked before it is used.
+    order: Vec<usize>,
     /// The fingerprint of the templates `groups` were rendered with
     /// ([`memo::TemplateHashes::fingerprint`]).
     templates: Option<crate::plan::Hash>,
@@ -300,20 +302,31 @@ struct Done {
 enum GroupUpdate<'a> {
     /// Outputs made alone: their memos are kept by path.
     Alone,
-    /// A group reused as a whole: its memo stays as it is.
-    Reused((&'static str, &'a str)),
     /// A group made again: its new memo.
     Made((&'static str, &'a str), memo::GroupMemo),
 }
 
+/// What the job of one group gives.
+enum Rendered<'a, 'c> {
+    /// A memoized group whose memo of last time is still valid: its files as they were, with
+    /// the origin of now. Nothing of the group is made.
+    Reused((&'static str, &'a str), &'c memo::GroupMemo, &'a ir::Origin),
+    /// Outputs made, each rendered or reused.
+    Done(Vec<Done>, GroupUpdate<'a>),
+}
+
 /// [`render_cached`]; `keep_texts: false` drops each file's text once it is hashed and checked,
 /// so that the texts of a project are never all in memory.
+///
+/// For a memoizing cache, a group whose key (see [`group::Key`]: a few fingerprints hashed) and
+/// reads are those of last time is reused as it is, without being made, and its files are taken
+/// from its memo on this thread.
 #[expect(
     clippy::too_many_lines,
     reason = "one pass over the groups, each step the memo's proof of the next"
 )]
-fn render_inner(
-    project: &Arc<ir::Project>,
+fn render_inner<'p>(
+    project: &'p Arc<ir::Project>,
     overrides: &Overrides,
     cache: &mut RenderCache,
     keep_texts: bool,
@@ -406,9 +419,9 @@ fn render_inner(
         })
     };
     // Each group is made when a thread is free to render it, and consumed by its job: its
-    // contexts are freed as soon as its files are rendered. A group whose inputs serialize as
-    // last time, and whose outputs read nothing that changed, is not made at all.
-    let rendered = parallel::map_lazy(groups(project), |group| {
+    // contexts are freed as soon as its files are rendered. A group whose key is that of last
+    // time, and whose outputs read nothing that changed, is not made at all.
+    let job = |group: group::Group<'p>| {
         let Some((kind, origin)) = group.memo.filter(|_| memoize) else {
             let done = group
                 .outputs()
@@ -418,37 +431,24 @@ fn render_inner(
                     render_one(output, previous)
                 })
                 .collect::<Result<Vec<Done>, RenderError>>()?;
-            return Ok((done, GroupUpdate::Alone));
+            return Ok(Rendered::Done(done, GroupUpdate::Alone));
         };
         let id = (kind, origin.entity.as_str());
-        let last = group_memos.get(&(kind, origin.entity.clone()));
-        let mut inputs = Vec::with_capacity(last.map_or(0, |last| last.inputs.len()));
-        group.feed(&mut inputs);
+        let key = group.key();
+        debug_assert!(key.is_some(), "a group made from inputs has a key");
+        let key = key.unwrap_or(crate::plan::Hash::of(b""));
+        let last = group_memos
+            .get(kind)
+            .and_then(|memos| memos.get(origin.entity.as_str()));
         if let Some(last) = last.filter(|last| {
             same_templates
-                && last.inputs == inputs
+                && last.key == key
                 && last
                     .outputs
                     .iter()
                     .all(|(_, memo)| memo.reads_unchanged(&hashes))
         }) {
-            let done = last
-                .outputs
-                .iter()
-                .map(|(path, memo)| {
-                    let file = memo.file_from(origin);
-                    let parsed = checked(path, memo.python, &file, true)?;
-                    let file = if keep_texts { file } else { file.hashed_only() };
-                    Ok(Done {
-                        path: path.clone(),
-                        file,
-                        parsed,
-                        memo: None,
-                        reused: true,
-                    })
-                })
-                .collect::<Result<Vec<Done>, RenderError>>()?;
-            return Ok((done, GroupUpdate::Reused(id)));
+            return Ok(Rendered::Reused(id, last, origin));
         }
         let mut done = group
             .outputs()
@@ -462,12 +462,14 @@ fn render_inner(
             .iter_mut()
             .filter_map(|it| Some((it.path.clone(), it.memo.take()?)))
             .collect();
-        Ok((
+        Ok(Rendered::Done(
             done,
-            GroupUpdate::Made(id, memo::GroupMemo { inputs, outputs }),
+            GroupUpdate::Made(id, memo::GroupMemo { key, outputs }),
         ))
-    });
-    let mut set = FileSet::default();
+    };
+    let rendered = parallel::map_lazy(groups(project), job);
+    // Each in a slot of its own, to be taken in path order by `sorted`.
+    let mut files = Vec::with_capacity(cache.order.len());
     let mut parsed = HashSet::new();
     let mut counts = Counts::default();
     let mut fresh: Vec<(String, memo::Memo)> = Vec::new();
@@ -476,7 +478,20 @@ fn render_inner(
     let mut n_alone = 0;
     // The first error in output order, whatever thread met it first: the same error every run.
     for res in rendered {
-        let (done, update) = res?;
+        let (done, update) = match res? {
+            Rendered::Reused(id, last, origin) => {
+                for (path, memo) in &last.outputs {
+                    let file = memo.file_from(origin);
+                    checked(path, memo.python, &file, true)?;
+                    let file = if keep_texts { file } else { file.hashed_only() };
+                    files.push(Some((path.clone(), file)));
+                }
+                counts.reused += last.outputs.len();
+                live.push(id);
+                continue;
+            }
+            Rendered::Done(done, update) => (done, update),
+        };
         if let GroupUpdate::Alone = update {
             n_alone += done.len();
         }
@@ -499,21 +514,16 @@ fn render_inner(
             if let Some(memo) = memo.filter(|_| !reused) {
                 fresh.push((path.clone(), memo));
             }
-            debug_assert!(
-                !set.files.contains_key(&path),
-                "two outputs render the same path `{path}`"
-            );
-            set.files.insert(path, file);
+            files.push(Some((path, file)));
         }
-        match update {
-            GroupUpdate::Alone => {}
-            GroupUpdate::Reused(id) => live.push(id),
-            GroupUpdate::Made(id, memo) => {
-                live.push(id);
-                made.push((id, memo));
-            }
+        if let GroupUpdate::Made(id, memo) = update {
+            live.push(id);
+            made.push((id, memo));
         }
     }
+    let set = FileSet {
+        files: sorted(files, &mut cache.order),
+    };
     // Only now, with the groups' memos: a failed rendering leaves the cache as it was.
     cache.templates = fingerprint;
     cache.parsed = parsed;
@@ -521,6 +531,35 @@ fn render_inner(
     cache.last = counts;
     cache.remember(&set, n_alone, fresh, made, &live);
     Ok(set)
+}
+
+/// The files of a rendering, from the project's order into path order, using `order`: the
+/// positions in the project's order of the files of the last rendering, in path order. Taking
+/// them in that order is checked to give paths in strictly increasing order, which only the
+/// sorted order does; when it does not (paths came or went), `order` is computed anew.
+fn sorted(
+    mut files: Vec<Option<(String, File)>>,
+    order: &mut Vec<usize>,
+) -> BTreeMap<String, File> {
+    let path = |idx: usize| {
+        files
+            .get(idx)
+            .and_then(Option::as_ref)
+            .map(|(path, _)| path)
+    };
+    let increasing = |order: &[usize]| {
+        order.len() == files.len()
+            && order.first().is_none_or(|idx| path(*idx).is_some())
+            && order.windows(2).all(|pair| {
+                matches!((path(pair[0]), path(pair[1])), (Some(first), Some(second)) if first < second)
+            })
+    };
+    if !increasing(order) {
+        *order = (0..files.len()).collect();
+        order.sort_by(|a, b| path(*a).cmp(&path(*b)));
+        debug_assert!(increasing(order), "two outputs render the same path");
+    }
+    order.iter().filter_map(|idx| files[*idx].take()).collect()
 }
 
 impl RenderCache {
@@ -543,14 +582,18 @@ impl RenderCache {
         if self.outputs.len() != n_alone {
             self.outputs.retain(|path, _| set.files.contains_key(path));
         }
-        self.groups.extend(
-            made.into_iter()
-                .map(|((kind, entity), memo)| ((kind, entity.to_owned()), memo)),
-        );
-        if self.groups.len() != live.len() {
-            let live: HashSet<(&str, &str)> = live.iter().copied().collect();
+        for ((kind, entity), memo) in made {
             self.groups
-                .retain(|(kind, entity), _| live.contains(&(*kind, entity.as_str())));
+                .entry(kind)
+                .or_default()
+                .insert(entity.to_owned(), memo);
+        }
+        let n_groups: usize = self.groups.values().map(HashMap::len).sum();
+        if n_groups != live.len() {
+            let live: HashSet<(&str, &str)> = live.iter().copied().collect();
+            for (kind, memos) in &mut self.groups {
+                memos.retain(|entity, _| live.contains(&(*kind, entity.as_str())));
+            }
         }
     }
 }
@@ -660,6 +703,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::{RenderCache, Renderer, render, render_cached};
+    use crate::ir;
     use crate::render::testing;
 
     #[test]
@@ -684,6 +728,86 @@ mod tests {
         assert_eq!(plain, first);
         assert_eq!(plain, second);
         assert_eq!(cache.parsed.len(), n_python);
+    }
+
+    /// Renders `before` and then `after` with one memoizing cache, and checks the second
+    /// rendering against a rendering of `after` from scratch: the memo never reuses a stale
+    /// file, whatever it proved from the first. Returns the counts of the second.
+    fn check_memo(before: &ir::Project, after: ir::Project) -> super::Counts {
+        let overrides = super::Overrides::default();
+        let mut cache = RenderCache::memoizing();
+        render_cached(&Arc::new(before.clone()), &overrides, &mut cache).expect("renders");
+        let after = Arc::new(after);
+        let cached = render_cached(&after, &overrides, &mut cache).expect("renders");
+        let plain = render(&after).expect("renders");
+        assert_eq!(cached, plain);
+        cache.last
+    }
+
+    /// An edit of only what a workflow calls makes the workflow's files again: a group is keyed
+    /// by the fingerprints of the entities it reads, not only by its own.
+    #[test]
+    fn an_edited_callee_renders_its_caller_again() {
+        let before = testing::blog();
+        let mut after = testing::blog();
+        let function = Arc::make_mut(&mut after.functions[0]);
+        function.input.push(before.functions[0].input[0].clone());
+        function.input[3].name = "cc".to_owned();
+        let counts = check_memo(&before, after.clone());
+        assert!(counts.rendered > 0);
+        // The workflow itself is unchanged; its scaffold lists the callee's input.
+        let plain = render(&Arc::new(after)).expect("renders");
+        let scaffold = plain.files["src/blog/workflows/email_campaign.py"]
+            .text()
+            .unwrap_or_default();
+        assert!(scaffold.contains("cc"), "{scaffold}");
+    }
+
+    /// An entity only moved (its span, which templates never see) is reused, with its origin
+    /// of now.
+    #[test]
+    fn a_moved_entity_is_reused_where_it_now_is() {
+        let before = testing::blog();
+        let mut after = testing::blog();
+        for function in &mut after.functions {
+            let function = Arc::make_mut(function);
+            function.origin.span = (function.origin.span.0 + 7, function.origin.span.1 + 7);
+        }
+        for workflow in &mut after.workflows {
+            let workflow = Arc::make_mut(workflow);
+            workflow.origin.span = (workflow.origin.span.0 + 7, workflow.origin.span.1 + 7);
+        }
+        let counts = check_memo(&before, after);
+        assert_eq!(counts.rendered, 0);
+    }
+
+    /// What the files read besides their entities (`defaults`, `llm`, the project's name) makes
+    /// them again when it changes.
+    #[test]
+    fn edits_outside_the_entities_render_their_readers_again() {
+        let before = testing::blog();
+        let mut after = testing::blog();
+        after.defaults.retry.attempts += 1;
+        assert!(check_memo(&before, after).rendered > 0);
+        let mut after = testing::blog();
+        if let Some(llm) = &mut after.llm {
+            llm.circuit_breaker.failures += 1;
+        }
+        assert!(check_memo(&before, after).rendered > 0);
+        let mut after = testing::blog();
+        after.package = "blog2".to_owned();
+        assert!(check_memo(&before, after).rendered > 0);
+        let mut after = testing::variety();
+        after.name.push('2');
+        check_memo(&testing::variety(), after);
+    }
+
+    /// The fingerprint of an entity is computed from it as it is: a project built alike is
+    /// rendered alike, and every file is reused.
+    #[test]
+    fn an_unchanged_project_is_reused_whole() {
+        let counts = check_memo(&testing::variety(), testing::variety());
+        assert_eq!(counts.rendered, 0);
     }
 
     #[test]

@@ -9,8 +9,10 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
+use crate::digest;
 use crate::ir;
-use crate::render::{Kind, digest};
+use crate::render::Kind;
+use crate::render::group::Key;
 
 /// A file of the generated project, before rendering.
 ///
@@ -98,6 +100,21 @@ impl<T: Serialize + Send + Sync + 'static> Context for Shared<T> {
     }
 }
 
+/// A value told apart by its [`Key`].
+struct Keyed<T>(T);
+
+impl<T: Serialize + Key + Send + Sync> Context for Keyed<T> {
+    fn value(&self) -> Value {
+        Value::from(Serde(&self.0))
+    }
+
+    fn feed(&self, buffer: &mut Vec<u8>) {
+        let mut hasher = blake3::Hasher::new();
+        self.0.key(&mut hasher);
+        buffer.extend_from_slice(hasher.finalize().as_bytes());
+    }
+}
+
 impl<T: Serialize + Send + Sync> Context for Of<T> {
     fn value(&self) -> Value {
         Value::from(Serde(&self.0))
@@ -161,6 +178,19 @@ impl<'a> Output<'a> {
         value: Arc<T>,
     ) -> Self {
         self.context.insert(key, Box::new(Shared(value)));
+        self
+    }
+
+    /// [`Output::with`] for a value made from entities of the IR (a view of several of them),
+    /// which `watch` tells apart by its [`Key`] (the entities' fingerprints) instead of hashing
+    /// its serde form. The serde form must be a function of what the key names.
+    #[must_use]
+    pub(super) fn with_keyed(
+        mut self,
+        key: &'static str,
+        value: impl Serialize + Key + Send + Sync + 'a,
+    ) -> Self {
+        self.context.insert(key, Box::new(Keyed(value)));
         self
     }
 

@@ -12,7 +12,7 @@ use crate::operators::{self, Entry, StageBody, Unit};
 use std::sync::Arc;
 
 use crate::render::core;
-use crate::render::group::Group;
+use crate::render::group::{Called, Group, Key};
 use crate::render::{Output, PolicyConstant, Registration, Role};
 
 /// `(name, include_str!(templates/name))`.
@@ -66,14 +66,20 @@ pub(super) fn outputs(project: &ir::Project) -> impl Iterator<Item = Group<'_>> 
     };
     let docs = (!project.pipelines.is_empty()).then(|| {
         Output::managed("docs/pipelines.md", "pipelines/docs.md.j2", origin)
-            .with("diagrams", Diagrams(&project.pipelines))
+            .with_keyed("diagrams", Diagrams(&project.pipelines))
     });
     let pipelines = project.pipelines.iter().map(move |pipeline| {
         Group::made(
             "pipeline",
             &pipeline.origin,
             (src.clone(), pipeline, targets(project, pipeline)),
-            |(src, pipeline, targets)| pipeline_outputs(&src, pipeline, &targets),
+            |(src, pipeline, targets)| {
+                let targets: Vec<Option<Target>> = targets
+                    .into_iter()
+                    .map(|target| target.map(Target::of))
+                    .collect();
+                pipeline_outputs(&src, pipeline, &targets)
+            },
         )
     });
     shared
@@ -150,6 +156,17 @@ fn pipeline_outputs<'a>(
 /// The diagrams of `docs/pipelines.md`, made as the template reads them: one pipeline's at a
 /// time.
 struct Diagrams<'a>(&'a [Arc<ir::Pipeline>]);
+
+/// The diagrams are made of the pipelines' serde forms (spans aside), so their fingerprints
+/// tell them apart.
+impl Key for Diagrams<'_> {
+    fn key(&self, hasher: &mut blake3::Hasher) {
+        hasher.update(&(self.0.len() as u64).to_le_bytes());
+        for pipeline in self.0 {
+            (&pipeline).key(hasher);
+        }
+    }
+}
 
 impl Serialize for Diagrams<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -373,24 +390,33 @@ struct Target<'a> {
     output: &'a ir::Type,
 }
 
-/// The target of each step of `pipeline`, in order: `None` for a scaffolded step (or one whose
-/// entity is not declared, which lowering rules out).
-fn targets<'a>(project: &'a ir::Project, pipeline: &ir::Pipeline) -> Vec<Option<Target<'a>>> {
+impl<'a> Target<'a> {
+    fn of(called: Called<'a>) -> Self {
+        match called {
+            Called::Function(it) => Target {
+                input: &it.input,
+                output: &it.output,
+            },
+            Called::Workflow(it) => Target {
+                input: &it.input,
+                output: &it.output,
+            },
+        }
+    }
+}
+
+/// The entity each step of `pipeline` is bound to, in order: `None` for a scaffolded step (or
+/// one whose entity is not declared, which lowering rules out).
+fn targets<'a>(project: &'a ir::Project, pipeline: &ir::Pipeline) -> Vec<Option<Called<'a>>> {
     pipeline
         .steps
         .iter()
         .map(|step| match &step.target {
             StepTarget::Scaffold(_) => None,
             StepTarget::Function(names) => core::named(&project.functions, |it| &it.names, names)
-                .map(|it| Target {
-                    input: &it.input,
-                    output: &it.output,
-                }),
+                .map(|it| Called::Function(it)),
             StepTarget::Workflow(names) => core::named(&project.workflows, |it| &it.names, names)
-                .map(|it| Target {
-                    input: &it.input,
-                    output: &it.output,
-                }),
+                .map(|it| Called::Workflow(it)),
         })
         .collect()
 }

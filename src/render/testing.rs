@@ -4,9 +4,9 @@
 use std::sync::Arc;
 
 use crate::ir::{
-    Agent, Backend, Callee, CircuitBreaker, Engine, Event, Fallback, Field, Function, Literal, Llm,
-    Millis, Names, Origin, Pipeline, Policy, Project, Prompt, Provider, Retry, Step, StepTarget,
-    Style, Tool, ToolServer, Transport, Type, Workflow,
+    Agent, Backend, Callee, CircuitBreaker, Engine, Event, Fallback, Field, Fingerprint, Function,
+    Literal, Llm, Millis, Names, Origin, Pipeline, Policy, Project, Prompt, Provider, Retry, Step,
+    StepTarget, Style, Tool, ToolServer, Transport, Type, Workflow,
 };
 use crate::operators::{self, Entry, Stage, StageBody, Unit};
 
@@ -117,6 +117,7 @@ pub fn blog() -> Project {
             output: Type::Bool,
             policy: policy(30_000, 5),
             origin: origin("function \"SendEmail\""),
+            fingerprint: Fingerprint::default(),
         })],
         workflows: vec![Arc::new(Workflow {
             names: names("EmailCampaign", "EmailCampaign", "email_campaign"),
@@ -130,6 +131,7 @@ pub fn blog() -> Project {
             ))],
             policy: defaults.clone(),
             origin: origin("workflow \"EmailCampaign\""),
+            fingerprint: Fingerprint::default(),
         })],
         agents: vec![Arc::new(Agent {
             names: names("Onboarding", "Onboarding", "onboarding"),
@@ -155,6 +157,7 @@ pub fn blog() -> Project {
             tools: vec![names("Research", "Research", "research")],
             policy: defaults.clone(),
             origin: origin("agent \"Onboarding\""),
+            fingerprint: Fingerprint::default(),
         })],
         pipelines: vec![Arc::new(blog_pipeline(&defaults))],
         tool_servers: vec![Arc::new(ToolServer {
@@ -177,6 +180,7 @@ pub fn blog() -> Project {
                 },
             ],
             origin: origin("tool-server \"Research\""),
+            fingerprint: Fingerprint::default(),
         })],
         llm: Some(Llm {
             backend: Backend::Direct,
@@ -299,6 +303,7 @@ fn blog_pipeline(defaults: &Policy) -> Pipeline {
         tree,
         steps,
         origin: origin("pipeline \"BlogPipeline\""),
+        fingerprint: Fingerprint::default(),
     }
 }
 
@@ -397,6 +402,7 @@ pub fn variety() -> Project {
             ..defaults.clone()
         },
         origin: origin("function \"Ping\""),
+        fingerprint: Fingerprint::default(),
     }));
     project.functions.push(Arc::new(Function {
         names: names("Summarize", "Summarize", "summarize"),
@@ -419,6 +425,7 @@ pub fn variety() -> Project {
         output: Type::Any,
         policy: policy(500, 2),
         origin: origin("function \"Summarize\""),
+        fingerprint: Fingerprint::default(),
     }));
     project
         .functions
@@ -434,6 +441,7 @@ pub fn variety() -> Project {
         ],
         policy: defaults.clone(),
         origin: origin("workflow \"Nightly\""),
+        fingerprint: Fingerprint::default(),
     }));
     project.agents.push(Arc::new(Agent {
         names: names("Support", "Support", "support"),
@@ -445,6 +453,7 @@ pub fn variety() -> Project {
         tools: Vec::new(),
         policy: defaults,
         origin: origin("agent \"Support\""),
+        fingerprint: Fingerprint::default(),
     }));
     project
 }

@@ -3,21 +3,22 @@
 //! LEB128 varint, which is self-delimiting, so one byte for most), so that two values hash alike
 //! exactly when they serialize alike. Several times cheaper than hashing a JSON
 //! rendering. The bytes are collected in a buffer and hashed at once (blake3 is fastest on long
-//! inputs). Used by the render memo ([`super::memo`]).
+//! inputs). Used by the render memo (`render/memo.rs`) and for the fingerprints of lowered
+//! entities ([`crate::ir::Fingerprint`]). Does no IO.
 
 use serde::ser::{self, Serialize};
 
 use crate::plan::Hash;
 
 /// The digest of `value`'s serde form.
-pub(super) fn digest<T: Serialize + ?Sized>(value: &T) -> Hash {
+pub(crate) fn digest<T: Serialize + ?Sized>(value: &T) -> Hash {
     let mut buffer = Vec::new();
     feed(&mut buffer, value);
     Hash::of(&buffer)
 }
 
 /// Appends `value`'s serde form to `buffer`.
-pub(super) fn feed<T: Serialize + ?Sized>(buffer: &mut Vec<u8>, value: &T) {
+pub(crate) fn feed<T: Serialize + ?Sized>(buffer: &mut Vec<u8>, value: &T) {
     // Writing to a buffer cannot fail; a value whose `Serialize` fails writes its message.
     if let Err(Never(message)) = value.serialize(Feed(buffer)) {
         buffer.extend_from_slice(message.as_bytes());
@@ -28,7 +29,7 @@ struct Feed<'a>(&'a mut Vec<u8>);
 
 /// The error of a `Serialize` implementation that failed (none here do).
 #[derive(Debug)]
-pub(super) struct Never(String);
+pub(crate) struct Never(String);
 
 impl std::fmt::Display for Never {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
