@@ -37,6 +37,7 @@ mod service;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
 use std::time::{Duration, Instant};
 
@@ -170,7 +171,8 @@ pub fn watch(options: &Options, report: &mut dyn FnMut(Report<'_>)) -> Result<()
         debounce: options.debounce,
         lock_timeout: options.lock_timeout,
         last_input: None,
-        recorded: BTreeMap::new(),
+        recorded: Arc::default(),
+        parents: None,
         reported: BTreeMap::new(),
         package: None,
         run: options.run.clone(),
@@ -181,7 +183,7 @@ pub fn watch(options: &Options, report: &mut dyn FnMut(Report<'_>)) -> Result<()
         unsaved: None,
     };
     if let Ok(state) = State::load(&looping.root) {
-        looping.record(&state);
+        looping.record(Arc::new(state));
     }
 
     // Watch first, then reconcile: a save during the first reconcile is not missed, and the
@@ -239,8 +241,11 @@ struct Loop {
     debounce: Duration,
     /// The input key of the last reconcile that ran to a verdict (applied or invalid).
     last_input: Option<Hash>,
-    /// Every file restack recorded: kind and the hash it last wrote.
-    recorded: BTreeMap<String, (Kind, Hash)>,
+    /// The state restack last recorded: every file's kind and the hash it last wrote.
+    recorded: Arc<State>,
+    /// The directories of the recorded files and merge bases (see [`Loop::wanted_dirs`]), made
+    /// when first needed after the recorded paths changed.
+    parents: Option<BTreeSet<PathBuf>>,
     /// Hand edits already reported, with the content reported.
     reported: BTreeMap<String, Option<Hash>>,
     /// The package of the last valid project (for `--run`).
@@ -452,7 +457,7 @@ impl Loop {
         match outcome {
             Outcome::Applied(reconciled) => {
                 self.last_input = Some(input);
-                self.record(&reconciled.plan.next);
+                self.record(Arc::clone(&reconciled.plan.next));
                 self.package = Some(reconciled.project.package.clone());
                 for path in &reconciled.applied.blocked {
                     self.reported.insert(path.clone(), None);
@@ -486,14 +491,24 @@ impl Loop {
         }
     }
 
-    /// Remembers what restack recorded, for hand-edit checks and the directories to watch.
-    fn record(&mut self, state: &State) {
-        self.recorded = state
-            .files
-            .iter()
-            .map(|(rel, entry)| (rel.clone(), (entry.kind, entry.hash)))
-            .collect();
-        self.paths.managed = state
+    /// Remembers what restack recorded, for hand-edit checks and the directories to watch. What
+    /// follows from the paths and kinds alone (the managed paths, the directories) is made again
+    /// only when they changed: most saves change only hashes.
+    fn record(&mut self, state: Arc<State>) {
+        let same_paths = self.recorded.files.len() == state.files.len()
+            && self
+                .recorded
+                .files
+                .iter()
+                .zip(&state.files)
+                .all(|((old, was), (new, is))| old == new && was.kind == is.kind);
+        self.recorded = state;
+        if same_paths {
+            return;
+        }
+        self.parents = None;
+        self.paths.managed = self
+            .recorded
             .files
             .iter()
             .filter(|(_, entry)| entry.kind == Kind::Managed)
@@ -512,7 +527,9 @@ impl Loop {
     ) -> bool {
         let mut restore = false;
         for rel in generated {
-            let Some((Kind::Managed, recorded)) = self.recorded.get(rel).copied() else {
+            let Some((Kind::Managed, recorded)) =
+                self.recorded.files.get(rel).map(|it| (it.kind, it.hash))
+            else {
                 continue;
             };
             match crate::plan::scan_one(&self.root, rel) {
@@ -546,26 +563,29 @@ impl Loop {
     /// Reloads the recorded state from disk and returns `rel`'s recorded hash.
     fn reload_recorded(&mut self, rel: &str) -> Option<Hash> {
         let state = State::load(&self.root).ok()?;
-        self.record(&state);
-        self.recorded.get(rel).map(|(_, hash)| *hash)
+        self.record(Arc::new(state));
+        self.recorded.files.get(rel).map(|it| it.hash)
     }
 
     /// The directories to watch: the root, every directory of a recorded file (and of a
     /// scaffold's merge base), the overrides. Events in all but the overrides report hand edits
     /// and tell the scan which files to read again (see [`crate::plan::ScanCache`]).
-    fn wanted_dirs(&self) -> BTreeMap<PathBuf, RecursiveMode> {
+    fn wanted_dirs(&mut self) -> BTreeMap<PathBuf, RecursiveMode> {
         let mut dirs = BTreeMap::from([(self.root.clone(), RecursiveMode::NonRecursive)]);
-        let mut parents = BTreeSet::new();
-        for (rel, (kind, _)) in &self.recorded {
-            let full = self.root.join(rel);
-            parents.extend(full.parent().map(Path::to_path_buf));
-            if *kind == Kind::Scaffold {
-                let base = self.root.join(crate::plan::BASE_DIR).join(rel);
-                parents.extend(base.parent().map(Path::to_path_buf));
+        let parents = self.parents.get_or_insert_with(|| {
+            let mut parents = BTreeSet::new();
+            for (rel, entry) in &self.recorded.files {
+                let full = self.root.join(rel);
+                parents.extend(full.parent().map(Path::to_path_buf));
+                if entry.kind == Kind::Scaffold {
+                    let base = self.root.join(crate::plan::BASE_DIR).join(rel);
+                    parents.extend(base.parent().map(Path::to_path_buf));
+                }
             }
-        }
-        for dir in parents.into_iter().filter(|it| it.is_dir()) {
-            dirs.insert(dir, RecursiveMode::NonRecursive);
+            parents
+        });
+        for dir in parents.iter().filter(|it| it.is_dir()) {
+            dirs.insert(dir.clone(), RecursiveMode::NonRecursive);
         }
         if self.paths.overrides.is_dir() {
             dirs.insert(self.paths.overrides.clone(), RecursiveMode::Recursive);
