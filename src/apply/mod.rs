@@ -47,6 +47,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
+use std::time::SystemTime;
 
 use crate::plan::journal::{JOURNAL_FILE, Journal, JournalRef};
 use crate::plan::path::{self, PathError};
@@ -338,12 +339,8 @@ fn apply_with(
         }
     }
     let state = (&*plan.next, next_text.as_deref());
-    let (state_cache, sweep) = match cache.as_deref_mut() {
-        Some(cache) => (Some(&cache.state), Some(&mut cache.sweep)),
-        None => (None, None),
-    };
     // 6. The bases (while the state's file may still be on its way).
-    let bases = || store_bases(root, journal.bases, &plan.next, sweep);
+    let bases = || store_bases(root, journal.bases);
     let state_file = write_batch_and_state(
         root,
         &batch,
@@ -351,25 +348,63 @@ fn apply_with(
         journal_job,
         bases,
         state,
-        state_cache,
+        cache.as_deref().map(|it| &it.state),
     )?;
     drop(batch);
     applied.list(&targets, plan);
 
     // 7. The state, then the journal.
-    if let Some(prepared) = state_file {
-        prepared.persist().map_err(io_at(root.join(STATE_FILE)))?;
-        applied.state_written = true;
-    }
-    if let (Some(cache), Some(text)) = (cache, next_text) {
-        cache.state.wrote(text, Arc::clone(&plan.next));
-    }
-    // The state is in place: were the journal to come back after a crash, it would fold into
-    // this very state, so its removal need not be waited for.
-    if needs_journal {
-        write::remove_unsynced(&journal_path).map_err(io_at(&journal_path))?;
-    }
+    let journal = needs_journal.then_some(journal_path.as_path());
+    applied.state_written = record_state(root, &plan.next, state_file, next_text, journal, cache)?;
     Ok(applied)
+}
+
+/// Puts the next state's file (`prepared`, when it changed; `text`, the text the cache made of
+/// it) in place and removes the `journal` (when one was written), while the merge bases no
+/// scaffold of the next state needs are looked for; they are removed last. They belong to no
+/// state, so one that a crash leaves behind is only found by the next sweep. Returns whether
+/// `state.json` was written.
+fn record_state(
+    root: &Path,
+    next: &Arc<State>,
+    prepared: Option<write::Prepared>,
+    text: Option<Vec<u8>>,
+    journal: Option<&Path>,
+    cache: Option<&mut ApplyCache>,
+) -> Result<bool, ApplyError> {
+    let (state_cache, sweep_cache) = match cache {
+        Some(cache) => (Some(&mut cache.state), Some(&mut cache.sweep)),
+        None => (None, None),
+    };
+    let base_root = root.join(BASE_DIR);
+    let (recorded, found) = std::thread::scope(|scope| {
+        let sweep = scope.spawn(|| {
+            sweep::stale_bases(&base_root, next, sweep_cache, SystemTime::now())
+                .map_err(io_at(&base_root))
+        });
+        let recorded = (|| -> Result<bool, ApplyError> {
+            let written = prepared.is_some();
+            if let Some(prepared) = prepared {
+                prepared.persist().map_err(io_at(root.join(STATE_FILE)))?;
+            }
+            if let (Some(cache), Some(text)) = (state_cache, text) {
+                cache.wrote(text, Arc::clone(next));
+            }
+            // The state is in place: were the journal to come back after a crash, it would
+            // fold into this very state, so its removal need not be waited for.
+            if let Some(journal) = journal {
+                write::remove_unsynced(journal).map_err(io_at(journal))?;
+            }
+            Ok(written)
+        })();
+        let found = sweep
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (recorded, found)
+    });
+    let written = recorded?;
+    remove_bases(root, found?)?;
+    Ok(written)
 }
 
 /// The next state's file, written and fsynced but not in place ([`write::Prepared`]); `None`
@@ -610,17 +645,16 @@ fn finish_recovery(root: &Path, state: &State) -> Result<(), ApplyError> {
             }
         }
     }
-    store_bases(root, &state.pending_bases, state, None)?;
+    store_bases(root, &state.pending_bases)?;
+    remove_stale_bases(root, state)?;
     write_state(root, state)?;
     write::remove(root, &journal_path).map_err(io_at(&journal_path))
 }
 
-/// Writes the given merge bases and removes every base file that `next` no longer needs.
+/// Writes the given merge bases.
 fn store_bases(
     root: &Path,
     bases: &std::collections::BTreeMap<String, std::sync::Arc<str>>,
-    next: &State,
-    sweep: Option<&mut sweep::SweepCache>,
 ) -> Result<(), ApplyError> {
     let mut writes = Vec::with_capacity(bases.len());
     for (rel, base) in bases {
@@ -631,10 +665,19 @@ fn store_bases(
         .iter()
         .map(|(full, bytes)| (full.as_path(), *bytes))
         .collect();
-    write::write_all_atomic(&writes).map_err(batch_error)?;
+    write::write_all_atomic(&writes).map_err(batch_error)
+}
+
+/// Removes every base file that no scaffold of `next` needs.
+fn remove_stale_bases(root: &Path, next: &State) -> Result<(), ApplyError> {
     let base_root = root.join(BASE_DIR);
-    let stale = sweep::stale_bases(&base_root, next, sweep, std::time::SystemTime::now())
-        .map_err(io_at(&base_root))?;
+    let stale =
+        sweep::stale_bases(&base_root, next, None, SystemTime::now()).map_err(io_at(&base_root))?;
+    remove_bases(root, stale)
+}
+
+/// Removes the given base files (full paths, below `.restack/base/`).
+fn remove_bases(root: &Path, stale: Vec<PathBuf>) -> Result<(), ApplyError> {
     for full in stale {
         write::remove(&root.join(STATE_DIR), &full).map_err(io_at(&full))?;
     }
