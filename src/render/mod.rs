@@ -24,6 +24,7 @@ mod file_set;
 mod group;
 mod header;
 mod isort;
+mod keyed;
 mod llm;
 mod memo;
 mod output;
@@ -216,6 +217,8 @@ pub struct RenderCache {
     templates: Option<crate::plan::Hash>,
     /// The templates of the last rendering, loaded for the overrides it was given.
     loaded: Option<Arc<Loaded>>,
+    /// The digests of the parts of `policies` and `registrations` in the last rendering.
+    list_parts: memo::ListParts,
     /// How many outputs the last rendering rendered, and how many it reused.
     pub last: Counts,
 }
@@ -353,7 +356,7 @@ fn render_inner<'p>(
     let known = &cache.parsed;
     let memos = &cache.outputs;
     let group_memos = &cache.groups;
-    let hashes = memo::DepHashes::new(&base_context);
+    let hashes = memo::DepHashes::new(&base_context, &cache.list_parts);
     let shared = memo::SharedDigests::default();
     // A memo is of a file of the last rendering, which parsed under the version it had.
     let same_version = cache.version == Some(version);
@@ -525,6 +528,7 @@ fn render_inner<'p>(
         files: sorted(files, &mut cache.order),
     };
     // Only now, with the groups' memos: a failed rendering leaves the cache as it was.
+    cache.list_parts = hashes.list_parts();
     cache.templates = fingerprint;
     cache.parsed = parsed;
     cache.version = Some(version);
