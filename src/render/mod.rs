@@ -611,11 +611,7 @@ fn outputs(project: &ir::Project) -> impl Iterator<Item = Output<'_>> + Send {
 fn groups(project: &ir::Project) -> impl Iterator<Item = group::Group<'_>> + Send {
     core::outputs(project)
         .chain(pipelines::outputs(project))
-        .chain(
-            std::iter::once_with(|| llm::outputs(project))
-                .flatten()
-                .map(|output| group::Group::ready(vec![output])),
-        )
+        .chain(std::iter::once_with(|| llm::groups(project)).flatten())
 }
 
 /// Every Python symbol the service registers, from every area, sorted and deduplicated.
