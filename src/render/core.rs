@@ -2,8 +2,11 @@
 //! function/workflow/agent scaffolds, common/ helpers, scripts and tests. Pipelines, LLM, tools
 //! and prompts are other areas' outputs; this module must not render them.
 
+use std::sync::Arc;
+
 use crate::ir::{self, Callee};
 use crate::render::group::{Called, Group};
+use crate::render::keyed::Keyed;
 use crate::render::{Kind, Output, PolicyConstant, Registration, Role};
 
 /// `(name, include_str!(templates/name))`.
@@ -343,18 +346,30 @@ fn event_names(project: &ir::Project) -> Vec<&str> {
 #[derive(serde::Serialize)]
 pub(super) struct RegistrationInputs<'a> {
     package: &'a str,
-    functions: Vec<&'a ir::Names>,
-    workflows: Vec<&'a ir::Names>,
-    agents: Vec<&'a ir::Names>,
+    functions: Vec<Keyed<'a, Arc<ir::Function>, &'a ir::Names>>,
+    workflows: Vec<Keyed<'a, Arc<ir::Workflow>, &'a ir::Names>>,
+    agents: Vec<Keyed<'a, Arc<ir::Agent>, &'a ir::Names>>,
 }
 
 impl<'a> RegistrationInputs<'a> {
     pub(super) fn of(project: &'a ir::Project) -> Self {
         RegistrationInputs {
             package: &project.package,
-            functions: project.functions.iter().map(|it| &it.names).collect(),
-            workflows: project.workflows.iter().map(|it| &it.names).collect(),
-            agents: project.agents.iter().map(|it| &it.names).collect(),
+            functions: project
+                .functions
+                .iter()
+                .map(|it| Keyed::new("function names", it, &it.names))
+                .collect(),
+            workflows: project
+                .workflows
+                .iter()
+                .map(|it| Keyed::new("workflow names", it, &it.names))
+                .collect(),
+            agents: project
+                .agents
+                .iter()
+                .map(|it| Keyed::new("agent names", it, &it.names))
+                .collect(),
         }
     }
 }
@@ -362,21 +377,24 @@ impl<'a> RegistrationInputs<'a> {
 /// The symbols this area asks the service to register.
 pub(super) fn registrations(inputs: &RegistrationInputs<'_>) -> Vec<Registration> {
     let package = inputs.package;
-    let functions = inputs.functions.iter().map(|names| {
+    let functions = inputs.functions.iter().map(|it| {
+        let names = *it.part();
         Registration::new(
             Role::Function,
             format!("{package}.functions.{}", names.module),
             &names.module,
         )
     });
-    let workflows = inputs.workflows.iter().map(|names| {
+    let workflows = inputs.workflows.iter().map(|it| {
+        let names = *it.part();
         Registration::new(
             Role::Workflow,
             format!("{package}.workflows.{}", names.module),
             &names.class,
         )
     });
-    let agents = inputs.agents.iter().map(|names| {
+    let agents = inputs.agents.iter().map(|it| {
+        let names = *it.part();
         Registration::new(
             Role::Agent,
             format!("{package}.agents.{}", names.module),
@@ -391,10 +409,13 @@ pub(super) fn registrations(inputs: &RegistrationInputs<'_>) -> Vec<Registration
 #[derive(serde::Serialize)]
 pub(super) struct PolicyInputs<'a> {
     defaults: &'a ir::Policy,
-    functions: Vec<(&'a ir::Names, &'a ir::Policy)>,
-    workflows: Vec<(&'a ir::Names, &'a ir::Policy)>,
-    agents: Vec<(&'a ir::Names, &'a ir::Policy)>,
+    functions: Vec<Keyed<'a, Arc<ir::Function>, NamedPolicy<'a>>>,
+    workflows: Vec<Keyed<'a, Arc<ir::Workflow>, NamedPolicy<'a>>>,
+    agents: Vec<Keyed<'a, Arc<ir::Agent>, NamedPolicy<'a>>>,
 }
+
+/// An entity's names and policy.
+type NamedPolicy<'a> = (&'a ir::Names, &'a ir::Policy);
 
 impl<'a> PolicyInputs<'a> {
     pub(super) fn of(project: &'a ir::Project) -> Self {
@@ -403,17 +424,17 @@ impl<'a> PolicyInputs<'a> {
             functions: project
                 .functions
                 .iter()
-                .map(|it| (&it.names, &it.policy))
+                .map(|it| Keyed::new("function policy", it, (&it.names, &it.policy)))
                 .collect(),
             workflows: project
                 .workflows
                 .iter()
-                .map(|it| (&it.names, &it.policy))
+                .map(|it| Keyed::new("workflow policy", it, (&it.names, &it.policy)))
                 .collect(),
             agents: project
                 .agents
                 .iter()
-                .map(|it| (&it.names, &it.policy))
+                .map(|it| Keyed::new("agent policy", it, (&it.names, &it.policy)))
                 .collect(),
         }
     }
@@ -436,9 +457,19 @@ pub(super) fn policies(inputs: &PolicyInputs<'_>) -> Vec<PolicyConstant> {
         comment: "The project defaults (`defaults` in restack.kdl).".to_owned(),
         policy: inputs.defaults.clone(),
     }];
-    all.extend(inputs.functions.iter().map(|it| constant("function", it)));
-    all.extend(inputs.workflows.iter().map(|it| constant("workflow", it)));
-    all.extend(inputs.agents.iter().map(|it| constant("agent", it)));
+    all.extend(
+        inputs
+            .functions
+            .iter()
+            .map(|it| constant("function", it.part())),
+    );
+    all.extend(
+        inputs
+            .workflows
+            .iter()
+            .map(|it| constant("workflow", it.part())),
+    );
+    all.extend(inputs.agents.iter().map(|it| constant("agent", it.part())));
     all
 }
 

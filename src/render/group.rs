@@ -56,6 +56,20 @@ impl<T: Fingerprinted> Key for &T {
     }
 }
 
+impl Key for usize {
+    fn key(&self, hasher: &mut blake3::Hasher) {
+        hasher.update(&(*self as u64).to_le_bytes());
+    }
+}
+
+/// An origin as the files take it: the entity it names. Its span only labels the files (the memo
+/// gives a reused file the origin of now).
+impl Key for &ir::Origin {
+    fn key(&self, hasher: &mut blake3::Hasher) {
+        self.entity.key(hasher);
+    }
+}
+
 impl<T: Key> Key for Option<T> {
     fn key(&self, hasher: &mut blake3::Hasher) {
         match self {

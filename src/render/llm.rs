@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::ir::{self, Backend, Fallback, Transport, Type};
 use std::sync::Arc;
 
+use crate::render::group::Group;
 use crate::render::{Output, Registration, Role};
 
 /// `(name, include_str!(templates/name))`.
@@ -44,17 +45,21 @@ const LINE_LENGTH: usize = 100;
 /// First port given to `http`/`sse` tool servers, in the order of `project.tool_servers`.
 const FIRST_TOOL_PORT: usize = 8100;
 
-/// The files this area renders.
-pub(super) fn outputs(project: &ir::Project) -> Vec<Output<'_>> {
+/// The files this area renders: the tool servers' files in groups made from declared inputs
+/// (see [`tool_groups`]), every other file alone.
+pub(super) fn groups(project: &ir::Project) -> Vec<Group<'_>> {
+    fn alone(outputs: Vec<Output<'_>>) -> impl Iterator<Item = Group<'_>> {
+        outputs.into_iter().map(|output| Group::ready(vec![output]))
+    }
     let mut out = Vec::new();
     if let Some(llm) = &project.llm {
-        out.extend(llm_outputs(project, llm));
+        out.extend(alone(llm_outputs(project, llm)));
     }
     if !project.tool_servers.is_empty() {
-        out.extend(tool_outputs(project));
+        out.extend(tool_groups(project));
     }
     if !project.prompts.is_empty() {
-        out.extend(prompt_outputs(project));
+        out.extend(alone(prompt_outputs(project)));
     }
     out
 }
@@ -377,11 +382,46 @@ fn transport_name(transport: Transport) -> &'static str {
     }
 }
 
-fn tool_outputs(project: &ir::Project) -> Vec<Output<'_>> {
+/// The tool servers' files: the project-wide ones as one group, made from the package and
+/// every server, and each server's as one group, made from the package, the server and its
+/// index (its port).
+fn tool_groups(project: &ir::Project) -> Vec<Group<'_>> {
     let package = &project.package;
-    let origin = &project.origin;
-    let servers: Arc<[ServerCtx]> = project
-        .tool_servers
+    let mut groups = vec![Group::made(
+        "tool servers",
+        &project.origin,
+        (
+            &project.origin,
+            package.clone(),
+            project.tool_servers.iter().collect::<Vec<_>>(),
+        ),
+        |(origin, package, servers)| tool_outputs(origin, &package, &servers),
+    )];
+    groups.extend(
+        project
+            .tool_servers
+            .iter()
+            .enumerate()
+            .map(|(index, server)| {
+                Group::made(
+                    "tool server",
+                    &server.origin,
+                    (package.clone(), index, server),
+                    |(package, index, server)| server_outputs(&package, index, server),
+                )
+            }),
+    );
+    groups
+}
+
+/// The project-wide files of the tool servers.
+fn tool_outputs<'a>(
+    origin: &'a ir::Origin,
+    package: &str,
+    servers: &[&'a Arc<ir::ToolServer>],
+) -> Vec<Output<'a>> {
+    let servers_ir = servers;
+    let servers: Arc<[ServerCtx]> = servers_ir
         .iter()
         .enumerate()
         .map(|(index, server)| server_ctx(package, index, server))
@@ -411,8 +451,7 @@ fn tool_outputs(project: &ir::Project) -> Vec<Output<'_>> {
             .collect(),
     );
     let calls = Py::Dict(
-        project
-            .tool_servers
+        servers_ir
             .iter()
             .filter_map(|server| {
                 let tool = server.tools.first()?;
@@ -424,7 +463,7 @@ fn tool_outputs(project: &ir::Project) -> Vec<Output<'_>> {
             .collect(),
     );
 
-    let mut out = vec![
+    let out = vec![
         Output::managed(
             format!("src/{package}/common/tool_servers.py"),
             "tools/tool_servers.py.j2",
@@ -450,26 +489,31 @@ fn tool_outputs(project: &ir::Project) -> Vec<Output<'_>> {
         .with("calls", calls.render(0))
         .with("servers", Arc::clone(&servers)),
     ];
-    for (server, ctx) in project.tool_servers.iter().zip(servers.iter()) {
-        let module = &server.names.module;
-        out.push(
-            Output::scaffold(
-                format!("src/{package}/tools/{module}.py"),
-                "tools/server.py.j2",
-                &server.origin,
-            )
-            .with("server", ctx.clone()),
-        );
-        out.push(
-            Output::scaffold(
-                format!("tests/test_tools_{module}.py"),
-                "tools/test_server.py.j2",
-                &server.origin,
-            )
-            .with("server", ctx.clone()),
-        );
-    }
     out
+}
+
+/// The files of one tool server, the `index`th.
+fn server_outputs<'a>(
+    package: &str,
+    index: usize,
+    server: &'a Arc<ir::ToolServer>,
+) -> Vec<Output<'a>> {
+    let ctx = Arc::new(server_ctx(package, index, server));
+    let module = &server.names.module;
+    vec![
+        Output::scaffold(
+            format!("src/{package}/tools/{module}.py"),
+            "tools/server.py.j2",
+            &server.origin,
+        )
+        .with_arc("server", Arc::clone(&ctx)),
+        Output::scaffold(
+            format!("tests/test_tools_{module}.py"),
+            "tools/test_server.py.j2",
+            &server.origin,
+        )
+        .with_arc("server", ctx),
+    ]
 }
 
 fn server_ctx(package: &str, index: usize, server: &ir::ToolServer) -> ServerCtx {

@@ -31,6 +31,7 @@ use minijinja::value::{Enumerator, Object, ObjectRepr};
 
 use crate::plan::Hash;
 use crate::render::base::{self, Base};
+use crate::render::keyed::{self, PartDigests};
 use crate::render::output::Identity;
 use crate::render::{File, Output, Overrides};
 
@@ -178,16 +179,60 @@ pub(super) struct DepHashes<'a> {
     base: &'a Base,
     /// `base::NAMES`, then `*`, `project.*`, then each field of `base.fields()`.
     slots: Vec<OnceLock<Option<Hash>>>,
+    /// The digests of the parts of `policies` and `registrations` in the last rendering.
+    last: &'a ListParts,
+    /// Those of this rendering, once hashed.
+    next: [OnceLock<PartDigests>; 2],
 }
 
+/// The digests of the parts of the lists derived from the whole project, `policies` and
+/// `registrations` (see [`super::keyed`]), kept from one rendering to the next.
+#[derive(Debug, Clone, Default)]
+pub(super) struct ListParts {
+    lists: [PartDigests; 2],
+}
+
+/// The lists [`ListParts`] keeps, in its order.
+const LISTS: [&str; 2] = ["policies", "registrations"];
+
 impl<'a> DepHashes<'a> {
-    pub(super) fn new(base: &'a Base) -> Self {
+    /// The hashes of `base`'s values, reusing what `last` proves of the parts of its lists.
+    pub(super) fn new(base: &'a Base, last: &'a ListParts) -> Self {
         DepHashes {
             base,
             slots: (0..base::NAMES.len() + 2 + base.fields().len())
                 .map(|_| OnceLock::new())
                 .collect(),
+            last,
+            next: [OnceLock::new(), OnceLock::new()],
         }
+    }
+
+    /// The parts of the lists this rendering hashed, with those of the last for any it did not.
+    pub(super) fn list_parts(&self) -> ListParts {
+        ListParts {
+            lists: [0, 1].map(|idx| {
+                self.next[idx]
+                    .get()
+                    .unwrap_or(&self.last.lists[idx])
+                    .clone()
+            }),
+        }
+    }
+
+    /// The digest of `dep`, a list's parts digested reusing the last rendering's.
+    fn digest(&self, dep: Dep) -> Option<Hash> {
+        let list = match dep {
+            Dep::Name(_, name) => LISTS.iter().position(|it| *it == name),
+            _ => None,
+        };
+        let Some(idx) = list else {
+            return self.base.digest(&dep.key());
+        };
+        let (hash, next) = keyed::reusing(&self.last.lists[idx], || self.base.digest(LISTS[idx]));
+        // Set once: the slot of `dep` computes it once.
+        let _ = self.next[idx].set(next);
+        hash
     }
 
     /// The hash of `dep` now; `None` for a name that no longer exists.
@@ -206,7 +251,7 @@ impl<'a> DepHashes<'a> {
             }
         };
         match self.slots.get(slot) {
-            Some(slot) => *slot.get_or_init(|| self.base.digest(&dep.key())),
+            Some(slot) => *slot.get_or_init(|| self.digest(dep)),
             None => self.base.digest(&dep.key()),
         }
     }
@@ -494,6 +539,47 @@ mod tests {
         assert_eq!(digest("Outer", b"ignored"), Hash::of(b"outer"));
         assert_eq!(digest("Inner", b"inner"), Hash::of(b"inner"));
         assert_eq!(computed.get(), 2);
+    }
+
+    /// `policies` and `registrations` hash the same when their parts are reused from the last
+    /// rendering as when every part is digested, and a part is reused only for an entity of
+    /// the same fingerprint: an edited policy changes `policies`, an edited name both, and an
+    /// edited doc neither.
+    #[test]
+    fn list_digests_reuse_the_parts_of_unchanged_entities() {
+        use std::sync::Arc;
+
+        use super::{DepHashes, ListParts};
+        use crate::ir;
+        use crate::render::base::{self, Base};
+        use crate::render::testing;
+
+        let lists = ["policies", "registrations"];
+        let hash = |project: ir::Project, last: &ListParts| {
+            let base = Base::new(&Arc::new(project));
+            let hashes = DepHashes::new(&base, last);
+            let reused = lists.map(|name| {
+                let idx = base::NAMES.binary_search(&name).expect("a base name");
+                hashes.get(Dep::Name(idx, base::NAMES[idx]))
+            });
+            assert_eq!(reused, lists.map(|name| base.digest(name)));
+            (reused, hashes.list_parts())
+        };
+        let (before, parts) = hash(testing::blog(), &ListParts::default());
+        assert_eq!(hash(testing::blog(), &parts).0, before);
+        let edited = |edit: fn(&mut ir::Function)| {
+            let mut project = testing::blog();
+            edit(Arc::make_mut(&mut project.functions[0]));
+            hash(project, &parts).0
+        };
+        let [policies, registrations] = edited(|it| it.policy.retry.attempts += 1);
+        assert_ne!(policies, before[0]);
+        assert_eq!(registrations, before[1]);
+        let [policies, registrations] = edited(|it| it.names.module.push('2'));
+        assert_ne!(policies, before[0]);
+        assert_ne!(registrations, before[1]);
+        let doc = edited(|it| it.doc = Some("Edited.".to_owned()));
+        assert_eq!(doc, before);
     }
 
     #[test]

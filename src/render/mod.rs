@@ -24,6 +24,7 @@ mod file_set;
 mod group;
 mod header;
 mod isort;
+mod keyed;
 mod llm;
 mod memo;
 mod output;
@@ -216,6 +217,10 @@ pub struct RenderCache {
     templates: Option<crate::plan::Hash>,
     /// The templates of the last rendering, loaded for the overrides it was given.
     loaded: Option<Arc<Loaded>>,
+    /// The digests of the parts of `policies` and `registrations` in the last rendering.
+    list_parts: memo::ListParts,
+    /// The file set of the last rendering, for a memoizing cache (see [`assemble`]).
+    set: Option<FileSet>,
     /// How many outputs the last rendering rendered, and how many it reused.
     pub last: Counts,
 }
@@ -353,7 +358,7 @@ fn render_inner<'p>(
     let known = &cache.parsed;
     let memos = &cache.outputs;
     let group_memos = &cache.groups;
-    let hashes = memo::DepHashes::new(&base_context);
+    let hashes = memo::DepHashes::new(&base_context, &cache.list_parts);
     let shared = memo::SharedDigests::default();
     // A memo is of a file of the last rendering, which parsed under the version it had.
     let same_version = cache.version == Some(version);
@@ -481,10 +486,8 @@ fn render_inner<'p>(
         let (done, update) = match res? {
             Rendered::Reused(id, last, origin) => {
                 for (path, memo) in &last.outputs {
-                    let file = memo.file_from(origin);
-                    checked(path, memo.python, &file, true)?;
-                    let file = if keep_texts { file } else { file.hashed_only() };
-                    files.push(Some((path.clone(), file)));
+                    checked(path, memo.python, &memo.file, true)?;
+                    files.push(Some(Entry::Kept(path, memo, origin)));
                 }
                 counts.reused += last.outputs.len();
                 live.push(id);
@@ -514,23 +517,108 @@ fn render_inner<'p>(
             if let Some(memo) = memo.filter(|_| !reused) {
                 fresh.push((path.clone(), memo));
             }
-            files.push(Some((path, file)));
+            files.push(Some(Entry::Made(path, file)));
         }
         if let GroupUpdate::Made(id, memo) = update {
             live.push(id);
             made.push((id, memo));
         }
     }
-    let set = FileSet {
-        files: sorted(files, &mut cache.order),
-    };
+    if !(memoize && keep_texts) {
+        cache.set = None;
+    }
+    let keep = (memoize && keep_texts).then_some(&mut cache.set);
+    let set = assemble(files, &mut cache.order, keep, keep_texts);
     // Only now, with the groups' memos: a failed rendering leaves the cache as it was.
+    cache.list_parts = hashes.list_parts();
     cache.templates = fingerprint;
     cache.parsed = parsed;
     cache.version = Some(version);
     cache.last = counts;
     cache.remember(&set, n_alone, fresh, made, &live);
     Ok(set)
+}
+
+/// A file of a rendering, in the project's order.
+enum Entry<'c> {
+    /// A file of a reused group: its memo, and the origin of now.
+    Kept(&'c str, &'c memo::Memo, &'c ir::Origin),
+    /// A file made (rendered, or reused alone).
+    Made(String, File),
+}
+
+impl Entry<'_> {
+    fn path(&self) -> &str {
+        match self {
+            Entry::Kept(path, ..) => path,
+            Entry::Made(path, _) => path,
+        }
+    }
+}
+
+/// The file set of a rendering, from its files in the project's order (see [`sorted`] for
+/// `order`). With `last`, the file set of the last rendering of a memoizing cache, kept by it:
+/// when the paths are those of `last` in the same order (no file came or went), `last` is
+/// brought up to date in place (the files made replace theirs, and a kept file takes the origin
+/// of now) and a copy is returned, which copies each entry once instead of sorting and building
+/// the map anew.
+fn assemble(
+    mut files: Vec<Option<Entry<'_>>>,
+    order: &mut Vec<usize>,
+    mut last: Option<&mut Option<FileSet>>,
+    keep_texts: bool,
+) -> FileSet {
+    let same_paths = |set: &FileSet, order: &[usize], files: &[Option<Entry<'_>>]| {
+        set.files.len() == files.len()
+            && order.len() == files.len()
+            && set.files.keys().zip(order).all(|(path, idx)| {
+                files[*idx]
+                    .as_ref()
+                    .is_some_and(|entry| entry.path() == path)
+            })
+    };
+    if let Some(set) = last
+        .as_mut()
+        .and_then(|it| it.as_mut())
+        .filter(|set| same_paths(set, order, &files))
+    {
+        for (file, idx) in set.files.values_mut().zip(order.iter()) {
+            match files[*idx].take() {
+                Some(Entry::Kept(_, memo, origin)) => {
+                    // The file is its memo's (the memo was kept with it), but the memo is what
+                    // proves it: the hashes are compared rather than assumed alike.
+                    if file.hash != memo.file.hash {
+                        *file = memo.file_from(origin);
+                    } else if file.origin != *origin {
+                        file.origin = origin.clone();
+                    }
+                }
+                Some(Entry::Made(_, made)) => *file = made,
+                None => debug_assert!(false, "every file is taken once"),
+            }
+        }
+        return set.clone();
+    }
+    let files = files
+        .into_iter()
+        .map(|entry| {
+            Some(match entry? {
+                Entry::Kept(path, memo, origin) => {
+                    let file = memo.file_from(origin);
+                    let file = if keep_texts { file } else { file.hashed_only() };
+                    (path.to_owned(), file)
+                }
+                Entry::Made(path, file) => (path, file),
+            })
+        })
+        .collect();
+    let set = FileSet {
+        files: sorted(files, order),
+    };
+    if let Some(last) = last {
+        *last = Some(set.clone());
+    }
+    set
 }
 
 /// The files of a rendering, from the project's order into path order, using `order`: the
@@ -607,11 +695,7 @@ fn outputs(project: &ir::Project) -> impl Iterator<Item = Output<'_>> + Send {
 fn groups(project: &ir::Project) -> impl Iterator<Item = group::Group<'_>> + Send {
     core::outputs(project)
         .chain(pipelines::outputs(project))
-        .chain(
-            std::iter::once_with(|| llm::outputs(project))
-                .flatten()
-                .map(|output| group::Group::ready(vec![output])),
-        )
+        .chain(std::iter::once_with(|| llm::groups(project)).flatten())
 }
 
 /// Every Python symbol the service registers, from every area, sorted and deduplicated.
@@ -800,6 +884,42 @@ mod tests {
         let mut after = testing::variety();
         after.name.push('2');
         check_memo(&testing::variety(), after);
+    }
+
+    /// A memoizing cache brings the file set it keeps up to date when no path comes or goes
+    /// (files made replace theirs, kept ones take the origin of now), and builds it anew when one
+    /// does: every rendering of a sequence is that of a fresh render.
+    #[test]
+    fn the_kept_file_set_follows_edits_moves_and_new_paths() {
+        let overrides = super::Overrides::default();
+        let mut cache = RenderCache::memoizing();
+        let edited = || {
+            let mut project = testing::blog();
+            let function = Arc::make_mut(&mut project.functions[0]);
+            function.doc = Some("Edited.".to_owned());
+            function.origin.span = (function.origin.span.0 + 3, function.origin.span.1 + 3);
+            project
+        };
+        let renamed = || {
+            let mut project = edited();
+            Arc::make_mut(&mut project.functions[0])
+                .names
+                .module
+                .push('2');
+            project
+        };
+        for project in [
+            testing::blog(),
+            edited(),
+            testing::blog(),
+            renamed(),
+            renamed(),
+            edited(),
+        ] {
+            let project = Arc::new(project);
+            let cached = render_cached(&project, &overrides, &mut cache).expect("renders");
+            assert_eq!(cached, render(&project).expect("renders"));
+        }
     }
 
     /// The fingerprint of an entity is computed from it as it is: a project built alike is

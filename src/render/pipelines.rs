@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use crate::render::core;
 use crate::render::group::{Called, Group, Key};
+use crate::render::keyed::Keyed;
 use crate::render::{Output, PolicyConstant, Registration, Role};
 
 /// `(name, include_str!(templates/name))`.
@@ -186,8 +187,11 @@ impl Serialize for Diagrams<'_> {
 #[derive(Serialize)]
 pub(super) struct RegistrationInputs<'a> {
     package: &'a str,
-    pipelines: Vec<(&'a ir::Names, Style, Vec<&'a ir::Names>)>,
+    pipelines: Vec<Keyed<'a, Arc<ir::Pipeline>, Scaffolded<'a>>>,
 }
+
+/// A pipeline's names and style, with the names of its scaffolded steps.
+type Scaffolded<'a> = (&'a ir::Names, Style, Vec<&'a ir::Names>);
 
 impl<'a> RegistrationInputs<'a> {
     pub(super) fn of(project: &'a ir::Project) -> Self {
@@ -205,7 +209,8 @@ impl<'a> RegistrationInputs<'a> {
                             _ => None,
                         })
                         .collect();
-                    (&pipeline.names, pipeline.style, scaffolds)
+                    let part = (&pipeline.names, pipeline.style, scaffolds);
+                    Keyed::new("pipeline registrations", pipeline, part)
                 })
                 .collect(),
         }
@@ -215,7 +220,7 @@ impl<'a> RegistrationInputs<'a> {
 /// The symbols this area asks the service to register.
 pub(super) fn registrations(inputs: &RegistrationInputs<'_>) -> Vec<Registration> {
     let mut all = Vec::new();
-    for (pipeline, style, scaffolds) in &inputs.pipelines {
+    for (pipeline, style, scaffolds) in inputs.pipelines.iter().map(Keyed::part) {
         let module = format!("{}.pipelines.{}", inputs.package, pipeline.module);
         all.push(Registration::new(Role::Workflow, &module, &pipeline.class));
         // The scaffolded steps, named as their views name them (`step_view`): the rest of a
@@ -242,8 +247,11 @@ pub(super) fn registrations(inputs: &RegistrationInputs<'_>) -> Vec<Registration
 /// of each step not bound to a workflow ([`policies`] reads nothing else).
 #[derive(Serialize)]
 pub(super) struct PolicyInputs<'a> {
-    pipelines: Vec<(&'a ir::Names, Vec<(&'a ir::Names, &'a ir::Policy)>)>,
+    pipelines: Vec<Keyed<'a, Arc<ir::Pipeline>, StepPolicies<'a>>>,
 }
+
+/// A pipeline's names, with the names and policy of each step not bound to a workflow.
+type StepPolicies<'a> = (&'a ir::Names, Vec<(&'a ir::Names, &'a ir::Policy)>);
 
 impl<'a> PolicyInputs<'a> {
     pub(super) fn of(project: &'a ir::Project) -> Self {
@@ -258,7 +266,7 @@ impl<'a> PolicyInputs<'a> {
                         .filter(|step| !matches!(step.target, StepTarget::Workflow(_)))
                         .map(|step| (&step.names, &step.policy))
                         .collect();
-                    (&pipeline.names, steps)
+                    Keyed::new("pipeline policies", pipeline, (&pipeline.names, steps))
                 })
                 .collect(),
         }
@@ -268,7 +276,7 @@ impl<'a> PolicyInputs<'a> {
 /// The step policies this area adds to `common/retries.py`.
 pub(super) fn policies(inputs: &PolicyInputs<'_>) -> Vec<PolicyConstant> {
     let mut all = Vec::new();
-    for (pipeline, steps) in &inputs.pipelines {
+    for (pipeline, steps) in inputs.pipelines.iter().map(Keyed::part) {
         for (step, policy) in steps {
             all.push(PolicyConstant {
                 name: policy_name(pipeline, step),
