@@ -248,7 +248,15 @@ fn plan_rendered(
     // The rendering, shared by the change and the merge base it may store; a rendering made for
     // hashes only is rendered again by apply.
     let rendering = || file.contents.clone().map_or(Text::Rendering, Text::Given);
-    let origin = Origin::from(&file.origin);
+    // The entity's name, shared with the state's entry when it names the same entity (as it does
+    // for every path an edit did not move between entities): a comparison, not an allocation.
+    let origin = match entry {
+        Some(entry) if *entry.origin.entity == *file.origin.entity => Origin {
+            entity: Arc::clone(&entry.origin.entity),
+            span: Some(file.origin.span),
+        },
+        _ => Origin::from(&file.origin),
+    };
     let fresh = Entry {
         kind: file.kind,
         origin: origin.recorded(),

@@ -462,12 +462,35 @@ impl Last {
             }
             let known = old.next_if(|it| *it == rel).is_some();
             same &= known;
-            if !known || self.recheck.contains(rel) {
+            if !known {
                 todo.push(rel);
             }
         }
         gone.extend(old.cloned());
         same &= gone.is_empty();
+        // The paths to look at again are few: each is found among this scan's paths by a lookup
+        // (rather than every path looked up among them) and merged in, in path order.
+        if !self.recheck.is_empty() {
+            let mut again: Vec<&'a String> = self
+                .recheck
+                .iter()
+                .filter_map(|rel| {
+                    let rendered = files.files.get_key_value(rel).map(|(rel, _)| rel);
+                    rendered.or_else(|| state.files.get_key_value(rel).map(|(rel, _)| rel))
+                })
+                .collect();
+            again.sort_unstable();
+            let added = std::mem::take(&mut todo);
+            todo = Vec::with_capacity(added.len() + again.len());
+            let mut added = added.into_iter().peekable();
+            for rel in again {
+                todo.extend(std::iter::from_fn(|| added.next_if(|it| *it < rel)));
+                // A path both added and to look at again is read once.
+                let _ = added.next_if(|it| *it == rel);
+                todo.push(rel);
+            }
+            todo.extend(added);
+        }
         (todo, gone, same)
     }
 
@@ -485,7 +508,9 @@ impl Last {
             }
             let known = old.next_if(|(it, _)| it == rel).map(|(_, known)| *known);
             same &= known == Some(hash);
-            if known != Some(hash) || self.recheck_bases.contains(rel) {
+            if known != Some(hash)
+                || (!self.recheck_bases.is_empty() && self.recheck_bases.contains(rel))
+            {
                 todo.push((rel, hash));
             }
         }

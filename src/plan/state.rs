@@ -140,14 +140,22 @@ impl State {
 
     /// [`State::load`] through `cache`, with the state's [`fingerprint`](State::fingerprint).
     /// When `state.json` holds the bytes the cache last read or wrote (and no journal is left),
-    /// the state is the cache's: the file is read and compared, not parsed and serialized again.
+    /// the state is the cache's: the file is read and compared a block at a time, not parsed and
+    /// serialized again (nor copied whole). The comparison is exact, so `apply`, which loads the
+    /// state through the same cache under the lock, sees exactly what is on disk.
     pub fn load_cached(
         root: &Path,
         cache: &mut StateCache,
     ) -> Result<(Arc<State>, Hash), StateError> {
         let state_path = root.join(STATE_FILE);
-        let text = read_optional(&state_path)?;
         let journal = root.join(crate::plan::journal::JOURNAL_FILE);
+        if let Some(known) = &cache.known
+            && holds(&state_path, &known.text)
+            && std::fs::symlink_metadata(&journal).is_err()
+        {
+            return Ok((Arc::clone(&known.state), known.fingerprint));
+        }
+        let text = read_optional(&state_path)?;
         let Some(text) = text.filter(|_| std::fs::symlink_metadata(&journal).is_err()) else {
             // No state yet, or an interrupted apply to fold in: as `load` does, never cached.
             cache.known = None;
@@ -453,6 +461,38 @@ pub(crate) fn parse_versioned<T: serde::de::DeserializeOwned>(
     serde_json::from_str(text).map_err(|err| FormatError::Corrupt(err.to_string()))
 }
 
+/// Whether the file at `path` holds exactly `text`: read a block at a time and compared, so the
+/// text of a large state is neither copied whole nor checked as UTF-8 again (`text` is). Any
+/// doubt (an error, another length) is `false`, and the caller reads the file as usual.
+fn holds(path: &Path, text: &[u8]) -> bool {
+    use std::io::Read;
+
+    let Ok(mut file) = std::fs::File::open(path) else {
+        return false;
+    };
+    if file.metadata().map(|it| it.len()).ok() != u64::try_from(text.len()).ok() {
+        return false;
+    }
+    let mut block = vec![0; 1 << 16];
+    let mut rest = text;
+    loop {
+        match file.read(&mut block) {
+            Ok(0) => return rest.is_empty(),
+            Ok(n_read) => {
+                let Some((head, tail)) = rest.split_at_checked(n_read) else {
+                    return false;
+                };
+                if *head != block[..n_read] {
+                    return false;
+                }
+                rest = tail;
+            }
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return false,
+        }
+    }
+}
+
 /// Reads a file that may be missing.
 pub(crate) fn read_optional(path: &Path) -> Result<Option<String>, StateError> {
     match std::fs::read_to_string(path) {
@@ -674,6 +714,25 @@ mod cache_tests {
         check(&mut cache);
         check(&mut cache);
         write(&state(&[("a.py", "2"), ("b.py", "1")]));
+        check(&mut cache);
+        // The same length, other bytes: compared, not trusted.
+        write(&state(&[("a.py", "3"), ("b.py", "1")]));
+        check(&mut cache);
+        // A state of many blocks, then one byte of its last block changed.
+        let paths: Vec<(String, &str)> = (0..3000)
+            .map(|idx| (format!("m{idx:05}.py"), "1"))
+            .collect();
+        let many: Vec<(&str, &str)> = paths
+            .iter()
+            .map(|(rel, seed)| (rel.as_str(), *seed))
+            .collect();
+        write(&state(&many));
+        check(&mut cache);
+        check(&mut cache);
+        let last = many.len() - 1;
+        let mut edited = many.clone();
+        edited[last].1 = "2";
+        write(&state(&edited));
         check(&mut cache);
         // Not the canonical text: the fingerprint is still that of the state's own text.
         std::fs::write(

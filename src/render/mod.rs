@@ -43,8 +43,9 @@ pub use output::Output;
 pub use overrides::{OverrideProblem, Overrides, ProblemSeverity};
 pub use registry::{PolicyConstant, Registration, Role};
 pub use scaffold_check::{
-    Checked, Expect, Expectation, ScaffoldCheck, ScaffoldWarning, check_one, check_scaffolds,
-    expectations, target_of, warnings as scaffold_warnings,
+    Checked, Expect, Expectation, ScaffoldCache, ScaffoldCheck, ScaffoldWarning, check_one,
+    check_scaffolds, check_scaffolds_cached, expectations, target_of,
+    warnings as scaffold_warnings,
 };
 
 use std::collections::{BTreeMap, HashMap, HashSet};

@@ -7,9 +7,10 @@ use ruff_python_parser::{Mode, ParseOptions, parse_unchecked};
 use ruff_text_size::{Ranged, TextSize};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::diag::Code;
-use crate::ir;
+use crate::ir::{self, Fingerprinted};
 use crate::plan::Hash;
 use crate::render::{check, parallel};
 
@@ -115,33 +116,137 @@ pub fn check_scaffolds<'a>(
 
 /// Every scaffold `project` expects, in a fixed order: functions, workflows, agents.
 pub fn expectations(project: &ir::Project) -> Vec<Expectation> {
-    let src = format!("src/{}", project.package);
-    let mut expected = Vec::new();
-    for function in &project.functions {
-        expected.push(Expectation {
-            path: format!("{src}/functions/{}.py", function.names.module),
+    (0..scaffold_entities(project).count())
+        .map(|idx| expectation(project, idx))
+        .collect()
+}
+
+/// The entity each scaffold of [`expectations`] is expected for, in the same order, by its
+/// fingerprint: its expectation is a function of the entity's serde form and the package.
+fn scaffold_entities(project: &ir::Project) -> impl Iterator<Item = Hash> + '_ {
+    let functions = project.functions.iter().map(Fingerprinted::fingerprint);
+    let workflows = project.workflows.iter().map(Fingerprinted::fingerprint);
+    let agents = project.agents.iter().map(Fingerprinted::fingerprint);
+    functions.chain(workflows).chain(agents)
+}
+
+/// The expectation at `idx` of [`expectations`].
+fn expectation(project: &ir::Project, idx: usize) -> Expectation {
+    let src = &project.package;
+    let n_functions = project.functions.len();
+    let n_workflows = project.workflows.len();
+    if let Some(function) = project.functions.get(idx) {
+        return Expectation {
+            path: format!("src/{src}/functions/{}.py", function.names.module),
             expect: Expect::Function(function.names.module.clone()),
-        });
+        };
     }
-    for workflow in &project.workflows {
-        expected.push(Expectation {
-            path: format!("{src}/workflows/{}.py", workflow.names.module),
+    if let Some(workflow) = project.workflows.get(idx - n_functions) {
+        return Expectation {
+            path: format!("src/{src}/workflows/{}.py", workflow.names.module),
             expect: Expect::Class {
                 name: workflow.names.class.clone(),
                 events: Vec::new(),
             },
-        });
+        };
     }
-    for agent in &project.agents {
-        expected.push(Expectation {
-            path: format!("{src}/agents/{}.py", agent.names.module),
-            expect: Expect::Class {
-                name: agent.names.class.clone(),
-                events: agent.events.iter().map(|it| it.name.clone()).collect(),
-            },
-        });
+    let agent = &project.agents[idx - n_functions - n_workflows];
+    Expectation {
+        path: format!("src/{src}/agents/{}.py", agent.names.module),
+        expect: Expect::Class {
+            name: agent.names.class.clone(),
+            events: agent.events.iter().map(|it| it.name.clone()).collect(),
+        },
     }
-    expected
+}
+
+/// What `watch` keeps of its last scaffold check (see [`check_scaffolds_cached`]): the checks,
+/// shared with the render record of the reconcile that made them, and what their expectations
+/// were made of.
+#[derive(Debug, Default)]
+pub struct ScaffoldCache {
+    /// The checks, in the order of [`expectations`].
+    pub checks: Arc<Vec<ScaffoldCheck>>,
+    /// The package, the number of functions, workflows and agents, the target version, and the
+    /// fingerprint of the entity of each check; `None` before the first check.
+    made_of: Option<MadeOf>,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+struct MadeOf {
+    package: String,
+    counts: [usize; 3],
+    target: (u8, u8),
+    entities: Vec<Hash>,
+}
+
+/// [`check_scaffolds`] for `watch`, updating `cache` in place: only the scaffolds whose entity's
+/// fingerprint changed have their expectation made again, and only the scaffolds whose
+/// expectation or on-disk hash changed are checked again (`hash_of(path)`: the hash of the file,
+/// `None` when absent; `text_of` as for [`check_scaffolds`], asked only for those). A check is a
+/// pure function of its expectation, its text (by hash) and the target version, so the checks
+/// are exactly those [`check_scaffolds`] returns (tests compare the two across edits). When the
+/// package, the target or the number of entities of a kind changed, every expectation is made
+/// again (the checks of unchanged texts are still reused).
+pub fn check_scaffolds_cached<'a>(
+    project: &ir::Project,
+    cache: &mut ScaffoldCache,
+    hash_of: impl Fn(&str) -> Option<Hash>,
+    text_of: impl Fn(&str) -> Option<(Hash, std::borrow::Cow<'a, str>)> + Sync,
+) {
+    let target = target_of(project);
+    let counts = [
+        project.functions.len(),
+        project.workflows.len(),
+        project.agents.len(),
+    ];
+    let same_shape = cache.made_of.as_ref().is_some_and(|it| {
+        it.package == project.package && it.counts == counts && it.target == target
+    });
+    let Some(made_of) = cache.made_of.as_mut().filter(|_| same_shape) else {
+        let checks = check_scaffolds(project, &cache.checks, text_of);
+        cache.checks = Arc::new(checks);
+        cache.made_of = Some(MadeOf {
+            package: project.package.clone(),
+            counts,
+            target,
+            entities: scaffold_entities(project).collect(),
+        });
+        return;
+    };
+    // Shared only while the record of the last reconcile is unsaved; then copied once.
+    let checks = Arc::make_mut(&mut cache.checks);
+    debug_assert_eq!(checks.len(), made_of.entities.len(), "a check per entity");
+    let mut todo = Vec::new();
+    for (idx, (entity, known)) in scaffold_entities(project)
+        .zip(made_of.entities.iter_mut())
+        .enumerate()
+    {
+        let check = &mut checks[idx];
+        let mut again = false;
+        if entity != *known {
+            *known = entity;
+            let expectation = expectation(project, idx);
+            again = expectation != check.expectation;
+            check.expectation = expectation;
+        }
+        // A text checked before is UTF-8 and, with the same hash, the same text: its check
+        // stands. A file not checked (absent, or not UTF-8) that exists is looked at again.
+        let hash = hash_of(&check.expectation.path);
+        let checked = check.checked.as_ref().map(|(at, _)| *at);
+        match (hash, checked) {
+            (None, _) => check.checked = None,
+            (Some(hash), Some(at)) if hash == at && !again => {}
+            (Some(_), _) => todo.push(idx),
+        }
+    }
+    let done = parallel::map(&todo, |idx| {
+        let expectation = &checks[*idx].expectation;
+        text_of(&expectation.path).map(|(hash, text)| (hash, check_one(expectation, &text, target)))
+    });
+    for (idx, checked) in todo.into_iter().zip(done) {
+        checks[idx].checked = checked;
+    }
 }
 
 /// The Python version scaffolds are parsed under, as `(major, minor)`.
@@ -307,6 +412,78 @@ mod tests {
                 .map(|it| (it.hash, it.text().unwrap_or_default().into()))
         });
         assert_eq!(warnings(&checks), Vec::new());
+    }
+
+    /// Across edits of scaffolds and of entities, the checks `watch` updates in place are the
+    /// checks made from nothing.
+    #[test]
+    fn cached_checks_are_fresh_checks_across_edits() {
+        use std::collections::BTreeMap;
+
+        let mut project = testing::blog();
+        let set = crate::render::render(&Arc::new(project.clone())).expect("renders");
+        let mut disk: BTreeMap<String, String> = set
+            .files
+            .iter()
+            .filter_map(|(rel, file)| Some((rel.clone(), file.text()?.to_owned())))
+            .collect();
+        let mut cache = ScaffoldCache::default();
+        let step = |project: &ir::Project,
+                    disk: &BTreeMap<String, String>,
+                    cache: &mut ScaffoldCache,
+                    what: &str| {
+            check_scaffolds_cached(
+                project,
+                cache,
+                |path| disk.get(path).map(Hash::of),
+                |path| disk.get(path).map(|it| (Hash::of(it), it.as_str().into())),
+            );
+            let fresh = check_scaffolds(project, &[], |path| {
+                disk.get(path).map(|it| (Hash::of(it), it.as_str().into()))
+            });
+            assert_eq!(*cache.checks, fresh, "{what}");
+        };
+        step(&project, &disk, &mut cache, "first");
+        step(&project, &disk, &mut cache, "unchanged");
+        let function = "src/blog/functions/send_email.py";
+        disk.insert(
+            function.to_owned(),
+            "def send_mail():\n    pass\n".to_owned(),
+        );
+        step(&project, &disk, &mut cache, "a scaffold edited");
+        disk.insert(function.to_owned(), "def send_email(:\n".to_owned());
+        step(&project, &disk, &mut cache, "a scaffold broken");
+        disk.remove(function);
+        step(&project, &disk, &mut cache, "a scaffold deleted");
+        disk.insert(
+            function.to_owned(),
+            "def send_email():\n    pass\n".to_owned(),
+        );
+        step(&project, &disk, &mut cache, "a scaffold restored");
+        // A record still holding the checks: updated in a copy.
+        let held = Arc::clone(&cache.checks);
+        let mut agent = (*project.agents[0]).clone();
+        agent.events.pop();
+        agent.fingerprint = ir::Fingerprint::default();
+        project.agents[0] = Arc::new(agent);
+        step(&project, &disk, &mut cache, "an agent's event removed");
+        assert_ne!(held, cache.checks);
+        let mut function = (*project.functions[0]).clone();
+        function.names.module = "send_mail".to_owned();
+        function.fingerprint = ir::Fingerprint::default();
+        project.functions[0] = Arc::new(function);
+        step(&project, &disk, &mut cache, "a function renamed");
+        disk.insert(
+            "src/blog/functions/send_mail.py".to_owned(),
+            "def send_mail():\n    pass\n".to_owned(),
+        );
+        step(&project, &disk, &mut cache, "its scaffold written");
+        let removed = project.functions.remove(0);
+        step(&project, &disk, &mut cache, "a function removed");
+        project.functions.push(removed);
+        step(&project, &disk, &mut cache, "a function added");
+        project.package = "other".to_owned();
+        step(&project, &disk, &mut cache, "the package renamed");
     }
 
     #[test]

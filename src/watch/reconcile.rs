@@ -25,9 +25,9 @@ pub(crate) struct Caches {
     pub analyze: analyze::Cache,
     pub render: render::RenderCache,
     pub scan: plan::ScanCache,
-    /// The last check of each scaffold (see [`render::check_scaffolds`]: an unchanged scaffold
-    /// is not parsed again).
-    pub scaffolds: Vec<ScaffoldCheck>,
+    /// The last check of each scaffold (see [`render::check_scaffolds_cached`]: only a scaffold
+    /// whose expectation or text changed is checked again).
+    pub scaffolds: render::ScaffoldCache,
     /// The state as last read or written, and the folders of merge bases as last swept (see
     /// [`apply::ApplyCache`]).
     pub apply: apply::ApplyCache,
@@ -40,7 +40,7 @@ impl Default for Caches {
             // Only the outputs whose inputs changed are rendered again (see `render::memo`).
             render: render::RenderCache::memoizing(),
             scan: plan::ScanCache::default(),
-            scaffolds: Vec::new(),
+            scaffolds: render::ScaffoldCache::default(),
             apply: apply::ApplyCache::default(),
         }
     }
@@ -73,9 +73,10 @@ pub struct Reconciled {
     pub elapsed: Duration,
     /// Where the time went.
     pub timings: Timings,
-    /// What the render record needs, with the rendering whose hashes it records (see
-    /// [`Reconciled::save_record`]); taken when saved.
-    pub(crate) rendering: Option<Box<(record::Rendering, render::FileSet)>>,
+    /// What the render record needs, with the rendering whose hashes it records and the scaffold
+    /// checks, shared with the watch loop's cache until then (see [`Reconciled::save_record`]);
+    /// taken when saved.
+    pub(crate) rendering: Option<Box<PendingRecord>>,
     /// The decoded manifest, held only so that it is freed after the reconcile is reported
     /// (freeing thousands of nodes is part of no stage).
     pub(crate) decoded: Option<crate::manifest::Manifest>,
@@ -91,10 +92,26 @@ impl Reconciled {
         let Some(pending) = self.rendering.take() else {
             return;
         };
-        let (mut rendering, files) = *pending;
+        let PendingRecord {
+            mut rendering,
+            files,
+            scaffolds,
+        } = *pending;
         rendering.files = Record::entries(&files);
+        // A copy only when the loop's cache still shares the checks; it is then no longer
+        // shared, and the next reconcile updates it in place.
+        rendering.scaffolds = Arc::unwrap_or_clone(scaffolds);
         let _ = rendering.record(&self.plan, root).save(root);
     }
+}
+
+/// A render record to save once the loop is idle: the record without its files and scaffold
+/// checks, the rendering whose entries it records, and the checks.
+#[derive(Debug)]
+pub(crate) struct PendingRecord {
+    rendering: record::Rendering,
+    files: render::FileSet,
+    scaffolds: Arc<Vec<ScaffoldCheck>>,
 }
 
 /// The duration of each stage of one reconcile.
@@ -181,7 +198,12 @@ pub(crate) fn reconcile(
                     // Filled in by `save_record`, after the reconcile is reported.
                     files: BTreeMap::new(),
                     python: render::target_of(&project),
-                    scaffolds: caches.scaffolds.clone(),
+                    scaffolds: Vec::new(),
+                };
+                let pending = PendingRecord {
+                    rendering,
+                    files,
+                    scaffolds: Arc::clone(&caches.scaffolds.checks),
                 };
                 return Outcome::Applied(Box::new(Reconciled {
                     project,
@@ -190,7 +212,7 @@ pub(crate) fn reconcile(
                     warnings,
                     elapsed,
                     timings,
-                    rendering: Some(Box::new((rendering, files))),
+                    rendering: Some(Box::new(pending)),
                     decoded: analysis.manifest,
                 }));
             }
@@ -252,11 +274,16 @@ fn plan_and_apply(
     let snapshot = plan::scan_cached(root, files, &state, &mut caches.scan)?;
     timings.scan = planning.elapsed();
     let planning = Instant::now();
-    caches.scaffolds = render::check_scaffolds(project, &caches.scaffolds, |path| {
-        let on_disk = snapshot.files.get(path)?;
-        Some((on_disk.hash, on_disk.text()?.into()))
-    });
-    let warnings = render::scaffold_warnings(&caches.scaffolds);
+    render::check_scaffolds_cached(
+        project,
+        &mut caches.scaffolds,
+        |path| snapshot.files.get(path).map(|it| it.hash),
+        |path| {
+            let on_disk = snapshot.files.get(path)?;
+            Some((on_disk.hash, on_disk.text()?.into()))
+        },
+    );
+    let warnings = render::scaffold_warnings(&caches.scaffolds.checks);
     let options = PlanOptions {
         manifest,
         force: false,
