@@ -18,11 +18,12 @@
 //!    the next state. It is durable before any file changes; when nothing is deleted, it is
 //!    written while step 5 writes its temp files, and step 5 waits for it before its first rename.
 //! 5. Write each file atomically ([`write`]), delete orphans (and directories they leave empty).
-//! 6. Store the merge bases of scaffolds in `.restack/base/`, drop bases no longer needed.
+//! 6. Store the merge bases of scaffolds in `.restack/base/`.
 //! 7. Put `.restack/state.json` in place atomically (its new text was written and fsynced while
 //!    the files of step 5 were, and only now replaces the old), then delete the journal without
 //!    waiting for the deletion to be durable: a journal that comes back after a crash folds into
-//!    the state just written.
+//!    the state just written. Meanwhile the bases no scaffold needs any more are looked for; they
+//!    are removed last (they belong to no state: one a crash leaves is found by the next apply).
 //!
 //! Blocked changes are skipped, not fatal: every other change is applied and the blocked paths
 //! are listed in [`Applied::blocked`] (the CLI exits 1). Their files and state entries stay as
@@ -46,8 +47,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use crate::plan::journal::{JOURNAL_FILE, Journal, JournalRef};
 use crate::plan::path::{self, PathError};

@@ -501,10 +501,6 @@ impl<'a> Lowerer<'a> {
 
     // ---- the project ----
 
-    #[expect(
-        clippy::too_many_lines,
-        reason = "builds every part of the project in one place, in IR order"
-    )]
     fn project(&mut self) -> Option<Project> {
         let manifest = self.manifest;
         let defaults = self.defaults();
@@ -521,61 +517,45 @@ impl<'a> Lowerer<'a> {
                 && ids.tool_servers.len() == manifest.tool_servers.len()),
             "one node id per entity"
         );
-        let mut functions = Vec::with_capacity(manifest.functions.len());
-        for (index, it) in manifest.functions.iter().enumerate() {
-            let id = ids.map(|ids| ids.functions[index]);
-            functions.push(self.kept(
-                |kept| &mut kept.functions,
-                id,
-                it.span.start,
-                &defaults,
-                |this| Arc::new(this.function(it, &defaults)),
-            ));
-        }
-        let mut workflows = Vec::with_capacity(manifest.workflows.len());
-        for (index, it) in manifest.workflows.iter().enumerate() {
-            let id = ids.map(|ids| ids.workflows[index]);
-            workflows.push(self.kept(
-                |kept| &mut kept.workflows,
-                id,
-                it.span.start,
-                &defaults,
-                |this| Arc::new(this.workflow(it, &defaults)),
-            ));
-        }
-        let mut agents = Vec::with_capacity(manifest.agents.len());
-        for (index, it) in manifest.agents.iter().enumerate() {
-            let id = ids.map(|ids| ids.agents[index]);
-            agents.push(self.kept(
-                |kept| &mut kept.agents,
-                id,
-                it.span.start,
-                &defaults,
-                |this| Arc::new(this.agent(it, &defaults)),
-            ));
-        }
-        let mut pipelines = Vec::with_capacity(manifest.pipelines.len());
-        for (index, it) in manifest.pipelines.iter().enumerate() {
-            let id = ids.map(|ids| ids.pipelines[index]);
-            pipelines.extend(self.kept(
+        let mut functions = self.kept_all(
+            &manifest.functions,
+            ids.map(|ids| ids.functions.as_slice()),
+            |kept| &mut kept.functions,
+            &defaults,
+            |this, it| Arc::new(this.function(it, &defaults)),
+        );
+        let mut workflows = self.kept_all(
+            &manifest.workflows,
+            ids.map(|ids| ids.workflows.as_slice()),
+            |kept| &mut kept.workflows,
+            &defaults,
+            |this, it| Arc::new(this.workflow(it, &defaults)),
+        );
+        let mut agents = self.kept_all(
+            &manifest.agents,
+            ids.map(|ids| ids.agents.as_slice()),
+            |kept| &mut kept.agents,
+            &defaults,
+            |this, it| Arc::new(this.agent(it, &defaults)),
+        );
+        let mut pipelines: Vec<Arc<Pipeline>> = self
+            .kept_all(
+                &manifest.pipelines,
+                ids.map(|ids| ids.pipelines.as_slice()),
                 |kept| &mut kept.pipelines,
-                id,
-                it.span.start,
                 &defaults,
-                |this| this.pipeline(it, &defaults).map(Arc::new),
-            ));
-        }
-        let mut tool_servers = Vec::with_capacity(manifest.tool_servers.len());
-        for (index, it) in manifest.tool_servers.iter().enumerate() {
-            let id = ids.map(|ids| ids.tool_servers[index]);
-            tool_servers.push(self.kept(
-                |kept| &mut kept.tool_servers,
-                id,
-                it.span.start,
-                &defaults,
-                |this| Arc::new(this.tool_server(it)),
-            ));
-        }
+                |this, it| this.pipeline(it, &defaults).map(Arc::new),
+            )
+            .into_iter()
+            .flatten()
+            .collect();
+        let mut tool_servers = self.kept_all(
+            &manifest.tool_servers,
+            ids.map(|ids| ids.tool_servers.as_slice()),
+            |kept| &mut kept.tool_servers,
+            &defaults,
+            |this, it| Arc::new(this.tool_server(it)),
+        );
         let llm = manifest.llm.as_ref().map(|it| self.llm(it));
         let mut prompts: Vec<Prompt> = manifest
             .prompts
@@ -619,6 +599,26 @@ impl<'a> Lowerer<'a> {
             prompts,
             origin: origin("project", &project.name.value, &project.span),
         })
+    }
+
+    /// Every node of one kind (`nodes`, with their `ids` when entities are kept) lowered by
+    /// `lower` through [`Lowerer::kept`], in order.
+    fn kept_all<N: EntityNode, T: Keep>(
+        &mut self,
+        nodes: &'a [Arc<N>],
+        ids: Option<&[u64]>,
+        by_id: fn(&mut Kept) -> &mut ById<T>,
+        defaults: &Policy,
+        mut lower: impl FnMut(&mut Self, &'a N) -> T,
+    ) -> Vec<T> {
+        nodes
+            .iter()
+            .enumerate()
+            .map(|(index, node)| {
+                let id = ids.map(|ids| ids[index]);
+                self.kept(by_id, id, node.start(), defaults, |this| lower(this, node))
+            })
+            .collect()
     }
 
     /// `lower` of the entity whose node has `id` and starts at `start`, or, when its node was
@@ -908,10 +908,7 @@ impl<'a> Lowerer<'a> {
                     modules.insert(scaffold.module.clone(), (token.clone(), span));
                 }
             }
-            let mut policy = match entity_policy {
-                Some(it) => merge(defaults, it),
-                None => defaults.clone(),
-            };
+            let mut policy = step_start(defaults, entity_policy);
             if let (Some(map), Some(deps)) = (map, &mut self.deps) {
                 deps.push(Dep::StepPolicy(map.target.value.clone(), policy.clone()));
             }
@@ -971,20 +968,22 @@ impl<'a> Lowerer<'a> {
         // The entity of a name is the first declared with it, so it is also the first of its
         // kind with that name.
         match self.entity(&target.value) {
-            Some(Entity {
-                kind: Kind::Function,
-                index,
-                ..
-            }) => {
-                let policy = manifest.functions.get(index).map(|it| &it.policy);
+            Some(
+                entity @ Entity {
+                    kind: Kind::Function,
+                    ..
+                },
+            ) => {
+                let policy = own_policy(manifest, &entity);
                 Some((StepTarget::Function(self.names(&target.value)), policy))
             }
-            Some(Entity {
-                kind: Kind::Workflow,
-                index,
-                ..
-            }) => {
-                let policy = manifest.workflows.get(index).map(|it| &it.policy);
+            Some(
+                entity @ Entity {
+                    kind: Kind::Workflow,
+                    ..
+                },
+            ) => {
+                let policy = own_policy(manifest, &entity);
                 Some((StepTarget::Workflow(self.names(&target.value)), policy))
             }
             Some(Entity { kind, span, .. }) => {
@@ -1167,6 +1166,47 @@ impl<'a> Lowerer<'a> {
     }
 }
 
+/// The policy the function or workflow `entity` declares (`None` for another kind).
+fn own_policy<'m>(manifest: &'m Manifest, entity: &Entity) -> Option<&'m ast::Policy> {
+    match entity.kind {
+        Kind::Function => manifest.functions.get(entity.index).map(|it| &it.policy),
+        Kind::Workflow => manifest.workflows.get(entity.index).map(|it| &it.policy),
+        _ => None,
+    }
+}
+
+/// The policy a step bound by `map` starts from: `defaults` merged with the bound function's or
+/// workflow's `own` policy.
+fn step_start(defaults: &Policy, own: Option<&ast::Policy>) -> Policy {
+    match own {
+        Some(it) => merge(defaults, it),
+        None => defaults.clone(),
+    }
+}
+
+/// The node of a function, workflow, agent, pipeline or tool server: where it starts.
+trait EntityNode {
+    fn start(&self) -> usize;
+}
+
+macro_rules! entity_nodes {
+    ($($node:ty),*) => {
+        $(impl EntityNode for $node {
+            fn start(&self) -> usize {
+                self.span.start
+            }
+        })*
+    };
+}
+
+entity_nodes!(
+    ast::Function,
+    ast::Workflow,
+    ast::Agent,
+    ast::Pipeline,
+    ast::ToolServer
+);
+
 /// Whether what an entity's lowering read (`dep`) reads the same in `manifest`, whose entities
 /// by name are `entities`, with `defaults`.
 fn holds(
@@ -1178,24 +1218,10 @@ fn holds(
     match dep {
         Dep::Kind(name, kind) => entities.get(name.as_str()).map(|it| it.kind) == *kind,
         Dep::StepPolicy(name, policy) => {
-            let own = match entities.get(name.as_str()) {
-                Some(Entity {
-                    kind: Kind::Function,
-                    index,
-                    ..
-                }) => manifest.functions.get(*index).map(|it| &it.policy),
-                Some(Entity {
-                    kind: Kind::Workflow,
-                    index,
-                    ..
-                }) => manifest.workflows.get(*index).map(|it| &it.policy),
-                _ => None,
-            };
-            let now = match own {
-                Some(it) => merge(defaults, it),
-                None => defaults.clone(),
-            };
-            now == *policy
+            let own = entities
+                .get(name.as_str())
+                .and_then(|it| own_policy(manifest, it));
+            step_start(defaults, own) == *policy
         }
         Dep::Llm => manifest.llm.is_some(),
     }

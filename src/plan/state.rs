@@ -163,11 +163,6 @@ impl State {
             let fingerprint = state.fingerprint();
             return Ok((Arc::new(state), fingerprint));
         };
-        if let Some(known) = &cache.known
-            && known.text == text.as_bytes()
-        {
-            return Ok((Arc::clone(&known.state), known.fingerprint));
-        }
         let state = State::parse_at(&text, &state_path)?;
         let fingerprint = Hash::of(cache.text(&state));
         let state = Arc::new(state);

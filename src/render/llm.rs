@@ -418,10 +418,9 @@ fn tool_groups(project: &ir::Project) -> Vec<Group<'_>> {
 fn tool_outputs<'a>(
     origin: &'a ir::Origin,
     package: &str,
-    servers: &[&'a Arc<ir::ToolServer>],
+    declared: &[&'a Arc<ir::ToolServer>],
 ) -> Vec<Output<'a>> {
-    let servers_ir = servers;
-    let servers: Arc<[ServerCtx]> = servers_ir
+    let servers: Arc<[ServerCtx]> = declared
         .iter()
         .enumerate()
         .map(|(index, server)| server_ctx(package, index, server))
@@ -451,7 +450,7 @@ fn tool_outputs<'a>(
             .collect(),
     );
     let calls = Py::Dict(
-        servers_ir
+        declared
             .iter()
             .filter_map(|server| {
                 let tool = server.tools.first()?;

@@ -101,9 +101,9 @@ impl<T: Serialize + Send + Sync + 'static> Context for Shared<T> {
 }
 
 /// A value told apart by its [`Key`].
-struct Keyed<T>(T);
+struct ByKey<T>(T);
 
-impl<T: Serialize + Key + Send + Sync> Context for Keyed<T> {
+impl<T: Serialize + Key + Send + Sync> Context for ByKey<T> {
     fn value(&self) -> Value {
         Value::from(Serde(&self.0))
     }
@@ -190,7 +190,7 @@ impl<'a> Output<'a> {
         key: &'static str,
         value: impl Serialize + Key + Send + Sync + 'a,
     ) -> Self {
-        self.context.insert(key, Box::new(Keyed(value)));
+        self.context.insert(key, Box::new(ByKey(value)));
         self
     }
 
