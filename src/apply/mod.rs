@@ -388,7 +388,7 @@ fn record_state(
                 prepared.persist().map_err(io_at(root.join(STATE_FILE)))?;
             }
             if let (Some(cache), Some(text)) = (state_cache, text) {
-                cache.wrote(text, Arc::clone(next));
+                cache.wrote(&root.join(STATE_FILE), text, Arc::clone(next));
             }
             // The state is in place: were the journal to come back after a crash, it would
             // fold into this very state, so its removal need not be waited for.

@@ -56,6 +56,7 @@ use crate::plan::hash::Hash;
 use crate::plan::journal::Journal;
 use crate::plan::origin::Origin;
 use crate::plan::path;
+use crate::plan::scan::Stamp;
 use crate::render::Kind;
 
 /// The state format version this restack writes; it reads this one and version 1.
@@ -149,12 +150,17 @@ impl State {
     ) -> Result<(Arc<State>, Hash), StateError> {
         let state_path = root.join(STATE_FILE);
         let journal = root.join(crate::plan::journal::JOURNAL_FILE);
-        if let Some(known) = &cache.known
-            && holds(&state_path, &known.text)
+        if let Some(known) = &mut cache.known
+            && let Some(Held(stamp)) = holds(&state_path, &known.text)
             && std::fs::symlink_metadata(&journal).is_err()
         {
+            known.stamp = stamp;
             return Ok((Arc::clone(&known.state), known.fingerprint));
         }
+        // Taken before the read: a change while reading makes it differ next time.
+        let stamp = std::fs::symlink_metadata(&state_path)
+            .ok()
+            .and_then(|meta| Stamp::of(&meta));
         let text = read_optional(&state_path)?;
         let Some(text) = text.filter(|_| std::fs::symlink_metadata(&journal).is_err()) else {
             // No state yet, or an interrupted apply to fold in: as `load` does, never cached.
@@ -170,8 +176,32 @@ impl State {
             text: text.into_bytes(),
             state: Arc::clone(&state),
             fingerprint,
+            stamp,
         });
         Ok((state, fingerprint))
+    }
+
+    /// [`State::load_cached`] for a plan that is checked again before it is applied: while the
+    /// state file's metadata (size, inode, modification and status-change times) is as `cache`
+    /// last saw it, and there is no journal, the cached state, without reading the file. Apply
+    /// loads the state with [`State::load_cached`] under its lock, which compares every byte, so
+    /// a change this does not see makes the plan stale (and planned again), never applied.
+    pub fn load_for_plan(
+        root: &Path,
+        cache: &mut StateCache,
+    ) -> Result<(Arc<State>, Hash), StateError> {
+        if let Some(known) = &cache.known
+            && known.stamp.is_some()
+        {
+            let now = std::fs::symlink_metadata(root.join(STATE_FILE))
+                .ok()
+                .and_then(|meta| Stamp::of(&meta));
+            let journal = root.join(crate::plan::journal::JOURNAL_FILE);
+            if now == known.stamp && std::fs::symlink_metadata(&journal).is_err() {
+                return Ok((Arc::clone(&known.state), known.fingerprint));
+            }
+        }
+        State::load_cached(root, cache)
     }
 
     fn parse_at(text: &str, state_path: &Path) -> Result<State, StateError> {
@@ -261,6 +291,9 @@ struct Known {
     text: Vec<u8>,
     state: Arc<State>,
     fingerprint: Hash,
+    /// The file's metadata when it was last found or written to hold `text` (see
+    /// [`State::load_for_plan`]).
+    stamp: Option<Stamp>,
 }
 
 impl StateCache {
@@ -304,13 +337,17 @@ impl StateCache {
         out
     }
 
-    /// Remembers that `state.json` now holds `text`, the text of `state`.
-    pub(crate) fn wrote(&mut self, text: Vec<u8>, state: Arc<State>) {
+    /// Remembers that `state.json` (at `path`) now holds `text`, the text of `state`.
+    pub(crate) fn wrote(&mut self, path: &Path, text: Vec<u8>, state: Arc<State>) {
         let fingerprint = Hash::of(&text);
+        let stamp = std::fs::symlink_metadata(path)
+            .ok()
+            .and_then(|meta| Stamp::of(&meta));
         self.known = Some(Known {
             text,
             state,
             fingerprint,
+            stamp,
         });
     }
 
@@ -456,34 +493,34 @@ pub(crate) fn parse_versioned<T: serde::de::DeserializeOwned>(
     serde_json::from_str(text).map_err(|err| FormatError::Corrupt(err.to_string()))
 }
 
+/// What [`holds`] found: the file holds the text, and had this metadata before it was read.
+struct Held(Option<Stamp>);
+
 /// Whether the file at `path` holds exactly `text`: read a block at a time and compared, so the
 /// text of a large state is neither copied whole nor checked as UTF-8 again (`text` is). Any
-/// doubt (an error, another length) is `false`, and the caller reads the file as usual.
-fn holds(path: &Path, text: &[u8]) -> bool {
+/// doubt (an error, another length) is `None`, and the caller reads the file as usual.
+fn holds(path: &Path, text: &[u8]) -> Option<Held> {
     use std::io::Read;
 
-    let Ok(mut file) = std::fs::File::open(path) else {
-        return false;
-    };
-    if file.metadata().map(|it| it.len()).ok() != u64::try_from(text.len()).ok() {
-        return false;
+    let mut file = std::fs::File::open(path).ok()?;
+    let meta = file.metadata().ok()?;
+    if Some(meta.len()) != u64::try_from(text.len()).ok() {
+        return None;
     }
     let mut block = vec![0; 1 << 16];
     let mut rest = text;
     loop {
         match file.read(&mut block) {
-            Ok(0) => return rest.is_empty(),
+            Ok(0) => return rest.is_empty().then(|| Held(Stamp::of(&meta))),
             Ok(n_read) => {
-                let Some((head, tail)) = rest.split_at_checked(n_read) else {
-                    return false;
-                };
+                let (head, tail) = rest.split_at_checked(n_read)?;
                 if *head != block[..n_read] {
-                    return false;
+                    return None;
                 }
                 rest = tail;
             }
             Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-            Err(_) => return false,
+            Err(_) => return None,
         }
     }
 }
@@ -750,5 +787,55 @@ mod cache_tests {
         .unwrap();
         check(&mut cache);
         assert!(State::load_cached(root, &mut cache).unwrap().0.interrupted);
+    }
+
+    /// Loading for a plan gives the cached state only while the file is the one the cache last
+    /// saw: another file put in its place (as every writer of the state does, by renaming), or a
+    /// leftover journal, is loaded.
+    #[test]
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the test writes the state as another restack (or a user) would"
+    )]
+    fn loading_for_a_plan_sees_another_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join(".restack")).unwrap();
+        let replace = |state: &State| {
+            let temp = root.join(".restack/state.json.new");
+            std::fs::write(&temp, state.to_json()).unwrap();
+            std::fs::rename(&temp, root.join(super::STATE_FILE)).unwrap();
+        };
+        let mut cache = StateCache::default();
+        let plan = |cache: &mut StateCache| {
+            let (state, fingerprint) = State::load_for_plan(root, cache).unwrap();
+            assert_eq!(fingerprint, state.fingerprint());
+            state
+        };
+        let first = state(&[("a.py", "1")]);
+        replace(&first);
+        assert_eq!(*plan(&mut cache), first);
+        assert_eq!(*plan(&mut cache), first);
+        // The same length, and the old file still open elsewhere: another inode all the same.
+        let kept = std::fs::File::open(root.join(super::STATE_FILE)).unwrap();
+        let second = state(&[("a.py", "2")]);
+        replace(&second);
+        assert_eq!(*plan(&mut cache), second);
+        drop(kept);
+        let third = state(&[("a.py", "2"), ("b.py", "1")]);
+        replace(&third);
+        assert_eq!(*plan(&mut cache), third);
+        let journal = Journal {
+            writes: Vec::new(),
+            bases: BTreeMap::new(),
+            written_bases: BTreeSet::new(),
+            state: state(&[("c.py", "1")]),
+        };
+        std::fs::write(
+            root.join(crate::plan::journal::JOURNAL_FILE),
+            journal.to_json(),
+        )
+        .unwrap();
+        assert!(plan(&mut cache).interrupted);
     }
 }

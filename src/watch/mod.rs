@@ -173,6 +173,7 @@ pub fn watch(options: &Options, report: &mut dyn FnMut(Report<'_>)) -> Result<()
         last_input: None,
         recorded: Arc::default(),
         parents: None,
+        wanted: None,
         reported: BTreeMap::new(),
         package: None,
         run: options.run.clone(),
@@ -195,7 +196,7 @@ pub fn watch(options: &Options, report: &mut dyn FnMut(Report<'_>)) -> Result<()
     })
     .map_err(WatchError::Watcher)?;
     let mut watched = Watched::default();
-    let mut problems = watched.sync(&mut notifier, &looping.wanted_dirs(), false);
+    let mut problems = watched.sync(&mut notifier, looping.wanted_dirs(), false);
     if !watched.dirs.contains_key(&looping.root) {
         // Without the manifest's directory there is nothing to watch.
         return Err(problems.pop().unwrap_or_else(|| WatchError::Manifest {
@@ -204,7 +205,7 @@ pub fn watch(options: &Options, report: &mut dyn FnMut(Report<'_>)) -> Result<()
         }));
     }
     looping.reconcile(true, report);
-    problems.extend(watched.sync(&mut notifier, &looping.wanted_dirs(), false));
+    problems.extend(watched.sync(&mut notifier, looping.wanted_dirs(), false));
     looping.caches.scan.watching(watched.dirs.keys().cloned());
     for problem in problems {
         report(Report::WatchError {
@@ -217,7 +218,11 @@ pub fn watch(options: &Options, report: &mut dyn FnMut(Report<'_>)) -> Result<()
     });
 
     looping.run(&receiver, report, |looping, rewatch, report| {
-        for problem in watched.sync(&mut notifier, &looping.wanted_dirs(), rewatch) {
+        if !rewatch && !looping.dirs_may_differ() {
+            // Most saves only change files' contents: the directories are the same.
+            return;
+        }
+        for problem in watched.sync(&mut notifier, looping.wanted_dirs(), rewatch) {
             report(Report::WatchError {
                 message: problem.to_string(),
             });
@@ -243,9 +248,13 @@ struct Loop {
     last_input: Option<Hash>,
     /// The state restack last recorded: every file's kind and the hash it last wrote.
     recorded: Arc<State>,
-    /// The directories of the recorded files and merge bases (see [`Loop::wanted_dirs`]), made
-    /// when first needed after the recorded paths changed.
+    /// The directories of the recorded files and merge bases that exist (see
+    /// [`Loop::wanted_dirs`]), listed when first needed after the recorded paths changed or a
+    /// reconcile created or deleted files.
     parents: Option<BTreeSet<PathBuf>>,
+    /// The directories last returned by [`Loop::wanted_dirs`]; `None` until then, and after
+    /// `parents` was dropped.
+    wanted: Option<BTreeMap<PathBuf, RecursiveMode>>,
     /// Hand edits already reported, with the content reported.
     reported: BTreeMap<String, Option<Hash>>,
     /// The package of the last valid project (for `--run`).
@@ -463,6 +472,11 @@ impl Loop {
                     self.reported.insert(path.clone(), None);
                 }
                 let wrote_files = reconciled.wrote_files();
+                if !(reconciled.applied.created.is_empty() && reconciled.applied.deleted.is_empty())
+                {
+                    // A directory may have come or gone.
+                    self.parents = None;
+                }
                 // Its render record is saved (and the reconcile freed) once the loop is idle:
                 // neither is part of the latency of this save or of the next one.
                 self.unsaved = Some(reconciled);
@@ -570,8 +584,12 @@ impl Loop {
     /// The directories to watch: the root, every directory of a recorded file (and of a
     /// scaffold's merge base), the overrides. Events in all but the overrides report hand edits
     /// and tell the scan which files to read again (see [`crate::plan::ScanCache`]).
-    fn wanted_dirs(&mut self) -> BTreeMap<PathBuf, RecursiveMode> {
-        let mut dirs = BTreeMap::from([(self.root.clone(), RecursiveMode::NonRecursive)]);
+    ///
+    /// The directories of files are looked for only when the recorded paths changed or a
+    /// reconcile created or deleted files since they were last looked for (see
+    /// [`Loop::dirs_may_differ`]); a directory removed by hand is found by the reconcile that
+    /// restores its files, which renews every watch.
+    fn wanted_dirs(&mut self) -> &BTreeMap<PathBuf, RecursiveMode> {
         let parents = self.parents.get_or_insert_with(|| {
             let mut parents = BTreeSet::new();
             for (rel, entry) in &self.recorded.files {
@@ -582,15 +600,37 @@ impl Loop {
                     parents.extend(base.parent().map(Path::to_path_buf));
                 }
             }
+            parents.retain(|it| it.is_dir());
+            self.wanted = None;
             parents
         });
-        for dir in parents.iter().filter(|it| it.is_dir()) {
-            dirs.insert(dir.clone(), RecursiveMode::NonRecursive);
+        let overrides = self.paths.overrides.is_dir();
+        let wanted = self.wanted.get_or_insert_with(|| {
+            let mut dirs = BTreeMap::from([(self.root.clone(), RecursiveMode::NonRecursive)]);
+            for dir in parents.iter() {
+                dirs.insert(dir.clone(), RecursiveMode::NonRecursive);
+            }
+            dirs
+        });
+        if overrides {
+            wanted.insert(self.paths.overrides.clone(), RecursiveMode::Recursive);
+        } else if wanted.get(&self.paths.overrides) == Some(&RecursiveMode::Recursive) {
+            wanted.remove(&self.paths.overrides);
+            // The overrides may live in a directory of files.
+            if parents.contains(&self.paths.overrides) {
+                wanted.insert(self.paths.overrides.clone(), RecursiveMode::NonRecursive);
+            }
         }
-        if self.paths.overrides.is_dir() {
-            dirs.insert(self.paths.overrides.clone(), RecursiveMode::Recursive);
-        }
-        dirs
+        wanted
+    }
+
+    /// Whether [`Loop::wanted_dirs`] may return other directories than it last did.
+    fn dirs_may_differ(&self) -> bool {
+        let (Some(_), Some(wanted)) = (&self.parents, &self.wanted) else {
+            return true;
+        };
+        let overrides = wanted.get(&self.paths.overrides) == Some(&RecursiveMode::Recursive);
+        overrides != self.paths.overrides.is_dir()
     }
 
     /// Starts the service after the first valid reconcile, restarts it after one that wrote files.

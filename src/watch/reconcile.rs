@@ -270,7 +270,7 @@ fn plan_and_apply(
     caches: &mut Caches,
 ) -> Result<(Plan, Applied, Vec<ScaffoldWarning>), Failure> {
     let planning = Instant::now();
-    let (state, fingerprint) = State::load_cached(root, &mut caches.apply.state)?;
+    let (state, fingerprint) = State::load_for_plan(root, &mut caches.apply.state)?;
     let snapshot = plan::scan_cached(root, files, &state, &mut caches.scan)?;
     timings.scan = planning.elapsed();
     let planning = Instant::now();
