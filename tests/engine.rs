@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use restack::apply::{self, Applied, ApplyError, ApplyOptions, Stale};
 use restack::ir;
-use restack::plan::journal::{JOURNAL_FILE, Journal, JournalRef, JournalWrite};
+use restack::plan::journal::{JOURNAL_FILE, Journal, JournalRef, JournalWrite, Journaled};
 use restack::plan::{
     self, Action, DisplayOptions, Hash, Plan, PlanOptions, Reason, STATE_FILE, ScanError, State,
     StateError,
@@ -547,8 +547,9 @@ fn interrupted_apply_stores_a_base_journaled_as_the_file_written() {
 }
 
 /// A crash after one file of two was replaced. The merge base of the scaffold written is
-/// journaled by its text (as version 1 of the journal did, and a version-1 journal is still read),
-/// or with `written`, by name only: recovery reads it back from the file.
+/// journaled by its text, with the whole state (as version 1 of the journal did, and a version-1
+/// journal is still read), or with `written`, by name only, with the state as a delta (as apply
+/// writes it): recovery reads the base back from the file.
 fn recovers_from_a_journal(written: bool) {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
@@ -581,14 +582,30 @@ fn recovers_from_a_journal(written: bool) {
             .filter(|it| written && it.base.is_some())
             .map(|it| it.path.clone())
             .collect(),
-        state: (*plan.next).clone(),
+        state: Journaled::Whole((*plan.next).clone()),
     };
     assert_eq!(journal.writes.len(), 2);
     assert_eq!(journal.bases.len() + journal.written_bases.len(), 1);
     let mut text = journal.to_json();
-    if !written {
+    if written {
+        // As apply writes it: the state as a delta of the state on disk.
+        let base = State::load(root).unwrap();
+        let written_bases = journal.written_bases.iter().map(String::as_str).collect();
+        let mut delta = Vec::new();
+        JournalRef {
+            changes: &plan.changes,
+            bases: &journal.bases,
+            written_bases: &written_bases,
+            state: &plan.next,
+            base: &base,
+        }
+        .write_json(&mut delta)
+        .unwrap();
+        text = String::from_utf8(delta).unwrap();
+        assert!(text.contains("\"delta\""), "{text}");
+    } else {
         text = text
-            .replacen("\"version\": 3,", "\"version\": 1,", 1)
+            .replacen("\"version\": 4,", "\"version\": 1,", 1)
             .replace("  \"written_bases\": [],\n", "");
         assert!(!text.contains("written_bases"), "{text}");
     }
@@ -639,6 +656,7 @@ fn a_journal_back_after_its_apply_finished_changes_nothing() {
     let root = dir.path();
     reconcile(root, &v1());
     let plan = make_plan(root, &v2(), false);
+    let base = State::load(root).unwrap();
     let mut journal = Vec::new();
     JournalRef {
         changes: &plan.changes,
@@ -650,6 +668,7 @@ fn a_journal_back_after_its_apply_finished_changes_nothing() {
             .map(|it| it.path.as_str())
             .collect(),
         state: &plan.next,
+        base: &base,
     }
     .write_json(&mut journal)
     .unwrap();
@@ -700,7 +719,7 @@ fn interrupted_apply_before_any_write_changes_nothing() {
             .collect(),
         bases: BTreeMap::new(),
         written_bases: BTreeSet::new(),
-        state: (*plan.next).clone(),
+        state: Journaled::Whole((*plan.next).clone()),
     };
     user_write(root, JOURNAL_FILE, &journal.to_json());
     let replan = make_plan(root, &v2(), false);

@@ -197,6 +197,25 @@ fn journal_entries_pointing_outside_are_refused() {
     jail.test
         .write(".restack/journal.json", &journal.to_string());
     refused_everywhere(&jail, 2, "unsafe path");
+    // A delta's entries and dropped paths are paths too.
+    let entry = state["files"]
+        .as_object()
+        .and_then(|files| files.values().next().cloned())
+        .expect("an entry");
+    for delta in [
+        serde_json::json!({ "files": { "../outside/x.py": entry }, "dropped": [] }),
+        serde_json::json!({ "files": {}, "dropped": ["../outside/y.py"] }),
+    ] {
+        let journal = serde_json::json!({
+            "version": 4,
+            "writes": [],
+            "bases": {},
+            "delta": delta,
+        });
+        jail.test
+            .write(".restack/journal.json", &journal.to_string());
+        refused_everywhere(&jail, 2, "unsafe path");
+    }
 }
 
 /// An edit of a saved plan's JSON.

@@ -274,19 +274,13 @@ fn apply_with(
         bases: &bases,
         written_bases: &written_bases,
         state: &plan.next,
+        base: &state,
     };
     let journal_path = path::resolve_unchecked(root, JOURNAL_FILE)?;
     let needs_journal = !targets.is_empty() || !journal.bases.is_empty();
-    // With a cache, the next state's text is made once, for the journal and the state file.
-    let next_text = cache
-        .as_deref_mut()
-        .map(|cache| cache.state.text(&plan.next));
     let write_journal = || {
-        write::write_atomic_with(&journal_path, |out| match &next_text {
-            Some(text) => journal.write_json_with_state(out, text),
-            None => journal.write_json(out),
-        })
-        .map_err(io_at(&journal_path))
+        write::write_atomic_with(&journal_path, |out| journal.write_json(out))
+            .map_err(io_at(&journal_path))
     };
     // The journal must be durable before any file changes. Without deletions (which come before
     // the batch, see below) it is written while the batch writes its temp files, and the batch
@@ -338,17 +332,16 @@ fn apply_with(
             cache.cleaned.insert(dir.clone());
         }
     }
-    let state = (&*plan.next, next_text.as_deref());
     // 6. The bases (while the state's file may still be on its way).
     let bases = || store_bases(root, journal.bases);
-    let state_file = write_batch_and_state(
+    let (state_file, next_text) = write_batch_and_state(
         root,
         &batch,
         (paths, rerender),
         journal_job,
         bases,
-        state,
-        cache.as_deref().map(|it| &it.state),
+        &plan.next,
+        cache.as_deref_mut().map(|it| &mut it.state),
     )?;
     drop(batch);
     applied.list(&targets, plan);
@@ -408,53 +401,59 @@ fn record_state(
 }
 
 /// The next state's file, written and fsynced but not in place ([`write::Prepared`]); `None`
-/// when `state.json` already holds it. `text` is its text when the caller made it (with
-/// `cache`, which may know the file's text).
-fn prepare_state(
-    root: &Path,
-    next: &State,
-    text: Option<&[u8]>,
-    cache: Option<&StateCache>,
-) -> Result<Option<write::Prepared>, ApplyError> {
+/// when `state.json` already holds it.
+fn prepare_state(root: &Path, next: &State) -> Result<Option<write::Prepared>, ApplyError> {
     let full = path::resolve_unchecked(root, STATE_FILE)?;
-    let prepared = if let Some(text) = text {
-        // The cache knows the file's text when it read it under this lock; otherwise it is read.
-        let known = cache.and_then(StateCache::known_text);
-        let same = match known {
-            Some(known) => known == text,
-            None => std::fs::read(&full).is_ok_and(|old| old == text),
-        };
-        if same {
-            return Ok(None);
-        }
-        write::prepare_atomic_with(&full, |out| out.write_all(text))
-    } else {
-        // Compared by hash and written as it is serialized: the state of a large project is
-        // never held as text.
-        if std::fs::read(&full).is_ok_and(|old| Hash::of(old) == next.fingerprint()) {
-            return Ok(None);
-        }
-        write::prepare_atomic_with(&full, |out| next.write_json(out))
-    };
+    // Compared by hash and written as it is serialized: the state of a large project is never
+    // held as text.
+    if std::fs::read(&full).is_ok_and(|old| Hash::of(old) == next.fingerprint()) {
+        return Ok(None);
+    }
+    let prepared = write::prepare_atomic_with(&full, |out| next.write_json(out));
     prepared.map(Some).map_err(io_at(&full))
 }
 
-/// [`write_batch`], then `bases`, while the next state's file (`state`: the state, and its text
-/// when the caller made it) is written and fsynced ([`prepare_state`]): its fsync need not wait
-/// for theirs. It replaces `state.json` only later, after every file and base is in place.
-/// `journal`, when given, writes the journal meanwhile too; the batch renames nothing before it
-/// succeeded.
+/// [`prepare_state`] through `cache`, which makes the file's text from the texts of the entries
+/// it has seen (returned too) and knows the text of the file when it read it under this lock.
+fn prepare_state_cached(
+    root: &Path,
+    next: &State,
+    cache: &mut StateCache,
+) -> Result<(Option<write::Prepared>, Vec<u8>), ApplyError> {
+    let full = path::resolve_unchecked(root, STATE_FILE)?;
+    let text = cache.text(next);
+    let same = match cache.known_text() {
+        Some(known) => known == text,
+        None => std::fs::read(&full).is_ok_and(|old| old == text),
+    };
+    if same {
+        return Ok((None, text));
+    }
+    let prepared = write::prepare_atomic_with(&full, |out| out.write_all(&text));
+    prepared.map(|it| (Some(it), text)).map_err(io_at(&full))
+}
+
+/// [`write_batch`], then `bases`, while the next state's file is made (through `cache`, when
+/// given, which also returns its text), written and fsynced ([`prepare_state`]): its fsync need
+/// not wait for theirs. It replaces `state.json` only later, after every file and base is in
+/// place. `journal`, when given, writes the journal meanwhile too; the batch renames nothing
+/// before it succeeded.
 fn write_batch_and_state(
     root: &Path,
     batch: &[&Change],
     (paths, rerender): (impl Fn(&&Change) -> Vec<PathBuf> + Sync, &dyn Rerender),
     journal: Option<impl FnOnce() -> Result<(), ApplyError> + Send>,
     bases: impl FnOnce() -> Result<(), ApplyError>,
-    (next, text): (&State, Option<&[u8]>),
-    cache: Option<&StateCache>,
-) -> Result<Option<write::Prepared>, ApplyError> {
+    next: &State,
+    cache: Option<&mut StateCache>,
+) -> Result<(Option<write::Prepared>, Option<Vec<u8>>), ApplyError> {
     let (written, state_file) = std::thread::scope(|scope| {
-        let state_file = scope.spawn(|| prepare_state(root, next, text, cache));
+        let state_file = scope.spawn(|| match cache {
+            Some(cache) => {
+                prepare_state_cached(root, next, cache).map(|(it, text)| (it, Some(text)))
+            }
+            None => prepare_state(root, next).map(|it| (it, None)),
+        });
         let journal = journal.map(|job| scope.spawn(job));
         let gate = || {
             journal.map_or(Ok(()), |job| {
@@ -707,7 +706,7 @@ impl Applied {
 
 /// Writes `.restack/state.json` when its text changes.
 fn write_state(root: &Path, state: &State) -> Result<(), ApplyError> {
-    if let Some(prepared) = prepare_state(root, state, None, None)? {
+    if let Some(prepared) = prepare_state(root, state)? {
         prepared.persist().map_err(io_at(root.join(STATE_FILE)))?;
     }
     Ok(())

@@ -3,9 +3,16 @@
 //!
 //! `.restack/journal.json` lists every intended write with its before- and after-hash, the merge
 //! bases about to be stored (by their text, or, for a base that is exactly the text written to
-//! its path, by name only: `written_bases`, since version 2), and the complete state the apply
-//! will record. Files are written one
-//! by one (each atomically), then the bases, then the state; the journal is removed last.
+//! its path, by name only: `written_bases`, since version 2), and the state the apply will
+//! record: whole (`state`), or, since version 4, as what it changes in the state the apply was
+//! planned against (`delta`: the manifest, the entries that are new or differ, the paths
+//! dropped), which keeps the journal of a small change small however large the project. Files
+//! are written one by one (each atomically), then the bases, then the state; the journal is
+//! removed last.
+//!
+//! A delta is read against the state on disk, which is the state it was made against until the
+//! apply replaces it, and then the very state the delta leads to (the delta applied again changes
+//! nothing): either way, the journaled state is the one the apply records.
 //!
 //! Folding a leftover journal into the old state, path by path:
 //! - a journaled write whose file now has its after-hash (or, for a delete, is gone) finished:
@@ -28,9 +35,9 @@ use crate::plan::hash::Hash;
 use crate::plan::path;
 use crate::plan::state::{Entry, FormatError, State, StateFile, StateFileRef, parse_versioned};
 
-/// The journal format version. Versions 1 (no `written_bases`) and 2 (a state of version 1,
-/// with spans, which are dropped) are still read.
-pub const JOURNAL_VERSION: u32 = 3;
+/// The journal format version. Versions 1 (no `written_bases`), 2 (a state of version 1, with
+/// spans, which are dropped) and 3 (always the whole state) are still read.
+pub const JOURNAL_VERSION: u32 = 4;
 /// The journal file, relative to the project root.
 pub const JOURNAL_FILE: &str = ".restack/journal.json";
 
@@ -54,7 +61,44 @@ pub struct Journal {
     /// Paths whose merge base to store is the very text written to them (see `writes`).
     pub written_bases: BTreeSet<String>,
     /// The state the apply records when it finishes.
-    pub state: State,
+    pub state: Journaled,
+}
+
+/// The state a journal records: whole, or as a [`Delta`] of the state on disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Journaled {
+    Whole(State),
+    Delta(Delta),
+}
+
+/// What a state changes in another: its manifest, its entries that are new or differ, and the
+/// paths of the other it does not have.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Delta {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest: Option<Hash>,
+    #[serde(default)]
+    pub files: BTreeMap<String, Entry>,
+    #[serde(default)]
+    pub dropped: BTreeSet<String>,
+}
+
+impl Delta {
+    /// `base` changed by this delta.
+    pub fn applied_to(&self, base: &State) -> State {
+        let mut files = base.files.clone();
+        files.retain(|rel, _| !self.dropped.contains(rel));
+        for (rel, entry) in &self.files {
+            files.insert(rel.clone(), entry.clone());
+        }
+        State {
+            manifest: self.manifest,
+            files,
+            pending_bases: BTreeMap::new(),
+            interrupted: false,
+        }
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -65,31 +109,90 @@ struct JournalFile {
     bases: BTreeMap<String, Arc<str>>,
     #[serde(default)]
     written_bases: BTreeSet<String>,
-    state: StateFile,
+    #[serde(default)]
+    state: Option<StateFile>,
+    #[serde(default)]
+    delta: Option<Delta>,
 }
 
 /// [`JournalFile`] borrowing its parts, for writing: `W` serializes as the list of writes, `B`
-/// as the set of written bases. Without a state, it is the head of a journal whose state's text
-/// follows ([`JournalRef::write_json_with_state`]).
+/// as the set of written bases, `D` as the delta.
 #[derive(Serialize)]
-struct JournalFileRef<'a, W, B> {
+struct JournalFileRef<'a, W, B, D> {
     version: u32,
     writes: W,
     bases: &'a BTreeMap<String, Arc<str>>,
     written_bases: B,
     #[serde(skip_serializing_if = "Option::is_none")]
     state: Option<StateFileRef<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    delta: Option<D>,
 }
 
 /// A [`Journal`] borrowing its parts, for writing one: its writes are the changes of a plan that
-/// touch a file, its state to record the plan's, so that journaling copies no path.
+/// touch a file, its state to record the plan's, as a delta of the state the plan was made
+/// against, so that journaling copies no path and writes only what changes.
 #[derive(Debug, Clone, Copy)]
 pub struct JournalRef<'a> {
     /// The changes of the apply, in order; those that touch a file are the writes.
     pub changes: &'a [Change],
     pub bases: &'a BTreeMap<String, Arc<str>>,
     pub written_bases: &'a BTreeSet<&'a str>,
+    /// The state the apply records.
     pub state: &'a State,
+    /// The state the plan was made against (the one on disk).
+    pub base: &'a State,
+}
+
+/// The [`Delta`] of `next` from `base`, serialized as it walks both (in path order).
+struct DeltaRef<'a> {
+    next: &'a State,
+    base: &'a State,
+}
+
+impl Serialize for DeltaRef<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct as _;
+
+        /// Entries of `next` that `base` does not have alike.
+        struct Files<'a>(&'a DeltaRef<'a>);
+        impl Serialize for Files<'_> {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                let base = &self.0.base.files;
+                serializer.collect_map(
+                    self.0
+                        .next
+                        .files
+                        .iter()
+                        .filter(|(rel, entry)| base.get(*rel) != Some(*entry)),
+                )
+            }
+        }
+        /// Paths of `base` that `next` does not have.
+        struct Dropped<'a>(&'a DeltaRef<'a>);
+        impl Serialize for Dropped<'_> {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                let next = &self.0.next.files;
+                serializer.collect_seq(
+                    self.0
+                        .base
+                        .files
+                        .keys()
+                        .filter(|rel| !next.contains_key(*rel)),
+                )
+            }
+        }
+        let manifest = self.next.manifest;
+        let mut out = serializer.serialize_struct("Delta", 3)?;
+        if manifest.is_some() {
+            out.serialize_field("manifest", &manifest)?;
+        } else {
+            out.skip_field("manifest")?;
+        }
+        out.serialize_field("files", &Files(self))?;
+        out.serialize_field("dropped", &Dropped(self))?;
+        out.end()
+    }
 }
 
 /// The writes of a [`JournalRef`], serialized as a list of [`JournalWrite`]s.
@@ -127,62 +230,13 @@ impl JournalRef<'_> {
                 writes: Writes(self.changes),
                 bases: self.bases,
                 written_bases: self.written_bases,
-                state: Some(self.state.file_ref()),
+                state: None,
+                delta: Some(DeltaRef {
+                    next: self.state,
+                    base: self.base,
+                }),
             },
         )
-    }
-
-    /// [`JournalRef::write_json`], given the text of the state ([`State::to_json`]'s, as
-    /// [`crate::plan::StateCache::text`] makes it): the same JSON document, with the state's text
-    /// copied in instead of serialized again (indented as a top-level document).
-    pub fn write_json_with_state(
-        &self,
-        out: &mut dyn std::io::Write,
-        state: &[u8],
-    ) -> std::io::Result<()> {
-        let head = JournalFileRef {
-            version: JOURNAL_VERSION,
-            writes: Writes(self.changes),
-            bases: self.bases,
-            written_bases: self.written_bases,
-            state: None,
-        };
-        // The head without its closing `\n}`, then the state as its last field.
-        let mut open = HoldBack {
-            out: &mut *out,
-            held: Vec::new(),
-        };
-        serde_json::to_writer_pretty(&mut open, &head)?;
-        if open.held != b"\n}" {
-            return Err(std::io::Error::other(
-                "unexpected end of the journal's head",
-            ));
-        }
-        out.write_all(b",\n  \"state\": ")?;
-        out.write_all(state.strip_suffix(b"\n").unwrap_or(state))?;
-        out.write_all(b"\n}\n")
-    }
-}
-
-/// Passes every byte on to `out` but the last two, which it holds.
-struct HoldBack<'a> {
-    out: &'a mut dyn std::io::Write,
-    held: Vec<u8>,
-}
-
-impl std::io::Write for HoldBack<'_> {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.held.extend_from_slice(bytes);
-        if self.held.len() > 2 {
-            let pass = self.held.len() - 2;
-            self.out.write_all(&self.held[..pass])?;
-            self.held.drain(..pass);
-        }
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.out.flush()
     }
 }
 
@@ -195,6 +249,10 @@ fn write_json(out: &mut dyn std::io::Write, file: &impl Serialize) -> std::io::R
 impl Journal {
     /// Writes [`Journal::to_json`]'s text to `out`, without building it in memory.
     pub fn write_json(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        let (state, delta) = match &self.state {
+            Journaled::Whole(state) => (Some(state.file_ref()), None),
+            Journaled::Delta(delta) => (None, Some(delta)),
+        };
         write_json(
             out,
             &JournalFileRef {
@@ -202,7 +260,8 @@ impl Journal {
                 writes: &self.writes,
                 bases: &self.bases,
                 written_bases: &self.written_bases,
-                state: Some(self.state.file_ref()),
+                state,
+                delta,
             },
         )
     }
@@ -217,17 +276,42 @@ impl Journal {
 
     pub(crate) fn from_json(text: &str) -> Result<Journal, FormatError> {
         let file: JournalFile = parse_versioned(text, 1..=JOURNAL_VERSION)?;
+        let state = match (file.state, file.delta) {
+            (Some(state), None) => Journaled::Whole(State {
+                manifest: state.manifest,
+                files: state.files,
+                pending_bases: BTreeMap::new(),
+                interrupted: false,
+            }),
+            (None, Some(delta)) if file.version >= 4 => Journaled::Delta(delta),
+            _ => {
+                return Err(FormatError::Corrupt(
+                    "a journal records its state whole (`state`) or, since version 4, as a \
+                     `delta`, and not both"
+                        .to_owned(),
+                ));
+            }
+        };
+        let (files, dropped) = match &state {
+            Journaled::Whole(state) => (&state.files, None),
+            Journaled::Delta(delta) => (&delta.files, Some(&delta.dropped)),
+        };
         let paths = file
             .writes
             .iter()
             .map(|it| it.path.as_str())
             .chain(file.bases.keys().map(String::as_str))
             .chain(file.written_bases.iter().map(String::as_str))
-            .chain(file.state.files.keys().map(String::as_str));
+            .chain(files.keys().map(String::as_str))
+            .chain(dropped.into_iter().flatten().map(String::as_str));
         for rel in paths {
             path::validate(rel).map_err(|err| FormatError::Corrupt(err.to_string()))?;
         }
-        let mut files = file.state.files;
+        let mut state = state;
+        let files = match &mut state {
+            Journaled::Whole(state) => &mut state.files,
+            Journaled::Delta(delta) => &mut delta.files,
+        };
         for entry in files.values_mut() {
             entry.origin.span = None;
         }
@@ -235,13 +319,16 @@ impl Journal {
             writes: file.writes,
             bases: file.bases,
             written_bases: file.written_bases,
-            state: State {
-                manifest: file.state.manifest,
-                files,
-                pending_bases: BTreeMap::new(),
-                interrupted: false,
-            },
+            state,
         })
+    }
+
+    /// The state this journal records, for `old`, the state on disk (see the module docs).
+    fn journaled(&self, old: &State) -> std::borrow::Cow<'_, State> {
+        match &self.state {
+            Journaled::Whole(state) => std::borrow::Cow::Borrowed(state),
+            Journaled::Delta(delta) => std::borrow::Cow::Owned(delta.applied_to(old)),
+        }
     }
 
     /// Folds this journal into `old` (the state on disk), asking `disk` for the current bytes
@@ -265,13 +352,14 @@ impl Journal {
             }
         }
         let all_finished = finished.values().all(|done| *done);
-        let paths: BTreeSet<&String> = old.files.keys().chain(self.state.files.keys()).collect();
+        let journaled = self.journaled(old);
+        let paths: BTreeSet<&String> = old.files.keys().chain(journaled.files.keys()).collect();
         let mut files: BTreeMap<String, Entry> = BTreeMap::new();
         let mut pending_bases = old.pending_bases.clone();
         for rel in paths {
             let from_new = finished.get(rel.as_str()).copied().unwrap_or(true);
             let entry = if from_new {
-                self.state.files.get(rel)
+                journaled.files.get(rel)
             } else {
                 old.files.get(rel)
             };
@@ -288,7 +376,7 @@ impl Journal {
         }
         Ok(State {
             manifest: if all_finished {
-                self.state.manifest
+                journaled.manifest
             } else {
                 old.manifest
             },

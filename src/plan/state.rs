@@ -612,7 +612,7 @@ mod cache_tests {
     use std::collections::{BTreeMap, BTreeSet};
 
     use super::{Entry, State, StateCache};
-    use crate::plan::journal::{Journal, JournalRef};
+    use crate::plan::journal::{Journal, JournalRef, Journaled};
     use crate::plan::{Hash, Origin};
     use crate::render::Kind;
 
@@ -682,42 +682,91 @@ mod cache_tests {
         }
     }
 
-    /// A journal written with the state's text reads back as the one serialized whole.
+    /// A journal written by apply records the next state as a delta of the state it was planned
+    /// against; folded into that state, or into the next state itself (the state was replaced,
+    /// the journal not yet removed), it gives what the whole state's journal gives.
     #[test]
-    fn a_journal_with_the_state_text_reads_as_the_serialized_one() {
-        let next = state(&[("a.py", "1"), ("b.py", "2")]);
-        let changes = vec![crate::plan::Change {
-            path: "a.py".to_owned(),
-            action: crate::plan::Action::Create,
+    fn a_delta_journal_folds_as_the_whole_state() {
+        let mut base = state(&[("a.py", "1"), ("b.py", "2"), ("gone.py", "3")]);
+        base.manifest = Some(Hash::of(b"old"));
+        let mut next = state(&[("a.py", "1"), ("b.py", "changed"), ("new.py", "4")]);
+        next.manifest = Some(Hash::of(b"new"));
+        let changes: Vec<crate::plan::Change> = [
+            ("b.py", Some("2"), Some("changed")),
+            ("new.py", None, Some("4")),
+            ("gone.py", Some("3"), None),
+        ]
+        .into_iter()
+        .map(|(rel, before, after)| crate::plan::Change {
+            path: rel.to_owned(),
+            action: match (before, after) {
+                (None, _) => crate::plan::Action::Create,
+                (_, None) => crate::plan::Action::Delete,
+                _ => crate::plan::Action::Update,
+            },
             kind: Kind::Managed,
             origin: Origin {
                 entity: "function \"F\"".into(),
                 span: Some((0, 1)),
             },
-            before: None,
-            after: Some(Hash::of(b"1")),
+            before: before.map(|it| Hash::of(it.as_bytes())),
+            after: after.map(|it| Hash::of(it.as_bytes())),
             forced: None,
             contents: None,
             base: None,
             previous: None,
             conflicts: Vec::new(),
-        }];
-        let bases = BTreeMap::from([("b.py".to_owned(), "base \"text\"\n".into())]);
-        let written_bases = BTreeSet::from(["a.py"]);
+        })
+        .collect();
+        let bases = BTreeMap::new();
+        let written_bases = BTreeSet::new();
         let journal = JournalRef {
             changes: &changes,
             bases: &bases,
             written_bases: &written_bases,
             state: &next,
+            base: &base,
         };
-        let mut whole = Vec::new();
-        journal.write_json(&mut whole).unwrap();
-        let mut spliced = Vec::new();
-        let text = StateCache::default().text(&next);
-        journal.write_json_with_state(&mut spliced, &text).unwrap();
-        let read = |bytes: &[u8]| Journal::from_json(std::str::from_utf8(bytes).unwrap()).unwrap();
-        assert_eq!(read(&spliced), read(&whole));
-        assert!(spliced.ends_with(b"\n}\n"));
+        let mut text = Vec::new();
+        journal.write_json(&mut text).unwrap();
+        let text = String::from_utf8(text).unwrap();
+        // Only what changes is written.
+        assert!(!text.contains("a.py"), "{text}");
+        let delta = Journal::from_json(&text).unwrap();
+        let whole = Journal {
+            state: Journaled::Whole(next.clone()),
+            ..delta.clone()
+        };
+        assert!(matches!(delta.state, Journaled::Delta(_)));
+        assert_eq!(Journal::from_json(&whole.to_json()).unwrap(), whole);
+        // Every write finished, some, or none, with the old state on disk; and, once every
+        // write finished, the new state on disk (replaced before the journal was removed).
+        let old_files = [("a.py", "1"), ("b.py", "2"), ("gone.py", "3")];
+        let new_files = [("a.py", "1"), ("b.py", "changed"), ("new.py", "4")];
+        let on_disk = |done: &'static [&'static str]| {
+            move |rel: &str| {
+                let files = if done.contains(&rel) {
+                    &new_files
+                } else {
+                    &old_files
+                };
+                let (_, seed) = files.iter().find(|(it, _)| *it == rel)?;
+                Some(seed.as_bytes().to_vec())
+            }
+        };
+        let all: &[&str] = &["b.py", "new.py", "gone.py"];
+        for done in [&[][..], &["b.py"][..], all] {
+            let folded = delta.fold(&base, on_disk(done)).unwrap();
+            assert_eq!(
+                folded,
+                whole.fold(&base, on_disk(done)).unwrap(),
+                "{done:?}"
+            );
+        }
+        let folded = delta.fold(&next, on_disk(all)).unwrap();
+        assert_eq!(folded, whole.fold(&next, on_disk(all)).unwrap());
+        assert_eq!(folded.files, next.files);
+        assert_eq!(folded.manifest, next.manifest);
     }
 
     /// Loading through the cache gives `load`'s state and fingerprint, reads a changed file
@@ -778,7 +827,7 @@ mod cache_tests {
             writes: Vec::new(),
             bases: BTreeMap::new(),
             written_bases: BTreeSet::new(),
-            state: next,
+            state: Journaled::Whole(next),
         };
         std::fs::write(
             root.join(crate::plan::journal::JOURNAL_FILE),
@@ -829,7 +878,7 @@ mod cache_tests {
             writes: Vec::new(),
             bases: BTreeMap::new(),
             written_bases: BTreeSet::new(),
-            state: state(&[("c.py", "1")]),
+            state: Journaled::Whole(state(&[("c.py", "1")])),
         };
         std::fs::write(
             root.join(crate::plan::journal::JOURNAL_FILE),
