@@ -158,28 +158,24 @@ impl Serialize for DeltaRef<'_> {
         struct Files<'a>(&'a DeltaRef<'a>);
         impl Serialize for Files<'_> {
             fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                let base = &self.0.base.files;
-                serializer.collect_map(
-                    self.0
-                        .next
-                        .files
-                        .iter()
-                        .filter(|(rel, entry)| base.get(*rel) != Some(*entry)),
-                )
+                // Both in path order: walked together rather than searched.
+                let mut base = self.0.base.files.iter().peekable();
+                serializer.collect_map(self.0.next.files.iter().filter(|(rel, entry)| {
+                    while base.next_if(|(it, _)| it < rel).is_some() {}
+                    base.next_if(|(it, was)| it == rel && was == entry)
+                        .is_none()
+                }))
             }
         }
         /// Paths of `base` that `next` does not have.
         struct Dropped<'a>(&'a DeltaRef<'a>);
         impl Serialize for Dropped<'_> {
             fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                let next = &self.0.next.files;
-                serializer.collect_seq(
-                    self.0
-                        .base
-                        .files
-                        .keys()
-                        .filter(|rel| !next.contains_key(*rel)),
-                )
+                let mut next = self.0.next.files.keys().peekable();
+                serializer.collect_seq(self.0.base.files.keys().filter(|rel| {
+                    while next.next_if(|it| it < rel).is_some() {}
+                    next.next_if(|it| it == rel).is_none()
+                }))
             }
         }
         let manifest = self.next.manifest;
