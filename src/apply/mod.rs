@@ -332,71 +332,88 @@ fn apply_with(
             cache.cleaned.insert(dir.clone());
         }
     }
-    // 6. The bases (while the state's file may still be on its way).
-    let bases = || store_bases(root, journal.bases);
-    let (state_file, next_text) = write_batch_and_state(
-        root,
-        &batch,
-        (paths, rerender),
-        journal_job,
-        bases,
-        &plan.next,
-        cache.as_deref_mut().map(|it| &mut it.state),
-    )?;
-    drop(batch);
-    applied.list(&targets, plan);
-
-    // 7. The state, then the journal.
-    let journal = needs_journal.then_some(journal_path.as_path());
-    applied.state_written = record_state(root, &plan.next, state_file, next_text, journal, cache)?;
-    Ok(applied)
-}
-
-/// Puts the next state's file (`prepared`, when it changed; `text`, the text the cache made of
-/// it) in place and removes the `journal` (when one was written), while the merge bases no
-/// scaffold of the next state needs are looked for; they are removed last. They belong to no
-/// state, so one that a crash leaves behind is only found by the next sweep. Returns whether
-/// `state.json` was written.
-fn record_state(
-    root: &Path,
-    next: &Arc<State>,
-    prepared: Option<write::Prepared>,
-    text: Option<Vec<u8>>,
-    journal: Option<&Path>,
-    cache: Option<&mut ApplyCache>,
-) -> Result<bool, ApplyError> {
-    let (state_cache, sweep_cache) = match cache {
+    let (mut state_cache, sweep_cache) = match cache {
         Some(cache) => (Some(&mut cache.state), Some(&mut cache.sweep)),
         None => (None, None),
     };
+    let journal_file = needs_journal.then_some(journal_path.as_path());
+    let written = while_sweeping(root, &plan.next, sweep_cache, || {
+        // 6. The bases (while the state's file may still be on its way).
+        let bases = || store_bases(root, journal.bases);
+        let (state_file, next_text) = write_batch_and_state(
+            root,
+            &batch,
+            (paths, rerender),
+            journal_job,
+            bases,
+            &plan.next,
+            state_cache.as_deref_mut(),
+        )?;
+        // 7. The state, then the journal.
+        record_state(
+            root,
+            &plan.next,
+            (state_file, next_text),
+            journal_file,
+            state_cache,
+        )
+    });
+    applied.state_written = written?;
+    drop(batch);
+    applied.list(&targets, plan);
+    Ok(applied)
+}
+
+/// Runs `job` (the writes of an apply) while the merge bases no scaffold of `next` needs are
+/// looked for on another thread; when it succeeded, removes them. They belong to no state, so
+/// they are removed last, and one that a crash leaves behind is only found by the next sweep. A
+/// base the job stores is one `next` needs, so what the listing sees of it (not there yet, a
+/// temp file, the file) makes no difference.
+fn while_sweeping<T>(
+    root: &Path,
+    next: &State,
+    cache: Option<&mut sweep::SweepCache>,
+    job: impl FnOnce() -> Result<T, ApplyError>,
+) -> Result<T, ApplyError> {
     let base_root = root.join(BASE_DIR);
-    let (recorded, found) = std::thread::scope(|scope| {
+    let (done, found) = std::thread::scope(|scope| {
         let sweep = scope.spawn(|| {
-            sweep::stale_bases(&base_root, next, sweep_cache, SystemTime::now())
+            sweep::stale_bases(&base_root, next, cache, SystemTime::now())
                 .map_err(io_at(&base_root))
         });
-        let recorded = (|| -> Result<bool, ApplyError> {
-            let written = prepared.is_some();
-            if let Some(prepared) = prepared {
-                prepared.persist().map_err(io_at(root.join(STATE_FILE)))?;
-            }
-            if let (Some(cache), Some(text)) = (state_cache, text) {
-                cache.wrote(&root.join(STATE_FILE), text, Arc::clone(next));
-            }
-            // The state is in place: were the journal to come back after a crash, it would
-            // fold into this very state, so its removal need not be waited for.
-            if let Some(journal) = journal {
-                write::remove_unsynced(journal).map_err(io_at(journal))?;
-            }
-            Ok(written)
-        })();
+        let done = job();
         let found = sweep
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        (recorded, found)
+        (done, found)
     });
-    let written = recorded?;
+    let done = done?;
     remove_bases(root, found?)?;
+    Ok(done)
+}
+
+/// Puts the next state's file (`prepared`, when it changed; `text`, the text the cache made of
+/// it) in place and removes the `journal` (when one was written). Returns whether `state.json`
+/// was written.
+fn record_state(
+    root: &Path,
+    next: &Arc<State>,
+    (prepared, text): (Option<write::Prepared>, Option<Vec<u8>>),
+    journal: Option<&Path>,
+    cache: Option<&mut StateCache>,
+) -> Result<bool, ApplyError> {
+    let written = prepared.is_some();
+    if let Some(prepared) = prepared {
+        prepared.persist().map_err(io_at(root.join(STATE_FILE)))?;
+    }
+    if let (Some(cache), Some(text)) = (cache, text) {
+        cache.wrote(&root.join(STATE_FILE), text, Arc::clone(next));
+    }
+    // The state is in place: were the journal to come back after a crash, it would fold into
+    // this very state, so its removal need not be waited for.
+    if let Some(journal) = journal {
+        write::remove_unsynced(journal).map_err(io_at(journal))?;
+    }
     Ok(written)
 }
 
