@@ -261,20 +261,28 @@ impl Record {
         if !root.join(STATE_DIR).is_dir() {
             return Ok(());
         }
+        ignore_cache(root)?;
         // Never write through a symlink (see `plan::path`): a symlinked `.restack/cache` could
         // point outside the project.
-        let resolve = |rel: &str| {
-            crate::plan::path::resolve_unchecked(root, rel).map_err(std::io::Error::other)
-        };
-        let ignore = resolve(&format!("{CACHE_DIR}/.gitignore"))?;
-        if std::fs::symlink_metadata(&ignore).is_err() {
-            write::replace_unsynced(&ignore, b"# restack's cache: never commit it.\n*\n")?;
-        }
+        let record = crate::plan::path::resolve_unchecked(root, RECORD_FILE)
+            .map_err(std::io::Error::other)?;
         // Streamed to the file: the text of a large project's record is never built in memory.
-        write::replace_unsynced_with(&resolve(RECORD_FILE)?, |out| {
+        write::replace_unsynced_with(&record, |out| {
             serde_json::to_writer(out, self).map_err(std::io::Error::other)
         })
     }
+}
+
+/// Makes `.restack/cache/` (in the project at `root`) hold its `.gitignore` of everything, unless
+/// it does already. Never through a symlink (see `plan::path`): a symlinked `.restack/cache`
+/// could point outside the project.
+pub(crate) fn ignore_cache(root: &Path) -> std::io::Result<()> {
+    let ignore = crate::plan::path::resolve_unchecked(root, &format!("{CACHE_DIR}/.gitignore"))
+        .map_err(std::io::Error::other)?;
+    if std::fs::symlink_metadata(&ignore).is_err() {
+        write::replace_unsynced(&ignore, b"# restack's cache: never commit it.\n*\n")?;
+    }
+    Ok(())
 }
 
 /// What [`prove_unchanged`] proves: the plan of the project, and what analyzing and rendering

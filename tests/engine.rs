@@ -1136,7 +1136,8 @@ fn a_rendering_that_fails_midway_writes_nothing() {
     assert!(make_plan(root, &v2, false).is_in_sync());
 }
 
-/// Every file under `root` with its bytes (`.restack/lock` aside: it is the lock, not a result).
+/// Every file under `root` with its bytes (`.restack/lock` aside: it is the lock, not a result;
+/// and `.restack/cache/`, restack's caches, which never count either).
 fn contents(root: &Path) -> BTreeMap<String, Vec<u8>> {
     walkdir::WalkDir::new(root)
         .into_iter()
@@ -1149,7 +1150,7 @@ fn contents(root: &Path) -> BTreeMap<String, Vec<u8>> {
                 std::fs::read(it.path()).expect("read"),
             )
         })
-        .filter(|(rel, _)| rel != ".restack/lock")
+        .filter(|(rel, _)| rel != ".restack/lock" && !rel.starts_with(".restack/cache/"))
         .collect()
 }
 
@@ -1191,6 +1192,10 @@ fn applies_through_a_state_cache_write_what_applies_without_one_write() {
                     let plan = plan::plan_against(set, &snapshot, &state, fingerprint, &options);
                     apply::apply_cached(root, &plan, &ApplyOptions::new(manifest_hash()), cache)
                         .expect("apply succeeds");
+                    // As `watch` does once idle: the files replaced are freed.
+                    cache.empty_trash();
+                    let trash = root.join(apply::TRASH_DIR);
+                    assert_eq!(std::fs::read_dir(&trash).expect("trash").count(), 0);
                 }
             }
         }

@@ -429,6 +429,18 @@ fn entities_are_created_invalid_saves_delete_nothing_and_valid_saves_recover() {
     // (a warning planted in the record shows that it was used).
     let record = root.join(".restack/cache/render.json");
     let text = std::fs::read_to_string(&record).expect("watch saved the render record");
+    // The files its apply replaced (the service's registrations, say) had a second name in the
+    // trash only until the loop was idle: then, with the record saved, they were freed.
+    let trash = root.join(".restack/cache/trash");
+    assert!(
+        trash.is_dir(),
+        "the apply keeps what it replaces in the trash"
+    );
+    let kept: Vec<PathBuf> = std::fs::read_dir(&trash)
+        .expect("the trash")
+        .map(|entry| entry.expect("an entry").path())
+        .collect();
+    assert!(kept.is_empty(), "freed once idle: {kept:?}");
     let mut planted: serde_json::Value = serde_json::from_str(&text).expect("JSON record");
     planted["diagnostics"] = serde_json::json!([{
         "code": "unused-variable", "severity": "warning", "message": "planted in the record",

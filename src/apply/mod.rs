@@ -226,6 +226,23 @@ pub struct ApplyCache {
     /// one that another restack killed mid-apply leaves meanwhile is cleaned by the next apply
     /// without this cache (`restack apply`, or `watch` started again).
     cleaned: BTreeSet<PathBuf>,
+    /// Where the files an apply replaces wait to be freed (see [`write::Trash`]), until
+    /// [`ApplyCache::empty_trash`]. `None` until the first apply, and where it cannot be made.
+    trash: Option<write::Trash>,
+}
+
+/// The trash of [`ApplyCache`], relative to the project root: in the cache folder, which git
+/// ignores.
+pub const TRASH_DIR: &str = ".restack/cache/trash";
+
+impl ApplyCache {
+    /// Frees the files the applies since the last call replaced (for when nobody waits). Best
+    /// effort: what stays is freed next time.
+    pub fn empty_trash(&self) {
+        if let Some(trash) = &self.trash {
+            let _ = trash.empty();
+        }
+    }
 }
 
 /// [`apply`] for a long-running caller (`watch`) that keeps `cache` between applies: the state
@@ -240,6 +257,14 @@ pub fn apply_cached(
     cache: &mut ApplyCache,
 ) -> Result<Applied, ApplyError> {
     let _lock = lock::acquire(root, options.lock_timeout)?;
+    if cache.trash.is_none() {
+        // Never through a symlink (see `plan::path`): the trash holds names of the project's
+        // files.
+        cache.trash = crate::record::ignore_cache(root)
+            .ok()
+            .and_then(|()| path::resolve_unchecked(root, TRASH_DIR).ok())
+            .and_then(|dir| write::Trash::new(dir).ok());
+    }
     apply_with(root, plan, options, &ByPath(&|_| None), Some(cache))
 }
 
@@ -332,18 +357,22 @@ fn apply_with(
             cache.cleaned.insert(dir.clone());
         }
     }
-    let (mut state_cache, sweep_cache) = match cache {
-        Some(cache) => (Some(&mut cache.state), Some(&mut cache.sweep)),
-        None => (None, None),
+    let (mut state_cache, sweep_cache, trash) = match cache {
+        Some(cache) => (
+            Some(&mut cache.state),
+            Some(&mut cache.sweep),
+            cache.trash.as_ref(),
+        ),
+        None => (None, None, None),
     };
     let journal_file = needs_journal.then_some(journal_path.as_path());
     let written = while_sweeping(root, &plan.next, sweep_cache, || {
         // 6. The bases (while the state's file may still be on its way).
-        let bases = || store_bases(root, journal.bases);
+        let bases = || store_bases(root, journal.bases, trash);
         let (state_file, next_text) = write_batch_and_state(
             root,
             &batch,
-            (paths, rerender),
+            (paths, rerender, trash),
             journal_job,
             bases,
             &plan.next,
@@ -355,7 +384,7 @@ fn apply_with(
             &plan.next,
             (state_file, next_text),
             journal_file,
-            state_cache,
+            (state_cache, trash),
         )
     });
     applied.state_written = written?;
@@ -400,11 +429,13 @@ fn record_state(
     next: &Arc<State>,
     (prepared, text): (Option<write::Prepared>, Option<Vec<u8>>),
     journal: Option<&Path>,
-    cache: Option<&mut StateCache>,
+    (cache, trash): (Option<&mut StateCache>, Option<&write::Trash>),
 ) -> Result<bool, ApplyError> {
     let written = prepared.is_some();
     if let Some(prepared) = prepared {
-        prepared.persist().map_err(io_at(root.join(STATE_FILE)))?;
+        prepared
+            .persist(trash)
+            .map_err(io_at(root.join(STATE_FILE)))?;
     }
     if let (Some(cache), Some(text)) = (cache, text) {
         cache.wrote(&root.join(STATE_FILE), text, Arc::clone(next));
@@ -412,7 +443,11 @@ fn record_state(
     // The state is in place: were the journal to come back after a crash, it would fold into
     // this very state, so its removal need not be waited for.
     if let Some(journal) = journal {
-        write::remove_unsynced(journal).map_err(io_at(journal))?;
+        match trash {
+            Some(trash) => trash.remove(journal),
+            None => write::remove_unsynced(journal),
+        }
+        .map_err(io_at(journal))?;
     }
     Ok(written)
 }
@@ -458,7 +493,11 @@ fn prepare_state_cached(
 fn write_batch_and_state(
     root: &Path,
     batch: &[&Change],
-    (paths, rerender): (impl Fn(&&Change) -> Vec<PathBuf> + Sync, &dyn Rerender),
+    (paths, rerender, trash): (
+        impl Fn(&&Change) -> Vec<PathBuf> + Sync,
+        &dyn Rerender,
+        Option<&write::Trash>,
+    ),
     journal: Option<impl FnOnce() -> Result<(), ApplyError> + Send>,
     bases: impl FnOnce() -> Result<(), ApplyError>,
     next: &State,
@@ -478,7 +517,7 @@ fn write_batch_and_state(
                     .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
             })
         };
-        let written = write_batch(batch, paths, rerender, gate).and_then(|()| bases());
+        let written = write_batch(batch, paths, (rerender, trash), gate).and_then(|()| bases());
         let state_file = state_file
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
@@ -495,7 +534,7 @@ fn write_batch_and_state(
 fn write_batch(
     batch: &[&Change],
     paths: impl Fn(&&Change) -> Vec<PathBuf> + Sync,
-    rerender: &dyn Rerender,
+    (rerender, trash): (&dyn Rerender, Option<&write::Trash>),
     gate: impl FnOnce() -> Result<(), ApplyError>,
 ) -> Result<(), ApplyError> {
     let in_order = rerender.makes_all();
@@ -525,7 +564,7 @@ fn write_batch(
     };
     let missing = |change: &&Change| failed_render(&change.path, "the project has no such file");
     let source = || held().or_else(rendered);
-    write::write_groups_from(batch, paths, source, missing, gate).map_err(|err| match err {
+    write::write_groups_from(batch, paths, source, missing, gate, trash).map_err(|err| match err {
         write::GroupError::Write(err) => batch_error(err),
         write::GroupError::Bytes(err) => err,
     })
@@ -661,7 +700,7 @@ fn finish_recovery(root: &Path, state: &State) -> Result<(), ApplyError> {
             }
         }
     }
-    store_bases(root, &state.pending_bases)?;
+    store_bases(root, &state.pending_bases, None)?;
     remove_stale_bases(root, state)?;
     write_state(root, state)?;
     write::remove(root, &journal_path).map_err(io_at(&journal_path))
@@ -671,6 +710,7 @@ fn finish_recovery(root: &Path, state: &State) -> Result<(), ApplyError> {
 fn store_bases(
     root: &Path,
     bases: &std::collections::BTreeMap<String, std::sync::Arc<str>>,
+    trash: Option<&write::Trash>,
 ) -> Result<(), ApplyError> {
     let mut writes = Vec::with_capacity(bases.len());
     for (rel, base) in bases {
@@ -681,7 +721,7 @@ fn store_bases(
         .iter()
         .map(|(full, bytes)| (full.as_path(), *bytes))
         .collect();
-    write::write_all_atomic(&writes).map_err(batch_error)
+    write::write_all_atomic(&writes, trash).map_err(batch_error)
 }
 
 /// Removes every base file that no scaffold of `next` needs.
@@ -724,7 +764,9 @@ impl Applied {
 /// Writes `.restack/state.json` when its text changes.
 fn write_state(root: &Path, state: &State) -> Result<(), ApplyError> {
     if let Some(prepared) = prepare_state(root, state)? {
-        prepared.persist().map_err(io_at(root.join(STATE_FILE)))?;
+        prepared
+            .persist(None)
+            .map_err(io_at(root.join(STATE_FILE)))?;
     }
     Ok(())
 }

@@ -13,7 +13,14 @@
 //! and in every directory an interrupted apply wrote to.
 //!
 //! `std::fs::write` and `std::fs::rename` are disallowed by clippy.toml elsewhere; this module does
-//! not need them either: the rename is `tempfile`'s `persist`.
+//! not need them either: the rename is `tempfile`'s `persist` (but for [`Trash::remove`], which
+//! moves a file into the trash).
+//!
+//! Replacing or removing a file frees its blocks, and where the file system discards freed blocks
+//! as they are freed (ext4 mounted with `discard`, common on cloud disks), that waits for the disk:
+//! about 0.3 ms a file, whatever its size. A [`Trash`] (`watch` keeps one) gives each file about to
+//! be replaced or removed a second name first, so that nothing is freed then, and frees them all
+//! later, when nobody waits ([`Trash::empty`]).
 
 use std::collections::BTreeSet;
 use std::io::{self, Write};
@@ -36,7 +43,7 @@ pub fn write_atomic_with(
     path: &Path,
     fill: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> io::Result<()> {
-    prepare_atomic_with(path, fill)?.persist()
+    prepare_atomic_with(path, fill)?.persist(None)
 }
 
 /// The first half of [`write_atomic_with`]: the new file written and fsynced next to `path`, not
@@ -62,10 +69,73 @@ pub struct Prepared {
 }
 
 impl Prepared {
-    /// Renames the file over its target and makes the rename durable.
-    pub fn persist(self) -> io::Result<()> {
+    /// Renames the file over its target and makes the rename durable; with `trash`, the file it
+    /// replaces is freed only when the trash is emptied.
+    pub fn persist(self, trash: Option<&Trash>) -> io::Result<()> {
+        if let Some(trash) = trash {
+            trash.keep(&self.path);
+        }
         self.temp.persist(&self.path).map_err(|err| err.error)?;
         sync_dir(self.path.parent().unwrap_or(Path::new(".")))
+    }
+}
+
+/// A folder of second names of files that were replaced or removed, so that their blocks are
+/// freed when it is emptied rather than when they were replaced (see the module docs). Anything
+/// in it is garbage: a crash may leave files there, which the next [`Trash::empty`] removes.
+/// Its caller puts it where git ignores it.
+#[derive(Debug)]
+pub struct Trash {
+    dir: PathBuf,
+    /// Names files kept during this session: `<pid>-<n>`.
+    next: AtomicUsize,
+}
+
+impl Trash {
+    /// The trash in `dir` (a checked path inside restack's own folder), made if missing.
+    pub fn new(dir: PathBuf) -> io::Result<Trash> {
+        std::fs::create_dir_all(&dir)?;
+        Ok(Trash {
+            dir,
+            next: AtomicUsize::new(0),
+        })
+    }
+
+    fn name(&self) -> PathBuf {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        self.dir.join(format!("{}-{n}", std::process::id()))
+    }
+
+    /// Gives the file at `path` a second name in the trash, if it can (there may be no file
+    /// there): replacing it then frees nothing.
+    pub fn keep(&self, path: &Path) {
+        let _ = std::fs::hard_link(path, self.name());
+    }
+
+    /// Removes the file at `path` (a missing file is fine) by moving it into the trash, without
+    /// waiting for the move to be durable (see [`remove_unsynced`]). Where it cannot be moved,
+    /// it is removed.
+    pub fn remove(&self, path: &Path) -> io::Result<()> {
+        #[expect(
+            clippy::disallowed_methods,
+            reason = "not a write: the file leaves its place whole, into the trash"
+        )]
+        let moved = std::fs::rename(path, self.name());
+        match moved {
+            Err(err) if err.kind() != io::ErrorKind::NotFound => remove_unsynced(path),
+            _ => Ok(()),
+        }
+    }
+
+    /// Removes every file in the trash, freeing what only it still names.
+    pub fn empty(&self) -> io::Result<()> {
+        for entry in std::fs::read_dir(&self.dir)? {
+            let entry = entry?;
+            if entry.file_type()?.is_file() {
+                remove_unsynced(&entry.path())?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -118,11 +188,13 @@ pub struct BatchError {
 /// Each file is still replaced atomically (its bytes are durable before its rename), and a failure
 /// in step 1 renames nothing. A crash leaves each target old or new plus, at worst, temp files
 /// that [`clean_temp_files`] removes; making the *set* consistent is the journal's job.
-pub fn write_all_atomic(files: &[(&Path, &[u8])]) -> Result<(), BatchError> {
-    write_groups_atomic(
+/// With `trash`, the files replaced are freed only when it is emptied.
+pub fn write_all_atomic(files: &[(&Path, &[u8])], trash: Option<&Trash>) -> Result<(), BatchError> {
+    write_groups_keeping(
         files,
         |(path, _)| vec![path.to_path_buf()],
         |(_, bytes)| Ok::<_, std::convert::Infallible>(std::borrow::Cow::Borrowed(*bytes)),
+        trash,
     )
     .map_err(|err| match err {
         GroupError::Write(err) => err,
@@ -157,6 +229,16 @@ pub fn write_groups_atomic<T: Sync, E: Send>(
     paths: impl Fn(&T) -> Vec<PathBuf> + Sync,
     bytes: impl Fn(&T) -> Result<std::borrow::Cow<'_, [u8]>, E> + Sync,
 ) -> Result<(), GroupError<E>> {
+    write_groups_keeping(groups, paths, bytes, None)
+}
+
+/// [`write_groups_atomic`]; with `trash`, the files replaced are freed only when it is emptied.
+fn write_groups_keeping<T: Sync, E: Send>(
+    groups: &[T],
+    paths: impl Fn(&T) -> Vec<PathBuf> + Sync,
+    bytes: impl Fn(&T) -> Result<std::borrow::Cow<'_, [u8]>, E> + Sync,
+    trash: Option<&Trash>,
+) -> Result<(), GroupError<E>> {
     let next = AtomicUsize::new(0);
     let source = || {
         let idx = next.fetch_add(1, Ordering::Relaxed);
@@ -169,6 +251,7 @@ pub fn write_groups_atomic<T: Sync, E: Send>(
         source,
         |_| unreachable!("every group is taken from the source in turn"),
         || Ok(()),
+        trash,
     )
 }
 
@@ -177,13 +260,15 @@ pub fn write_groups_atomic<T: Sync, E: Send>(
 /// it will. Each group must come once; for the first group in order that did not come at all,
 /// `missing` gives the error (and nothing is renamed). `gate` runs once every temp file is
 /// written, before the first rename: its error renames nothing either (a caller waits there for
-/// what must be durable before any target changes).
+/// what must be durable before any target changes). With `trash`, the files replaced are freed
+/// only when it is emptied.
 pub fn write_groups_from<'g, T: Sync, E: Send>(
     groups: &'g [T],
     paths: impl Fn(&T) -> Vec<PathBuf> + Sync,
     source: impl Fn() -> Option<(usize, Result<std::borrow::Cow<'g, [u8]>, E>)> + Sync,
     missing: impl Fn(&T) -> E,
     gate: impl FnOnce() -> Result<(), E>,
+    trash: Option<&Trash>,
 ) -> Result<(), GroupError<E>> {
     // The distinct directories (a project has few), each made before its files are written.
     let mut dirs: BTreeSet<PathBuf> = BTreeSet::new();
@@ -198,7 +283,7 @@ pub fn write_groups_from<'g, T: Sync, E: Send>(
     }
     let mut temps = write_temps(groups, &paths, &source, &missing)?;
     gate().map_err(GroupError::Bytes)?;
-    temps.rename_all()?;
+    temps.rename_all(trash)?;
     let dirs: Vec<PathBuf> = dirs.into_iter().collect();
     in_parallel(&dirs, |dir| sync_dir(dir).map_err(failed(dir)))?;
     Ok(())
@@ -235,7 +320,7 @@ impl<T, P: Fn(&T) -> Vec<PathBuf>> Temps<'_, '_, T, P> {
     }
 
     /// Renames every temp file over its target, in rounds (see [`write_groups_atomic`]).
-    fn rename_all<E>(&mut self) -> Result<(), GroupError<E>> {
+    fn rename_all<E>(&mut self, trash: Option<&Trash>) -> Result<(), GroupError<E>> {
         let rounds = self.names.iter().map(|(_, file, _)| *file).max();
         for round in rounds.into_iter().flat_map(|last| 0..=last) {
             for (group, file, rand) in &mut self.names {
@@ -251,6 +336,9 @@ impl<T, P: Fn(&T) -> Vec<PathBuf>> Temps<'_, '_, T, P> {
                     .map_err(failed(target))?;
                 // The temp path owns the file now: a failed rename drops it, which removes it.
                 *rand = None;
+                if let Some(trash) = trash {
+                    trash.keep(target);
+                }
                 temp.persist(target)
                     .map_err(|err| failed(target)(err.error))?;
             }
@@ -590,6 +678,58 @@ mod tests {
         move |(paths, _)| paths.iter().map(|it| root.join(it)).collect()
     }
 
+    /// With a trash, the files replaced and removed keep a name in it (so nothing is freed yet)
+    /// until it is emptied; the files written are exactly those written without it.
+    #[test]
+    fn a_trash_keeps_what_was_replaced_until_it_is_emptied() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path();
+        let trash = super::Trash::new(root.join("trash")).expect("trash");
+        let trashed = || {
+            let mut kept: Vec<Vec<u8>> = tree(&root.join("trash"))
+                .into_iter()
+                .map(|(_, bytes)| bytes)
+                .collect();
+            kept.sort();
+            kept
+        };
+        super::write_atomic(&root.join("a.txt"), b"old a").expect("write");
+        super::write_atomic(&root.join("b.txt"), b"old b").expect("write");
+        super::write_atomic(&root.join("journal"), b"j").expect("write");
+        super::write_all_atomic(
+            &[
+                (root.join("a.txt").as_path(), b"new a"),
+                (root.join("c.txt").as_path(), b"new c"),
+            ],
+            Some(&trash),
+        )
+        .expect("batch");
+        super::prepare_atomic_with(&root.join("b.txt"), |out| out.write_all(b"new b"))
+            .expect("prepare")
+            .persist(Some(&trash))
+            .expect("persist");
+        trash.remove(&root.join("journal")).expect("remove");
+        trash
+            .remove(&root.join("missing"))
+            .expect("a missing file is fine");
+        let outside_trash: Vec<(String, Vec<u8>)> = tree(root)
+            .into_iter()
+            .filter(|(rel, _)| !rel.starts_with("trash/"))
+            .collect();
+        let expected: Vec<(String, Vec<u8>)> =
+            [("a.txt", "new a"), ("b.txt", "new b"), ("c.txt", "new c")]
+                .iter()
+                .map(|(rel, bytes)| ((*rel).to_owned(), bytes.as_bytes().to_vec()))
+                .collect();
+        assert_eq!(outside_trash, expected);
+        assert_eq!(
+            trashed(),
+            [b"j".to_vec(), b"old a".to_vec(), b"old b".to_vec()]
+        );
+        trash.empty().expect("empty");
+        assert!(trashed().is_empty());
+    }
+
     #[test]
     fn every_file_of_a_group_gets_its_bytes_and_no_temp_file_is_left() {
         let dir = tempfile::tempdir().expect("temp dir");
@@ -658,6 +798,7 @@ mod tests {
             source,
             |(paths, _)| paths[0],
             || Ok(()),
+            None,
         );
         assert!(matches!(res, Err(GroupError::Bytes("b.txt"))), "{res:?}");
         assert!(tree(root).is_empty(), "{:?}", tree(root));

@@ -410,10 +410,12 @@ impl Loop {
         }
     }
 
-    /// Saves the render record of the last reconcile, if not saved yet.
+    /// Saves the render record of the last reconcile, if not saved yet, and frees the files the
+    /// reconciles since the last call replaced (see [`crate::apply::ApplyCache::empty_trash`]).
     fn save_record(&mut self) {
         if let Some(mut reconciled) = self.unsaved.take() {
             reconciled.save_record(&self.root);
+            self.caches.apply.empty_trash();
         }
     }
 
