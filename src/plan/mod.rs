@@ -74,7 +74,8 @@ pub use merge::{ConflictHunk, MergeOutcome, merge, merge_with_markers};
 pub use origin::Origin;
 pub use path::PathError;
 pub use reconcile::{
-    Hashes, Plan, PlanOptions, Summary, plan, plan_against, plan_unchanged, texts_needed,
+    Hashes, Plan, PlanCache, PlanOptions, Summary, plan, plan_against, plan_cached, plan_unchanged,
+    texts_needed,
 };
 pub use saved::{PLAN_VERSION, SavedPlanError};
 pub(crate) use scan::Stamp;

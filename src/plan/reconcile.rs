@@ -1,6 +1,7 @@
 //! `plan`: the pure decision of what to do with every path. Owns the ownership rules (see the
 //! `plan` module docs); does no IO.
 
+use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -8,7 +9,7 @@ use crate::plan::change::{Action, Change, Reason, Text};
 use crate::plan::hash::Hash;
 use crate::plan::merge::{MergeOutcome, merge};
 use crate::plan::origin::Origin;
-use crate::plan::scan::{OnDisk, Snapshot};
+use crate::plan::scan::{Base, OnDisk, Snapshot};
 use crate::plan::state::{Entry, State};
 use crate::render::{File, FileSet, Kind};
 
@@ -93,37 +94,136 @@ pub fn plan_against(
     fingerprint: Hash,
     options: &PlanOptions,
 ) -> Plan {
+    plan_with(files, snapshot, state, fingerprint, options, None)
+}
+
+/// What `watch` keeps of its last plans (see [`plan_cached`]): the next states of the last two,
+/// and the entries in which the newer differs from the older.
+///
+/// Most paths keep their state entry from one plan to the next, so a next state is the state
+/// with a few entries replaced. A copy of the state's thousands of entries would cost more than
+/// the plan itself: instead, the next state of the plan before last, which nobody holds once
+/// the last plan was applied, is brought up to date with the entries the last plan replaced
+/// and then with those this plan replaces.
+#[derive(Debug, Default)]
+pub struct PlanCache {
+    last: Option<Last>,
+}
+
+#[derive(Debug)]
+struct Last {
+    /// The next state of the plan before last (`None`: taken, or not one this cache made).
+    older: Option<Arc<State>>,
+    /// The entries `newer` has that `older` does not (`None`: removed), in path order.
+    patches: Vec<(String, Option<Entry>)>,
+    /// The next state of the last plan.
+    newer: Arc<State>,
+}
+
+/// [`plan_against`], reusing for the next state the memory of the plan before last (see
+/// [`PlanCache`]): the same plan.
+pub fn plan_cached(
+    files: &FileSet,
+    snapshot: &Snapshot,
+    state: &State,
+    fingerprint: Hash,
+    options: &PlanOptions,
+    cache: &mut PlanCache,
+) -> Plan {
+    plan_with(files, snapshot, state, fingerprint, options, Some(cache))
+}
+
+fn plan_with(
+    files: &FileSet,
+    snapshot: &Snapshot,
+    state: &State,
+    fingerprint: Hash,
+    options: &PlanOptions,
+    mut cache: Option<&mut PlanCache>,
+) -> Plan {
     debug_assert_eq!(fingerprint, state.fingerprint());
-    // At most one change per path: no Vec of a plan of thousands of changes grows by doubling.
-    let paths = super::scan::paths(files, state).count();
-    let mut changes = Vec::with_capacity(paths);
-    // The next state's entries, made in path order: collected into a map at once (one comparison
-    // per entry to see they are sorted) rather than inserted one by one (a search each).
-    let mut next = Vec::with_capacity(paths);
-    // The snapshot holds the existing files among these paths, in the same order: walked along
-    // with them rather than searched.
+    // At most one change per path: sized for the paths rendered and recorded when one set holds
+    // the other (no orphan on disk, or nothing rendered that was not recorded), so the Vec of
+    // thousands of changes grows only when a plan deletes files.
+    let mut changes = Vec::with_capacity(files.files.len().max(state.files.len()));
+    // The next state's entries that are not the state's: most paths keep their entry, so the
+    // next state is the state with these replaced.
+    let mut patches: Vec<(&String, Option<Entry>)> = Vec::new();
+    // The snapshot holds the existing files among these paths, and the merge bases of some of
+    // them, in the same order: walked along with them rather than searched.
     let mut on_disk = snapshot.files.iter().peekable();
+    let mut bases = snapshot.bases.iter().peekable();
     for (rel, file, entry) in super::scan::pairs(files, state) {
-        while on_disk.next_if(|(it, _)| *it < rel).is_some() {}
-        let disk = on_disk.next_if(|(it, _)| *it == rel).map(|(_, it)| it);
+        let disk = next_at(&mut on_disk, rel);
         let planned = match file {
-            Some(file) => Some(plan_rendered(
-                rel,
-                file,
-                disk,
-                entry,
-                snapshot,
-                options.force,
-            )),
+            Some(file) => {
+                // Only a scaffold has a merge base.
+                let base = if file.kind == Kind::Scaffold {
+                    next_at(&mut bases, rel)
+                } else {
+                    None
+                };
+                Some(plan_rendered(rel, file, disk, entry, base, options.force))
+            }
             None => entry.and_then(|entry| plan_orphan(rel, entry, disk, options.force)),
         };
-        let Some((change, record)) = planned else {
-            continue;
+        let (change, record) = match planned {
+            Some((change, record)) => (Some(change), record),
+            None => (None, None),
         };
-        if let Some(record) = record {
-            next.push((rel.clone(), record));
+        let same = match (&record, entry) {
+            (Some(record), Some(entry)) => record == entry,
+            (None, None) => true,
+            _ => false,
+        };
+        if !same {
+            patches.push((rel, record));
         }
-        changes.push(change);
+        changes.extend(change);
+    }
+    // The next plan may find this plan's next state as its state, and this plan's state no
+    // longer held by anyone: kept when this cache made it.
+    let mut older = None;
+    let entries = match cache.as_mut().and_then(|it| it.last.take()) {
+        // The state is the next state of the last plan: the state before it, brought up to it,
+        // when nobody else holds it.
+        Some(last) if std::ptr::eq(state, Arc::as_ptr(&last.newer)) => {
+            let entries = match last.older.map(Arc::try_unwrap) {
+                Some(Ok(spare)) => {
+                    let mut entries = spare.files;
+                    patch(
+                        &mut entries,
+                        last.patches.iter().map(|(rel, it)| (rel, it.clone())),
+                    );
+                    debug_assert!(entries == state.files, "the state brought up to date");
+                    patch(
+                        &mut entries,
+                        patches.iter().map(|(rel, it)| (*rel, it.clone())),
+                    );
+                    entries
+                }
+                _ => patched(&state.files, &patches),
+            };
+            older = Some(last.newer);
+            entries
+        }
+        _ => patched(&state.files, &patches),
+    };
+    let next = Arc::new(State {
+        manifest: Some(options.manifest),
+        files: entries,
+        pending_bases: BTreeMap::new(),
+        interrupted: false,
+    });
+    if let Some(cache) = cache {
+        cache.last = Some(Last {
+            older,
+            patches: patches
+                .into_iter()
+                .map(|(rel, it)| (rel.clone(), it))
+                .collect(),
+            newer: Arc::clone(&next),
+        });
     }
     Plan {
         manifest: options.manifest,
@@ -131,13 +231,80 @@ pub fn plan_against(
         force: options.force,
         interrupted: state.interrupted,
         changes,
-        next: Arc::new(State {
-            manifest: Some(options.manifest),
-            files: next.into_iter().collect(),
-            pending_bases: BTreeMap::new(),
-            interrupted: false,
-        }),
+        next,
     }
+}
+
+/// The value at `rel` of an iterator over a map in path order, advanced past every key up to
+/// `rel`, each compared once. Called with increasing paths, it walks the map once.
+fn next_at<'a, V>(
+    it: &mut std::iter::Peekable<std::collections::btree_map::Iter<'a, String, V>>,
+    rel: &str,
+) -> Option<&'a V> {
+    loop {
+        let (key, value) = it.peek()?;
+        match key.as_str().cmp(rel) {
+            Ordering::Less => {
+                it.next();
+            }
+            Ordering::Equal => {
+                let value = *value;
+                it.next();
+                return Some(value);
+            }
+            Ordering::Greater => return None,
+        }
+    }
+}
+
+/// Puts each of `patches` into `entries` (`None`: removes the path's entry).
+fn patch<'a>(
+    entries: &mut BTreeMap<String, Entry>,
+    patches: impl Iterator<Item = (&'a String, Option<Entry>)>,
+) {
+    for (rel, record) in patches {
+        match (record, entries.get_mut(rel.as_str())) {
+            (Some(record), Some(slot)) => *slot = record,
+            (Some(record), None) => {
+                entries.insert(rel.clone(), record);
+            }
+            (None, _) => {
+                entries.remove(rel.as_str());
+            }
+        }
+    }
+}
+
+/// `entries` with each of `patches` (in path order, each path once) put in (`None`: removed).
+/// A few patches are put into a copy of the map, which compares no keys but theirs; many (the
+/// first apply), merged with it in one walk.
+fn patched(
+    entries: &BTreeMap<String, Entry>,
+    patches: &[(&String, Option<Entry>)],
+) -> BTreeMap<String, Entry> {
+    if patches.len() <= entries.len() / 16 {
+        let mut next = entries.clone();
+        patch(
+            &mut next,
+            patches.iter().map(|(rel, it)| (*rel, it.clone())),
+        );
+        return next;
+    }
+    let mut next = Vec::with_capacity(entries.len() + patches.len());
+    let mut patches = patches.iter().peekable();
+    for (rel, entry) in entries {
+        while let Some((added, record)) = patches.next_if(|(it, _)| *it < rel) {
+            next.extend(record.clone().map(|record| ((*added).clone(), record)));
+        }
+        match patches.next_if(|(it, _)| *it == rel) {
+            Some((_, record)) => next.extend(record.clone().map(|record| (rel.clone(), record))),
+            None => next.push((rel.clone(), entry.clone())),
+        }
+    }
+    next.extend(patches.filter_map(|(rel, record)| Some(((*rel).clone(), record.clone()?))));
+    // In path order: collected into a map at once (one comparison per entry to see they are
+    // sorted) rather than inserted one by one (a search each).
+    next.into_iter().collect()
 }
 
 /// What [`plan_unchanged`] knows of the disk: the hash of every file that exists among the
@@ -241,7 +408,7 @@ fn plan_rendered(
     file: &File,
     disk: Option<&OnDisk>,
     entry: Option<&Entry>,
-    snapshot: &Snapshot,
+    base: Option<&Base>,
     force: bool,
 ) -> Planned {
     let new_hash = file.hash;
@@ -262,10 +429,7 @@ fn plan_rendered(
         origin: origin.recorded(),
         hash: new_hash,
     };
-    let base_stored = snapshot
-        .bases
-        .get(rel)
-        .is_some_and(|it| it.hash == new_hash);
+    let base_stored = base.is_some_and(|it| it.hash == new_hash);
     let base_to_store = |record: &Entry| {
         (file.kind == Kind::Scaffold && record.hash == new_hash && !base_stored).then(rendering)
     };
@@ -343,7 +507,7 @@ fn plan_rendered(
             )
         }
         (Some(entry), Some(disk)) => {
-            plan_edited_scaffold(rel, file, disk, entry, snapshot, force, fresh, &change)
+            plan_edited_scaffold(rel, file, disk, entry, base, force, fresh, &change)
         }
     };
     if let Some(record) = &record {
@@ -363,16 +527,12 @@ fn plan_edited_scaffold(
     file: &File,
     disk: &OnDisk,
     entry: &Entry,
-    snapshot: &Snapshot,
+    base: Option<&Base>,
     force: bool,
     fresh: Entry,
     change: &MakeChange<'_>,
 ) -> Planned {
-    let base = snapshot
-        .bases
-        .get(rel)
-        .and_then(|it| it.text.as_deref())
-        .unwrap_or("");
+    let base = base.and_then(|it| it.text.as_deref()).unwrap_or("");
     // The caller loaded the texts of every path `texts_needed` names, this one included; were one
     // missing, the merge would conflict, which writes nothing.
     debug_assert!(
@@ -478,7 +638,6 @@ fn plan_orphan(rel: &str, entry: &Entry, disk: Option<&OnDisk>, force: bool) -> 
 mod tests {
     use super::*;
     use crate::ir;
-    use crate::plan::scan::Base;
 
     const TEXTS: [&str; 3] = ["one\n", "two\n", "three\n"];
 
@@ -511,6 +670,244 @@ mod tests {
         }
         // The proof is not vacuous: many cases are no-ops.
         assert!(proved > 20, "{proved}");
+    }
+
+    /// A plan decides each path on its own: over many paths, with few or many of them changing
+    /// (the next state made from the state with a few entries replaced, or merged with many),
+    /// the plan is the plans of each path alone, put together.
+    #[test]
+    #[expect(clippy::too_many_lines, reason = "one scenario built and checked")]
+    fn a_plan_is_the_plans_of_its_paths() {
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut roll = move |sides: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % sides
+        };
+        for round in 0..40 {
+            // Odd rounds change one path in 50; even rounds, most paths.
+            let churn = if round % 2 == 1 { 50 } else { 2 };
+            let mut files = FileSet::default();
+            let mut state = State::default();
+            let mut snapshot = Snapshot::default();
+            for idx in 0..200 {
+                let rel = format!("src/{}/{idx:03}.py", ["a", "bb", "a/c"][idx % 3]);
+                let text = |it: u64| TEXTS[usize::try_from(it).expect("small")];
+                let kind = [Kind::Managed, Kind::Scaffold][usize::from(roll(2) == 0)];
+                let entity = format!("function \"F{}\"", roll(3));
+                let steady = roll(churn) != 0;
+                let rendered = text(roll(3));
+                let rendered = (steady || roll(4) != 0).then_some(rendered);
+                let recorded = if steady {
+                    rendered
+                } else {
+                    [None, Some(text(roll(3)))][usize::try_from(roll(2)).expect("small")]
+                };
+                let disk = if steady {
+                    rendered
+                } else {
+                    [None, Some(text(roll(3)))][usize::try_from(roll(2)).expect("small")]
+                };
+                if let Some(rendered) = rendered {
+                    let origin = ir::Origin {
+                        entity: entity.clone(),
+                        span: (idx, idx + 1),
+                    };
+                    files
+                        .files
+                        .insert(rel.clone(), File::rendered(rendered, kind, origin, "t.j2"));
+                }
+                if let Some(recorded) = recorded {
+                    let entry = Entry {
+                        kind,
+                        origin: Origin {
+                            entity: entity.into(),
+                            span: None,
+                        },
+                        hash: Hash::of(recorded),
+                    };
+                    state.files.insert(rel.clone(), entry);
+                    if kind == Kind::Scaffold && (steady || roll(2) == 0) {
+                        let base = Base {
+                            hash: Hash::of(recorded),
+                            text: Some(recorded.into()),
+                        };
+                        snapshot.bases.insert(rel.clone(), base);
+                    }
+                }
+                if let Some(disk) = disk {
+                    let on_disk = OnDisk {
+                        hash: Hash::of(disk),
+                        bytes: Some(disk.as_bytes().into()),
+                    };
+                    snapshot.files.insert(rel, on_disk);
+                }
+            }
+            for force in [false, true] {
+                let options = PlanOptions {
+                    manifest: Hash::of("manifest"),
+                    force,
+                };
+                let whole = plan(&files, &snapshot, &state, &options);
+                let mut parts = Plan {
+                    next: Arc::new(State {
+                        manifest: Some(options.manifest),
+                        ..State::default()
+                    }),
+                    changes: Vec::new(),
+                    ..whole.clone()
+                };
+                let rels: std::collections::BTreeSet<&String> =
+                    files.files.keys().chain(state.files.keys()).collect();
+                for rel in rels {
+                    let files = FileSet {
+                        files: only(&files.files, rel),
+                    };
+                    let state = State {
+                        files: only(&state.files, rel),
+                        ..state.clone()
+                    };
+                    let snapshot = Snapshot {
+                        files: only(&snapshot.files, rel),
+                        bases: only(&snapshot.bases, rel),
+                    };
+                    let alone = plan(&files, &snapshot, &state, &options);
+                    parts.changes.extend(alone.changes);
+                    Arc::make_mut(&mut parts.next)
+                        .files
+                        .extend(Arc::unwrap_or_clone(alone.next).files);
+                }
+                assert_eq!(whole, parts, "round {round}, force {force}");
+            }
+        }
+    }
+
+    /// Through a sequence of edits, each plan applied (its next state becoming the state, its
+    /// writes the disk), the cached plans are the plans: when the state is the last plan's next
+    /// state, when an earlier plan is still held, and when the state comes from elsewhere.
+    #[test]
+    #[expect(clippy::too_many_lines, reason = "one sequence of steps, each checked")]
+    fn cached_plans_are_plans_through_edits() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut roll = move |sides: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            usize::try_from(seed % sides).expect("small")
+        };
+        let texts = ["one\n", "two\n", "three\n", "four\n"];
+        let rel = |idx: usize| format!("src/{}/{idx:03}.py", ["a", "b/c", "bb"][idx % 3]);
+        let origin = |idx: usize, entity: usize| ir::Origin {
+            entity: format!("function \"F{entity}\""),
+            span: (idx, idx + 1),
+        };
+        let mut files = FileSet::default();
+        for idx in 0..120 {
+            let kind = [Kind::Managed, Kind::Scaffold][idx % 2];
+            let file = File::rendered(texts[idx % 4], kind, origin(idx, idx / 3), "t.j2");
+            files.files.insert(rel(idx), file);
+        }
+        let mut state = Arc::new(State::default());
+        let mut snapshot = Snapshot::default();
+        let mut cache = PlanCache::default();
+        let mut held = Vec::new();
+        let mut reused = 0;
+        for step in 0..60 {
+            let options = PlanOptions {
+                manifest: Hash::of(format!("manifest {step}")),
+                force: roll(5) == 0,
+            };
+            reused += usize::from(cache.last.as_ref().is_some_and(|last| {
+                Arc::ptr_eq(&state, &last.newer)
+                    && last
+                        .older
+                        .as_ref()
+                        .is_some_and(|it| Arc::strong_count(it) == 1)
+            }));
+            let cached = plan_cached(
+                &files,
+                &snapshot,
+                &state,
+                state.fingerprint(),
+                &options,
+                &mut cache,
+            );
+            let fresh = plan(&files, &snapshot, &state, &options);
+            assert_eq!(cached, fresh, "step {step}");
+            // Apply: every write lands, and the next state is the state.
+            for change in &cached.changes {
+                if matches!(change.action, Action::Delete) {
+                    snapshot.files.remove(&change.path);
+                } else if let Some(Text::Given(text)) = &change.contents
+                    && change.action.touches_file()
+                {
+                    let on_disk = OnDisk {
+                        hash: Hash::of(text.as_bytes()),
+                        bytes: Some(text.as_bytes().into()),
+                    };
+                    snapshot.files.insert(change.path.clone(), on_disk);
+                }
+                if let Some(Text::Given(text)) = &change.base {
+                    let base = Base {
+                        hash: Hash::of(text.as_bytes()),
+                        text: Some(Arc::clone(text)),
+                    };
+                    snapshot.bases.insert(change.path.clone(), base);
+                }
+            }
+            let next = Arc::clone(&cached.next);
+            snapshot
+                .bases
+                .retain(|rel, base| next.files.get(rel).is_some_and(|it| it.hash == base.hash));
+            state = match roll(8) {
+                // A state read again: not the one the cache made.
+                0 => Arc::new((*next).clone()),
+                _ => next,
+            };
+            // Sometimes a plan outlives the next one.
+            if roll(4) == 0 {
+                held.push(cached);
+            } else {
+                held.clear();
+            }
+            // Edits: renderings, hand edits and deletions, paths added and removed.
+            for _ in 0..roll(4) {
+                let idx = roll(130);
+                let kind = [Kind::Managed, Kind::Scaffold][idx % 2];
+                match roll(6) {
+                    0 => {
+                        files.files.remove(&rel(idx));
+                    }
+                    1 => {
+                        let text = texts[roll(4)];
+                        let on_disk = OnDisk {
+                            hash: Hash::of(text),
+                            bytes: Some(text.as_bytes().into()),
+                        };
+                        snapshot.files.insert(rel(idx), on_disk);
+                    }
+                    2 => {
+                        snapshot.files.remove(&rel(idx));
+                    }
+                    _ => {
+                        let text = texts[roll(4)];
+                        let file = File::rendered(text, kind, origin(idx, roll(50)), "t.j2");
+                        files.files.insert(rel(idx), file);
+                    }
+                }
+            }
+        }
+        // The proof is not vacuous: most plans reuse the state before last.
+        assert!(reused > 20, "{reused}");
+    }
+
+    /// The entry of `map` at `rel`, alone.
+    fn only<V: Clone>(map: &BTreeMap<String, V>, rel: &str) -> BTreeMap<String, V> {
+        map.get_key_value(rel)
+            .map(|(rel, value)| (rel.clone(), value.clone()))
+            .into_iter()
+            .collect()
     }
 
     /// One case; true when `plan_unchanged` gave a plan.

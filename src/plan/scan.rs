@@ -149,6 +149,9 @@ fn changed(rel: &str) -> ScanError {
 pub struct ScanCache {
     files: HashMap<PathBuf, (Stamp, OnDisk)>,
     watched: HashSet<PathBuf>,
+    /// Every watched directory and each of its ancestors: the paths whose change may be that
+    /// of a watched directory (see [`ScanCache::forget`]), found by one lookup.
+    holding: HashSet<PathBuf>,
     /// Watched directories whose files have not been checked since the watch began: served
     /// after one more check of their metadata.
     unchecked: HashSet<PathBuf>,
@@ -227,6 +230,17 @@ impl ScanCache {
         self.unchecked
             .extend(dirs.iter().filter(|dir| !old.contains(*dir)).cloned());
         self.unchecked.retain(|dir| dirs.contains(dir));
+        if dirs != old {
+            // A path every directory starts with, the empty one, is no ancestor of an absolute
+            // one: added for the same answer as asking each directory.
+            let empty = (!dirs.is_empty()).then(|| Path::new(""));
+            self.holding = dirs
+                .iter()
+                .flat_map(|dir| dir.ancestors())
+                .chain(empty)
+                .map(Path::to_path_buf)
+                .collect();
+        }
         self.watched = dirs;
     }
 
@@ -234,8 +248,8 @@ impl ScanCache {
     /// below it. (A file elsewhere is checked by its metadata anyway, so most events, about one
     /// file, cost one lookup.)
     pub fn forget(&mut self, path: &Path) {
-        if self.files.remove(path).is_none() && self.watched.iter().any(|dir| dir.starts_with(path))
-        {
+        // `holding` holds exactly the paths some watched directory starts with.
+        if self.files.remove(path).is_none() && self.holding.contains(path) {
             self.files.retain(|full, _| !full.starts_with(path));
             self.last = None;
         }
@@ -421,10 +435,19 @@ fn update(
         };
         look_again(&mut last.recheck_bases, rel, !trusted);
     }
-    if !same_scaffolds {
-        last.scaffolds = scaffolds(state)
-            .map(|(rel, hash)| (rel.clone(), hash))
-            .collect();
+    match same_scaffolds {
+        Same::All => {}
+        // An edit changes the hashes of a few scaffolds, not their paths: no path is copied.
+        Same::Paths => {
+            for ((_, known), (_, hash)) in last.scaffolds.iter_mut().zip(scaffolds(state)) {
+                *known = hash;
+            }
+        }
+        Same::Nothing => {
+            last.scaffolds = scaffolds(state)
+                .map(|(rel, hash)| (rel.clone(), hash))
+                .collect();
+        }
     }
     last.recheck_bases.retain(|rel| {
         state
@@ -457,10 +480,17 @@ impl Last {
         let mut same = true;
         let mut old = self.paths.iter().peekable();
         for rel in paths(files, state) {
-            while let Some(it) = old.next_if(|it| *it < rel) {
-                gone.push(it.clone());
-            }
-            let known = old.next_if(|it| *it == rel).is_some();
+            // Each old path is compared with a new one once.
+            let known = loop {
+                match old.peek().map(|it| it.as_str().cmp(rel)) {
+                    Some(Ordering::Less) => gone.extend(old.next().cloned()),
+                    Some(Ordering::Equal) => {
+                        old.next();
+                        break true;
+                    }
+                    Some(Ordering::Greater) | None => break false,
+                }
+            };
             same &= known;
             if !known {
                 todo.push(rel);
@@ -496,18 +526,24 @@ impl Last {
 
     /// The scaffolds whose merge bases this scan reads (new ones, ones recorded with another
     /// hash, ones to look at again), the scaffolds of the last scan that this one does not have,
-    /// and whether both scans have the same scaffolds with the same hashes.
-    fn bases_to_scan<'a>(&self, state: &'a State) -> (Vec<(&'a String, Hash)>, Vec<String>, bool) {
+    /// and what both scans have in common.
+    fn bases_to_scan<'a>(&self, state: &'a State) -> (Vec<(&'a String, Hash)>, Vec<String>, Same) {
         let mut todo = Vec::new();
         let mut gone = Vec::new();
-        let mut same = true;
+        let mut same_paths = true;
+        let mut same_hashes = true;
         let mut old = self.scaffolds.iter().peekable();
         for (rel, hash) in scaffolds(state) {
-            while let Some((it, _)) = old.next_if(|(it, _)| it < rel) {
-                gone.push(it.clone());
-            }
-            let known = old.next_if(|(it, _)| it == rel).map(|(_, known)| *known);
-            same &= known == Some(hash);
+            // Each old scaffold is compared with a new one once.
+            let known = loop {
+                match old.peek().map(|(it, _)| it.as_str().cmp(rel)) {
+                    Some(Ordering::Less) => gone.extend(old.next().map(|(it, _)| it.clone())),
+                    Some(Ordering::Equal) => break old.next().map(|(_, known)| *known),
+                    Some(Ordering::Greater) | None => break None,
+                }
+            };
+            same_paths &= known.is_some();
+            same_hashes &= known == Some(hash);
             if known != Some(hash)
                 || (!self.recheck_bases.is_empty() && self.recheck_bases.contains(rel))
             {
@@ -515,9 +551,24 @@ impl Last {
             }
         }
         gone.extend(old.map(|(it, _)| it.clone()));
-        same &= gone.is_empty();
+        same_paths &= gone.is_empty();
+        let same = match (same_paths, same_hashes) {
+            (true, true) => Same::All,
+            (true, false) => Same::Paths,
+            (false, _) => Same::Nothing,
+        };
         (todo, gone, same)
     }
+}
+
+/// What the scaffolds of two scans have in common.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Same {
+    /// The same paths with the same hashes.
+    All,
+    /// The same paths, in the same order.
+    Paths,
+    Nothing,
 }
 
 /// The paths of `files` and of `state`, in order, each once: the paths a scan and a plan look at.
@@ -1063,6 +1114,58 @@ mod tests {
         );
         cache.forget(&root.join("a"));
         check(&mut cache, &set, &state, "a folder reported");
+    }
+
+    /// A path is looked up among the watched directories and their ancestors: the same answer
+    /// as asking whether some watched directory starts with it, for paths in, above, beside and
+    /// below them, spelled with and without a trailing separator or a `.`.
+    #[test]
+    fn forgetting_finds_the_directories_holding_watched_ones() {
+        let dirs = [
+            "/p",
+            "/p/src/a",
+            "/p/src/a/b",
+            "/p/.restack/base/src/a",
+            "rel/x",
+        ];
+        let probes = [
+            "",
+            "/",
+            "/p",
+            "/p/",
+            "/p/src",
+            "/p/src/",
+            "/p/./src",
+            "/p/src/a",
+            "/p/src/a/b",
+            "/p/src/a/b/c",
+            "/p/src/ab",
+            "/p/sr",
+            "/p/.restack",
+            "/p/.restack/base/src",
+            "/p/.restack/base/src/a/f.py",
+            "/q",
+            "rel",
+            "rel/",
+            "rel/x",
+            "rel/x/y",
+            "re",
+            ".",
+            "/p/src/a/f.py",
+        ];
+        let mut cache = ScanCache::default();
+        for watched in [&dirs[..], &dirs[1..2], &[][..]] {
+            cache.watching(watched.iter().map(PathBuf::from));
+            for probe in probes {
+                let probe = Path::new(probe);
+                let holds = watched.iter().any(|dir| Path::new(dir).starts_with(probe));
+                assert_eq!(
+                    cache.holding.contains(probe),
+                    holds,
+                    "{probe:?} in {watched:?}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -28,6 +28,8 @@ pub(crate) struct Caches {
     /// The last check of each scaffold (see [`render::check_scaffolds_cached`]: only a scaffold
     /// whose expectation or text changed is checked again).
     pub scaffolds: render::ScaffoldCache,
+    /// The next states of the last plans (see [`plan::PlanCache`]).
+    pub plan: plan::PlanCache,
     /// The state as last read or written, and the folders of merge bases as last swept (see
     /// [`apply::ApplyCache`]).
     pub apply: apply::ApplyCache,
@@ -41,6 +43,7 @@ impl Default for Caches {
             render: render::RenderCache::memoizing(),
             scan: plan::ScanCache::default(),
             scaffolds: render::ScaffoldCache::default(),
+            plan: plan::PlanCache::default(),
             apply: apply::ApplyCache::default(),
         }
     }
@@ -288,7 +291,14 @@ fn plan_and_apply(
         manifest,
         force: false,
     };
-    let plan = plan::plan_against(files, snapshot, &state, fingerprint, &options);
+    let plan = plan::plan_cached(
+        files,
+        snapshot,
+        &state,
+        fingerprint,
+        &options,
+        &mut caches.plan,
+    );
     timings.plan = planning.elapsed();
     let applying = Instant::now();
     let options = ApplyOptions {
