@@ -588,7 +588,7 @@ fn render_inner<'p>(
             if let Some(memo) = memo.filter(|_| !reused) {
                 fresh.push((path.clone(), memo));
             }
-            files.push(Some(Entry::Made(path, file)));
+            files.push(Some(Entry::Made(path, Box::new(file))));
         }
         if let GroupUpdate::Made(id, memo) = update {
             live.push(id);
@@ -627,8 +627,9 @@ struct Lookup<'a, 'c> {
 enum Entry<'c> {
     /// A file of a reused group: its memo, and the origin of now.
     Kept(&'c str, &'c memo::Memo, &'c ir::Origin),
-    /// A file made (rendered, or reused alone).
-    Made(String, File),
+    /// A file made (rendered, or reused alone); boxed, as there are few, so that the entries
+    /// of the many files kept stay small.
+    Made(String, Box<File>),
 }
 
 impl Entry<'_> {
@@ -681,7 +682,7 @@ fn assemble(
                         file.origin.span = *span;
                     }
                 }
-                Some(Entry::Made(_, made)) => *file = made,
+                Some(Entry::Made(_, made)) => *file = *made,
                 None => debug_assert!(false, "every file is taken once"),
             }
         }
@@ -696,7 +697,7 @@ fn assemble(
                     let file = if keep_texts { file } else { file.hashed_only() };
                     (path.to_owned(), file)
                 }
-                Entry::Made(path, file) => (path, file),
+                Entry::Made(path, file) => (path, *file),
             })
         })
         .collect();
