@@ -3,12 +3,12 @@
 //! (`fn`, which captures nothing) of its inputs, so inputs with the same key as last time make
 //! the same outputs. Holds no rendering logic.
 //!
-//! A key is a hash of the inputs that stops at entities: an entity of the IR is keyed by its
+//! A key is the bytes of the inputs, stopping at entities: an entity of the IR is keyed by its
 //! fingerprint ([`ir::Fingerprint`], the digest of its serde form, computed when it was lowered),
-//! so keying a group costs a few dozen bytes hashed, not a serialization of what it reads.
+//! so keying a group costs a few dozen bytes written and compared, not a serialization of what
+//! it reads (nor a hash: the bytes are short, and compared with the last ones as they are).
 
 use crate::ir::{self, Fingerprinted};
-use crate::plan::Hash;
 use crate::render::Output;
 
 /// Outputs made together, either from declared inputs (an entity's files, which the memo can
@@ -22,9 +22,9 @@ pub(super) struct Group<'a> {
 
 /// Where a group's outputs come from.
 trait Source<'a>: Send {
-    /// Feeds the key of the inputs to `hasher` (see [`Key`]); nothing for outputs given as
+    /// Writes the key of the inputs to `bytes` (see [`Key`]); nothing for outputs given as
     /// they are.
-    fn key(&self, hasher: &mut blake3::Hasher);
+    fn key(&self, bytes: &mut Vec<u8>);
     fn make(self: Box<Self>) -> Vec<Output<'a>>;
 }
 
@@ -33,78 +33,79 @@ trait Source<'a>: Send {
 /// whole, so that the key is a function of every part (self-delimiting: lengths and tags
 /// first), and an entity is fed as its fingerprint, the digest of its whole serde form.
 pub(super) trait Key {
-    fn key(&self, hasher: &mut blake3::Hasher);
+    /// Appends the key to `bytes`.
+    fn key(&self, bytes: &mut Vec<u8>);
 }
 
 impl Key for str {
-    fn key(&self, hasher: &mut blake3::Hasher) {
-        hasher.update(&(self.len() as u64).to_le_bytes());
-        hasher.update(self.as_bytes());
+    fn key(&self, bytes: &mut Vec<u8>) {
+        bytes.extend_from_slice(&(self.len() as u64).to_le_bytes());
+        bytes.extend_from_slice(self.as_bytes());
     }
 }
 
 impl Key for String {
-    fn key(&self, hasher: &mut blake3::Hasher) {
-        self.as_str().key(hasher);
+    fn key(&self, bytes: &mut Vec<u8>) {
+        self.as_str().key(bytes);
     }
 }
 
 /// An entity of the IR: its fingerprint, which names its type (its serde form names its struct).
 impl<T: Fingerprinted> Key for &T {
-    fn key(&self, hasher: &mut blake3::Hasher) {
-        hasher.update(self.fingerprint().as_bytes());
+    fn key(&self, bytes: &mut Vec<u8>) {
+        bytes.extend_from_slice(self.fingerprint().as_bytes());
     }
 }
 
 impl Key for usize {
-    fn key(&self, hasher: &mut blake3::Hasher) {
-        hasher.update(&(*self as u64).to_le_bytes());
+    fn key(&self, bytes: &mut Vec<u8>) {
+        bytes.extend_from_slice(&(*self as u64).to_le_bytes());
     }
 }
 
 /// An origin as the files take it: the entity it names. Its span only labels the files (the memo
 /// gives a reused file the origin of now).
 impl Key for &ir::Origin {
-    fn key(&self, hasher: &mut blake3::Hasher) {
-        self.entity.key(hasher);
+    fn key(&self, bytes: &mut Vec<u8>) {
+        self.entity.key(bytes);
     }
 }
 
 impl<T: Key> Key for Option<T> {
-    fn key(&self, hasher: &mut blake3::Hasher) {
+    fn key(&self, bytes: &mut Vec<u8>) {
         match self {
             None => {
-                hasher.update(&[0]);
+                bytes.push(0);
             }
             Some(it) => {
-                hasher.update(&[1]);
-                it.key(hasher);
+                bytes.push(1);
+                it.key(bytes);
             }
         }
     }
 }
 
 impl<T: Key> Key for Vec<T> {
-    fn key(&self, hasher: &mut blake3::Hasher) {
-        hasher.update(&(self.len() as u64).to_le_bytes());
+    fn key(&self, bytes: &mut Vec<u8>) {
+        bytes.extend_from_slice(&(self.len() as u64).to_le_bytes());
         for it in self {
-            it.key(hasher);
+            it.key(bytes);
         }
     }
 }
 
 impl<A: Key, B: Key> Key for (A, B) {
-    fn key(&self, hasher: &mut blake3::Hasher) {
-        self.0.key(hasher);
-        self.1.key(hasher);
+    fn key(&self, bytes: &mut Vec<u8>) {
+        self.0.key(bytes);
+        self.1.key(bytes);
     }
 }
 
 impl<A: Key, B: Key, C: Key> Key for (A, B, C) {
-    fn key(&self, hasher: &mut blake3::Hasher) {
-        self.0.key(hasher);
-        self.1.key(hasher);
-        self.2.key(hasher);
+    fn key(&self, bytes: &mut Vec<u8>) {
+        self.0.key(bytes);
+        self.1.key(bytes);
+        self.2.key(bytes);
     }
 }
 
@@ -118,16 +119,16 @@ pub(super) enum Called<'a> {
 }
 
 impl Key for Called<'_> {
-    fn key(&self, hasher: &mut blake3::Hasher) {
+    fn key(&self, bytes: &mut Vec<u8>) {
         // Fingerprints name their type, but a tag costs nothing.
         match self {
             Called::Function(it) => {
-                hasher.update(&[0]);
-                it.key(hasher);
+                bytes.push(0);
+                it.key(bytes);
             }
             Called::Workflow(it) => {
-                hasher.update(&[1]);
-                it.key(hasher);
+                bytes.push(1);
+                it.key(bytes);
             }
         }
     }
@@ -140,8 +141,8 @@ struct Made<'a, I> {
 }
 
 impl<'a, I: Key + Send> Source<'a> for Made<'a, I> {
-    fn key(&self, hasher: &mut blake3::Hasher) {
-        self.inputs.key(hasher);
+    fn key(&self, bytes: &mut Vec<u8>) {
+        self.inputs.key(bytes);
     }
 
     fn make(self: Box<Self>) -> Vec<Output<'a>> {
@@ -153,7 +154,7 @@ impl<'a, I: Key + Send> Source<'a> for Made<'a, I> {
 struct Ready<'a>(Vec<Output<'a>>);
 
 impl<'a> Source<'a> for Ready<'a> {
-    fn key(&self, _hasher: &mut blake3::Hasher) {}
+    fn key(&self, _bytes: &mut Vec<u8>) {}
 
     fn make(self: Box<Self>) -> Vec<Output<'a>> {
         self.0
@@ -188,14 +189,17 @@ impl<'a> Group<'a> {
         }
     }
 
-    /// What identifies the group's outputs: the hash of the kind of group and the key of its
-    /// inputs (see [`Key`]); `None` for outputs given as they are.
-    pub(super) fn key(&self) -> Option<Hash> {
-        let (kind, _) = self.memo?;
-        let mut hasher = blake3::Hasher::new();
-        kind.key(&mut hasher);
-        self.source.key(&mut hasher);
-        Some(Hash::from_bytes(*hasher.finalize().as_bytes()))
+    /// What identifies the group's outputs, written to `bytes` (cleared first): the kind of
+    /// group and the key of its inputs (see [`Key`]). False, with `bytes` empty, for outputs
+    /// given as they are.
+    pub(super) fn key(&self, bytes: &mut Vec<u8>) -> bool {
+        bytes.clear();
+        let Some((kind, _)) = self.memo else {
+            return false;
+        };
+        kind.key(bytes);
+        self.source.key(bytes);
+        true
     }
 
     /// The group's outputs.

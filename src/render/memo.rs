@@ -474,11 +474,51 @@ impl Memo {
 /// base context is unchanged, without being made.
 #[derive(Debug, Clone)]
 pub(super) struct GroupMemo {
-    pub(super) key: Hash,
+    pub(super) key: Box<[u8]>,
     pub(super) outputs: Vec<(String, Memo)>,
+    /// What the outputs read, together: every pair of a dependency and its hash that one of
+    /// them read, sorted and once each. Every output reads nothing changed exactly when each
+    /// pair is as it was, so this is checked once for the group instead of once per output;
+    /// groups that read alike share one list (see [`Reads`]), checked once per rendering.
+    pub(super) reads: Reads,
 }
 
+/// A group's reads (see [`GroupMemo::reads`]), shared by the groups that read alike.
+pub(super) type Reads = Arc<[(Dep, Option<Hash>)]>;
+
 impl GroupMemo {
+    /// The memo of a group made from inputs of key `key`, whose outputs have these memos.
+    pub(super) fn new(key: Box<[u8]>, outputs: Vec<(String, Memo)>) -> GroupMemo {
+        let mut reads: Vec<(Dep, Option<Hash>)> = outputs
+            .iter()
+            .flat_map(|(_, memo)| memo.deps.iter().copied())
+            .collect();
+        reads.sort_unstable();
+        reads.dedup();
+        GroupMemo {
+            key,
+            outputs,
+            reads: reads.into(),
+        }
+    }
+
+    /// Whether every base value the group's outputs read hashes as it did (see
+    /// [`Memo::reads_unchanged`]).
+    pub(super) fn reads_unchanged(&self, hashes: &DepHashes<'_>) -> bool {
+        let unchanged = self
+            .reads
+            .iter()
+            .all(|(dep, hash)| hashes.get(*dep) == *hash);
+        debug_assert_eq!(
+            unchanged,
+            self.outputs
+                .iter()
+                .all(|(_, memo)| memo.reads_unchanged(hashes)),
+            "a group reads what its outputs read"
+        );
+        unchanged
+    }
+
     /// The memo of the output at `path`.
     pub(super) fn output(&self, path: &str) -> Option<&Memo> {
         self.outputs

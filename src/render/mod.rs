@@ -86,7 +86,7 @@ pub fn render_hashes(
     project: &Arc<ir::Project>,
     overrides: &Overrides,
 ) -> Result<FileSet, RenderError> {
-    render_inner(project, overrides, &mut RenderCache::default(), false)
+    render_inner(project, overrides, &mut RenderCache::default(), false).map(Arc::unwrap_or_clone)
 }
 
 /// Renders single files of a project again, on demand: the texts a rendering made with
@@ -220,8 +220,12 @@ pub struct RenderCache {
     loaded: Option<Arc<Loaded>>,
     /// The digests of the parts of `policies` and `registrations` in the last rendering.
     list_parts: memo::ListParts,
-    /// The file set of the last rendering, for a memoizing cache (see [`assemble`]).
-    set: Option<FileSet>,
+    /// The reads of the groups in `groups`, once each, so that groups that read alike share
+    /// them (see [`memo::GroupMemo::reads`]).
+    reads: HashSet<memo::Reads>,
+    /// The file set of the last rendering, for a memoizing cache (see [`assemble`]), shared
+    /// with the caller it was returned to.
+    set: Option<Arc<FileSet>>,
     /// How many outputs the last rendering rendered, and how many it reused.
     pub last: Counts,
 }
@@ -282,6 +286,18 @@ pub fn render_cached(
     overrides: &Overrides,
     cache: &mut RenderCache,
 ) -> Result<FileSet, RenderError> {
+    render_shared(project, overrides, cache).map(Arc::unwrap_or_clone)
+}
+
+/// [`render_cached`], sharing the file set returned with a memoizing cache, which keeps it to
+/// bring it up to date in place at the next rendering: a copy is made then only if a caller
+/// still holds this one (`watch` drops it once the loop is idle), so a rendering that changed
+/// a few files costs a few files, not a copy of the project's.
+pub fn render_shared(
+    project: &Arc<ir::Project>,
+    overrides: &Overrides,
+    cache: &mut RenderCache,
+) -> Result<Arc<FileSet>, RenderError> {
     render_inner(project, overrides, cache, true)
 }
 
@@ -336,7 +352,7 @@ fn render_inner<'p>(
     overrides: &Overrides,
     cache: &mut RenderCache,
     keep_texts: bool,
-) -> Result<FileSet, RenderError> {
+) -> Result<Arc<FileSet>, RenderError> {
     let memoize = cache.memoize;
     let loaded = memoize.then(|| cache.load(overrides));
     let fresh_env;
@@ -424,11 +440,23 @@ fn render_inner<'p>(
             reused: reused.is_some(),
         })
     };
-    // Each group is made when a thread is free to render it, and consumed by its job: its
-    // contexts are freed as soon as its files are rendered. A group whose key is that of last
-    // time, and whose outputs read nothing that changed, is not made at all.
-    let job = |group: group::Group<'p>| {
-        let Some((kind, origin)) = group.memo.filter(|_| memoize) else {
+    // What the memo knows of a group made from inputs, before it is made: its key of now, and
+    // its memo of last time.
+    // What the memo knows of a group made from inputs, before it is made, with its key of now
+    // written to `key`.
+    let lookup = |group: &group::Group<'p>, key: &mut Vec<u8>| {
+        let (kind, origin) = group.memo.filter(|_| memoize)?;
+        let keyed = group.key(key);
+        debug_assert!(keyed, "a group made from inputs has a key");
+        let last = group_memos
+            .get(kind)
+            .and_then(|memos| memos.get(origin.entity.as_str()));
+        Some(((kind, origin.entity.as_str()), origin, last))
+    };
+    // Each group to make is made when a thread is free to render it, and consumed by its job:
+    // its contexts are freed as soon as its files are rendered.
+    let job = |group: group::Group<'p>, lookup: Option<Lookup<'p, '_>>| {
+        let Some(Lookup { id, key, last }) = lookup else {
             let done = group
                 .outputs()
                 .into_iter()
@@ -439,23 +467,6 @@ fn render_inner<'p>(
                 .collect::<Result<Vec<Done>, RenderError>>()?;
             return Ok(Rendered::Done(done, GroupUpdate::Alone));
         };
-        let id = (kind, origin.entity.as_str());
-        let key = group.key();
-        debug_assert!(key.is_some(), "a group made from inputs has a key");
-        let key = key.unwrap_or(crate::plan::Hash::of(b""));
-        let last = group_memos
-            .get(kind)
-            .and_then(|memos| memos.get(origin.entity.as_str()));
-        if let Some(last) = last.filter(|last| {
-            same_templates
-                && last.key == key
-                && last
-                    .outputs
-                    .iter()
-                    .all(|(_, memo)| memo.reads_unchanged(&hashes))
-        }) {
-            return Ok(Rendered::Reused(id, last, origin));
-        }
         let mut done = group
             .outputs()
             .into_iter()
@@ -470,10 +481,66 @@ fn render_inner<'p>(
             .collect();
         Ok(Rendered::Done(
             done,
-            GroupUpdate::Made(id, memo::GroupMemo { key, outputs }),
+            GroupUpdate::Made(id, memo::GroupMemo::new(key, outputs)),
         ))
     };
-    let rendered = parallel::map_lazy(groups(project), job);
+    let rendered = if memoize {
+        // The groups the memo proves are taken on this thread, one lookup each; only the others
+        // go to the threads (an edit of one entity leaves a few).
+        let mut rendered = Vec::new();
+        let mut todo = Vec::new();
+        let mut key = Vec::new();
+        // Whether each list of reads checked so far is unchanged: groups that read alike share
+        // their list (see `memo::GroupMemo::reads`), so there are a few.
+        let mut verdicts: Vec<(&memo::Reads, bool)> = Vec::new();
+        for group in groups(project) {
+            let Some((id, origin, last)) = lookup(&group, &mut key) else {
+                todo.push((rendered.len(), group, None));
+                rendered.push(None);
+                continue;
+            };
+            // A group whose key is that of last time (with the same templates), and whose
+            // outputs read nothing that changed, is reused as it was, without being made.
+            let proved = last.filter(|last| {
+                same_templates && *last.key == *key && {
+                    let known = verdicts
+                        .iter()
+                        .find(|(reads, _)| Arc::ptr_eq(reads, &last.reads));
+                    if let Some((_, unchanged)) = known {
+                        *unchanged
+                    } else {
+                        let unchanged = last.reads_unchanged(&hashes);
+                        // Bounded, should lists stop being shared.
+                        if verdicts.len() < MAX_VERDICTS {
+                            verdicts.push((&last.reads, unchanged));
+                        }
+                        unchanged
+                    }
+                }
+            });
+            if let Some(last) = proved {
+                rendered.push(Some(Ok(Rendered::Reused(id, last, origin))));
+            } else {
+                let lookup = Lookup {
+                    id,
+                    key: key.as_slice().into(),
+                    last,
+                };
+                todo.push((rendered.len(), group, Some(lookup)));
+                rendered.push(None);
+            }
+        }
+        let made = parallel::map_lazy(todo.into_iter(), |(idx, group, lookup)| {
+            (idx, job(group, lookup))
+        });
+        for (idx, res) in made {
+            rendered[idx] = Some(res);
+        }
+        debug_assert!(rendered.iter().all(Option::is_some), "every group is taken");
+        rendered.into_iter().flatten().collect()
+    } else {
+        parallel::map_lazy(groups(project), |group| job(group, None))
+    };
     // Each in a slot of its own, to be taken in path order by `sorted`.
     let mut files = Vec::with_capacity(cache.order.len());
     let mut parsed = HashSet::new();
@@ -487,7 +554,10 @@ fn render_inner<'p>(
         let (done, update) = match res? {
             Rendered::Reused(id, last, origin) => {
                 for (path, memo) in &last.outputs {
-                    checked(path, memo.python, &memo.file, true)?;
+                    // Under the same version, the memo's file is one the last rendering parsed.
+                    if !same_version {
+                        checked(path, memo.python, &memo.file, true)?;
+                    }
                     files.push(Some(Entry::Kept(path, memo, origin)));
                 }
                 counts.reused += last.outputs.len();
@@ -518,7 +588,7 @@ fn render_inner<'p>(
             if let Some(memo) = memo.filter(|_| !reused) {
                 fresh.push((path.clone(), memo));
             }
-            files.push(Some(Entry::Made(path, file)));
+            files.push(Some(Entry::Made(path, Box::new(file))));
         }
         if let GroupUpdate::Made(id, memo) = update {
             live.push(id);
@@ -540,12 +610,26 @@ fn render_inner<'p>(
     Ok(set)
 }
 
+/// How many lists of reads a rendering remembers the verdict of (see [`render_inner`]): more
+/// than groups tend to have distinct lists, few enough to look through.
+const MAX_VERDICTS: usize = 64;
+
+/// What the memo knows of a group made from inputs before it is made (see [`render_inner`]).
+struct Lookup<'a, 'c> {
+    id: (&'static str, &'a str),
+    /// The key of its inputs now.
+    key: Box<[u8]>,
+    /// Its memo of last time.
+    last: Option<&'c memo::GroupMemo>,
+}
+
 /// A file of a rendering, in the project's order.
 enum Entry<'c> {
     /// A file of a reused group: its memo, and the origin of now.
     Kept(&'c str, &'c memo::Memo, &'c ir::Origin),
-    /// A file made (rendered, or reused alone).
-    Made(String, File),
+    /// A file made (rendered, or reused alone); boxed, as there are few, so that the entries
+    /// of the many files kept stay small.
+    Made(String, Box<File>),
 }
 
 impl Entry<'_> {
@@ -561,14 +645,14 @@ impl Entry<'_> {
 /// `order`). With `last`, the file set of the last rendering of a memoizing cache, kept by it:
 /// when the paths are those of `last` in the same order (no file came or went), `last` is
 /// brought up to date in place (the files made replace theirs, and a kept file takes the origin
-/// of now) and a copy is returned, which copies each entry once instead of sorting and building
-/// the map anew.
+/// of now) and shared again, which copies no entry unless a caller still holds `last` (then
+/// each entry is copied once, instead of sorting and building the map anew).
 fn assemble(
     mut files: Vec<Option<Entry<'_>>>,
     order: &mut Vec<usize>,
-    mut last: Option<&mut Option<FileSet>>,
+    mut last: Option<&mut Option<Arc<FileSet>>>,
     keep_texts: bool,
-) -> FileSet {
+) -> Arc<FileSet> {
     let same_paths = |set: &FileSet, order: &[usize], files: &[Option<Entry<'_>>]| {
         set.files.len() == files.len()
             && order.len() == files.len()
@@ -578,11 +662,12 @@ fn assemble(
                     .is_some_and(|entry| entry.path() == path)
             })
     };
-    if let Some(set) = last
+    if let Some(shared) = last
         .as_mut()
         .and_then(|it| it.as_mut())
         .filter(|set| same_paths(set, order, &files))
     {
+        let set = Arc::make_mut(shared);
         for (file, idx) in set.files.values_mut().zip(order.iter()) {
             match files[*idx].take() {
                 Some(Entry::Kept(_, memo, origin)) => {
@@ -591,14 +676,17 @@ fn assemble(
                     if file.hash != memo.file.hash {
                         *file = memo.file_from(origin);
                     } else if file.origin != *origin {
-                        file.origin = origin.clone();
+                        // Mostly a moved entity: its name's allocation is reused.
+                        let ir::Origin { entity, span } = origin;
+                        file.origin.entity.clone_from(entity);
+                        file.origin.span = *span;
                     }
                 }
-                Some(Entry::Made(_, made)) => *file = made,
+                Some(Entry::Made(_, made)) => *file = *made,
                 None => debug_assert!(false, "every file is taken once"),
             }
         }
-        return set.clone();
+        return Arc::clone(shared);
     }
     let files = files
         .into_iter()
@@ -609,15 +697,15 @@ fn assemble(
                     let file = if keep_texts { file } else { file.hashed_only() };
                     (path.to_owned(), file)
                 }
-                Entry::Made(path, file) => (path, file),
+                Entry::Made(path, file) => (path, *file),
             })
         })
         .collect();
-    let set = FileSet {
+    let set = Arc::new(FileSet {
         files: sorted(files, order),
-    };
+    });
     if let Some(last) = last {
-        *last = Some(set.clone());
+        *last = Some(Arc::clone(&set));
     }
     set
 }
@@ -671,7 +759,14 @@ impl RenderCache {
         if self.outputs.len() != n_alone {
             self.outputs.retain(|path, _| set.files.contains_key(path));
         }
-        for ((kind, entity), memo) in made {
+        let n_made = made.len();
+        for ((kind, entity), mut memo) in made {
+            match self.reads.get(&memo.reads) {
+                Some(known) => memo.reads = Arc::clone(known),
+                None => {
+                    self.reads.insert(Arc::clone(&memo.reads));
+                }
+            }
             self.groups
                 .entry(kind)
                 .or_default()
@@ -683,6 +778,10 @@ impl RenderCache {
             for (kind, memos) in &mut self.groups {
                 memos.retain(|entity, _| live.contains(&(*kind, entity.as_str())));
             }
+        }
+        if n_made > 0 || n_groups != live.len() {
+            // Only the lists some group still holds.
+            self.reads.retain(|reads| Arc::strong_count(reads) > 1);
         }
     }
 }

@@ -109,9 +109,9 @@ impl<T: Serialize + Key + Send + Sync> Context for ByKey<T> {
     }
 
     fn feed(&self, buffer: &mut Vec<u8>) {
-        let mut hasher = blake3::Hasher::new();
-        self.0.key(&mut hasher);
-        buffer.extend_from_slice(hasher.finalize().as_bytes());
+        let mut bytes = Vec::new();
+        self.0.key(&mut bytes);
+        buffer.extend_from_slice(crate::plan::Hash::of(&bytes).as_bytes());
     }
 }
 

@@ -161,10 +161,10 @@ struct Diagrams<'a>(&'a [Arc<ir::Pipeline>]);
 /// The diagrams are made of the pipelines' serde forms (spans aside), so their fingerprints
 /// tell them apart.
 impl Key for Diagrams<'_> {
-    fn key(&self, hasher: &mut blake3::Hasher) {
-        hasher.update(&(self.0.len() as u64).to_le_bytes());
+    fn key(&self, bytes: &mut Vec<u8>) {
+        bytes.extend_from_slice(&(self.0.len() as u64).to_le_bytes());
         for pipeline in self.0 {
-            (&pipeline).key(hasher);
+            (&pipeline).key(bytes);
         }
     }
 }

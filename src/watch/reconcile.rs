@@ -113,7 +113,7 @@ impl Reconciled {
 #[derive(Debug)]
 pub(crate) struct PendingRecord {
     rendering: record::Rendering,
-    files: render::FileSet,
+    files: Arc<render::FileSet>,
     scaffolds: Arc<Vec<ScaffoldCheck>>,
 }
 
@@ -168,7 +168,7 @@ pub(crate) fn reconcile(
         Ok(overrides) => overrides,
         Err(message) => return Outcome::Failed { message },
     };
-    let files = match render::render_cached(&project, &overrides, &mut caches.render) {
+    let files = match render::render_shared(&project, &overrides, &mut caches.render) {
         Ok(files) => files,
         Err(err) => {
             return Outcome::Failed {
