@@ -76,7 +76,7 @@ pub(crate) fn decode_tracked(
 /// where they sit (every span moved by the same offset). Ids come from one [`ParseCache`], which
 /// gives a new id to every node it decodes and keeps the id while it reuses the node, so
 /// `ir::lower` can keep what it made of an entity for as long as the entity's id lives.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone, PartialEq)]
 pub(crate) struct NodeIds {
     pub(crate) functions: Vec<u64>,
     pub(crate) workflows: Vec<u64>,
