@@ -91,7 +91,27 @@ fn decode_with(
     may_split: bool,
 ) -> (Manifest, Diagnostics, Option<NodeIds>) {
     let mut diags = Diagnostics::new();
-    if let Some(at) = too_deep(src) {
+    // With a cache, the text is split from the last text's split, and the depth of its blocks
+    // counted only where it changed.
+    let (deep, resplit) = match cache.as_deref() {
+        Some(cache) if may_split => match self::resplit(&cache.text, &cache.ranges, src) {
+            Some(split) => {
+                let old_depths: &[usize] = if cache.depths.len() == cache.ranges.len() {
+                    &cache.depths
+                } else {
+                    &[]
+                };
+                match too_deep_split(src, &split, &cache.text, old_depths) {
+                    Ok(depths) => (None, Some((split, depths))),
+                    Err(at) => (Some(at), None),
+                }
+            }
+            None => (too_deep(src), None),
+        },
+        _ => (too_deep(src), None),
+    };
+    debug_assert_eq!(deep, too_deep(src), "the depth counted where the text changed");
+    if let Some(at) = deep {
         diags.push(
             Diagnostic::error(
                 Code::KdlSyntax,
@@ -105,7 +125,7 @@ fn decode_with(
         );
         return (Manifest::default(), diags, None);
     }
-    if may_split && let Some((manifest, ids)) = decode_split(src, cache, &mut diags) {
+    if may_split && let Some((manifest, ids)) = decode_split(src, cache, resplit, &mut diags) {
         return (manifest, diags, ids);
     }
     let mut diags = Diagnostics::new();
@@ -149,6 +169,8 @@ pub struct ParseCache {
     text: String,
     /// Its slices, in order.
     ranges: Vec<Range<usize>>,
+    /// The raw count of `{` at the start of each slice (see [`too_deep_split`]).
+    depths: Vec<usize>,
     /// Each slice's nodes with spans in `text`, or `None` for a slice that is decoded against the
     /// whole text every time ([`Slice::Absolute`]).
     nodes: Vec<Option<Vec<TopNode>>>,
@@ -169,6 +191,7 @@ const PARALLEL_MISSES: usize = 16;
 fn decode_split(
     src: &str,
     cache: Option<&mut ParseCache>,
+    resplit: Option<(Resplit, Vec<usize>)>,
     diags: &mut Diagnostics,
 ) -> Option<(Manifest, Option<NodeIds>)> {
     let mut top = TopLevel::default();
@@ -189,7 +212,8 @@ fn decode_split(
         }
         Some(cache) => {
             top.ids = Some(NodeIds::default());
-            decode_split_cached(src, cache, &mut top, diags)?;
+            let (resplit, depths) = resplit?;
+            decode_split_cached(src, cache, resplit, depths, &mut top, diags)?;
             top.ids.take()
         }
     };
@@ -206,6 +230,8 @@ fn decode_split(
 fn decode_split_cached(
     src: &str,
     cache: &mut ParseCache,
+    split: Resplit,
+    depths: Vec<usize>,
     top: &mut TopLevel,
     diags: &mut Diagnostics,
 ) -> Option<()> {
@@ -213,7 +239,7 @@ fn decode_split_cached(
         slices,
         prefix,
         suffix,
-    } = resplit(&cache.text, &cache.ranges, src)?;
+    } = split;
     let n_scanned = slices.len() - prefix - (cache.ranges.len() - suffix);
     let scanned = prefix..prefix + n_scanned;
     // The old slices between the two unchanged ends, by text, for a node that moved.
@@ -283,6 +309,7 @@ fn decode_split_cached(
     }));
     cache.nodes = nodes;
     cache.ranges = slices;
+    cache.depths = depths;
     cache.text.clear();
     cache.text.push_str(src);
 
@@ -786,10 +813,12 @@ const MAX_DEPTH: usize = 64;
 /// literal this scan reads differently from the KDL parser (its error recovery, say), since
 /// hiding a deep block from it takes a `}` between every two `{`.
 fn too_deep(src: &str) -> Option<usize> {
+    too_deep_raw(src.as_bytes(), 0).err().or_else(|| too_deep_kdl(src))
+}
+
+/// The count of [`too_deep`] that skips strings and comments, over `src` from depth 0.
+fn too_deep_kdl(src: &str) -> Option<usize> {
     let bytes = src.as_bytes();
-    if let Some(at) = too_deep_raw(bytes) {
-        return Some(at);
-    }
     let mut depth = 0usize;
     let mut at = 0;
     while at < bytes.len() {
@@ -859,15 +888,15 @@ fn too_deep(src: &str) -> Option<usize> {
     None
 }
 
-/// The count of [`too_deep`] over every byte: the offset of the first `{` that makes more than
-/// [`MAX_DEPTH`] unclosed `{` (a `}` with none open counts for nothing).
+/// The count of [`too_deep`] over every byte, from `depth`: the count at the end, or the offset
+/// of the first `{` that makes more than [`MAX_DEPTH`] unclosed `{` (a `}` with none open counts
+/// for nothing).
 ///
 /// It goes a chunk at a time. A chunk whose `{` cannot take the count over the limit and whose
 /// `}` cannot take it below zero (where it stops counting) changes the count by its `{` less its
 /// `}`, which is counted without a branch per byte; any other chunk is counted byte by byte.
-fn too_deep_raw(bytes: &[u8]) -> Option<usize> {
+fn too_deep_raw(bytes: &[u8], mut depth: usize) -> Result<usize, usize> {
     const CHUNK: usize = 64;
-    let mut depth = 0usize;
     for (chunk_idx, chunk) in bytes.chunks(CHUNK).enumerate() {
         // At most 64 of each, so a byte holds the count (and the loop is vectorized).
         let (opens, closes) = chunk.iter().fold((0u8, 0u8), |(opens, closes), &it| {
@@ -883,7 +912,7 @@ fn too_deep_raw(bytes: &[u8]) -> Option<usize> {
                 b'{' => {
                     depth += 1;
                     if depth > MAX_DEPTH {
-                        return Some(chunk_idx * CHUNK + offset);
+                        return Err(chunk_idx * CHUNK + offset);
                     }
                 }
                 b'}' => depth = depth.saturating_sub(1),
@@ -891,7 +920,76 @@ fn too_deep_raw(bytes: &[u8]) -> Option<usize> {
             }
         }
     }
-    None
+    Ok(depth)
+}
+
+/// [`too_deep`] of `src`, which splits into `split.slices`, with the raw count (see
+/// [`too_deep_raw`]) at the start of each slice, for the cache; given the counts `old_depths`
+/// at the start of each slice of the last text `old` (which was not too deep), when known.
+///
+/// The scan of [`split`] and the count of [`too_deep`] that skips strings and comments read
+/// strings and comments alike, but for a line comment, which the first ends at a line feed and
+/// the second at a carriage return too. So in a text without a carriage return, that count is
+/// 0, outside every string and comment, at every cut, and is the same over the slices the two
+/// texts share as it was in `old`: only the slices in between are counted. The raw count starts
+/// again from its count at the first of those, and once past them, it counts as in `old` when
+/// it has the count `old` had there (otherwise it goes on to the end). Any other case is counted
+/// over the whole text.
+fn too_deep_split(
+    src: &str,
+    split: &Resplit,
+    old: &str,
+    old_depths: &[usize],
+) -> Result<Vec<usize>, usize> {
+    let Resplit {
+        slices,
+        prefix,
+        suffix,
+    } = split;
+    let (prefix, suffix) = (*prefix, *suffix);
+    let n_old = old_depths.len();
+    let known = n_old > 0
+        && suffix <= n_old
+        && !src.as_bytes().contains(&b'\r')
+        && !old.as_bytes().contains(&b'\r');
+    let raw = |range: &Range<usize>, depth| {
+        too_deep_raw(&src.as_bytes()[range.clone()], depth).map_err(|at| range.start + at)
+    };
+    if !known {
+        let mut depths = Vec::with_capacity(slices.len());
+        let mut depth = 0;
+        for range in slices {
+            depths.push(depth);
+            depth = raw(range, depth)?;
+        }
+        return match too_deep_kdl(src) {
+            Some(at) => Err(at),
+            None => Ok(depths),
+        };
+    }
+    let n_scanned = slices.len() + suffix - prefix - n_old;
+    let mut depths = Vec::with_capacity(slices.len());
+    depths.extend_from_slice(&old_depths[..prefix]);
+    let mut depth = old_depths[prefix];
+    for range in &slices[prefix..prefix + n_scanned] {
+        depths.push(depth);
+        depth = raw(range, depth)?;
+    }
+    if suffix < n_old && depth == old_depths[suffix] {
+        depths.extend_from_slice(&old_depths[suffix..]);
+    } else {
+        for range in &slices[prefix + n_scanned..] {
+            depths.push(depth);
+            depth = raw(range, depth)?;
+        }
+    }
+    if n_scanned > 0 {
+        let scanned = slices[prefix].start..slices[prefix + n_scanned - 1].end;
+        if let Some(at) = too_deep_kdl(&src[scanned.clone()]) {
+            return Err(scanned.start + at);
+        }
+    }
+    Ok(depths)
 }
 
 /// The offset just past the `close` that ends a quoted string whose body starts at `at`
@@ -3091,11 +3189,11 @@ mod tests {
                         _ => b'x',
                     })
                     .collect();
-                assert_eq!(too_deep_raw(&text), byte_by_byte(&text), "{text:?}");
+                assert_eq!(too_deep_raw(&text, 0).err(), byte_by_byte(&text), "{text:?}");
             }
         }
         let mut deep = "}".repeat(70);
         deep.push_str(&"{".repeat(65));
-        assert_eq!(too_deep_raw(deep.as_bytes()), Some(134));
+        assert_eq!(too_deep_raw(deep.as_bytes(), 0), Err(134));
     }
 }
