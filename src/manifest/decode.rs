@@ -605,24 +605,25 @@ struct TopNode {
     /// The span of the node's name.
     name: Range<usize>,
     /// A type annotation on the node (`(t)node`), reported whatever else happens.
-    annotation: Option<Diagnostic>,
+    annotation: Option<Box<Diagnostic>>,
     body: TopBody,
     /// What decoding the node's content pushed, in order.
     diags: Vec<Diagnostic>,
 }
 
-/// What one top-level node decodes to, by kind.
+/// What one top-level node decodes to, by kind. The blocks of which there is one are boxed, so
+/// that a node is small: every node is moved and copied on each decode with a cache.
 #[derive(Debug, Clone)]
 enum TopBody {
-    Project(Option<Project>),
-    Defaults(Defaults),
+    Project(Option<Box<Project>>),
+    Defaults(Box<Defaults>),
     Function(Option<Arc<Function>>),
     Workflow(Option<Arc<Workflow>>),
     Agent(Option<Arc<Agent>>),
     Pipeline(Option<Arc<Pipeline>>),
     ToolServer(Option<Arc<ToolServer>>),
-    Llm(Llm),
-    Prompt(Option<Prompt>),
+    Llm(Box<Llm>),
+    Prompt(Option<Box<Prompt>>),
     /// Not a top-level node: `diags` says so.
     Unknown,
 }
@@ -679,7 +680,7 @@ impl TopLevel {
             self.first = Some(name.clone());
         }
         if let Some(it) = annotation {
-            diags.push(it);
+            diags.push(*it);
         }
         let manifest = &mut self.manifest;
         let keep = match body {
@@ -697,21 +698,21 @@ impl TopLevel {
                     );
                     false
                 } else {
-                    manifest.project = project;
+                    manifest.project = project.map(|it| *it);
                     true
                 }
             }
             TopBody::Defaults(defaults) => {
                 let new = once(&mut self.seen, "defaults", name, diags);
                 if new {
-                    manifest.defaults = Some(defaults);
+                    manifest.defaults = Some(*defaults);
                 }
                 new
             }
             TopBody::Llm(llm) => {
                 let new = once(&mut self.seen, "llm", name, diags);
                 if new {
-                    manifest.llm = Some(llm);
+                    manifest.llm = Some(*llm);
                 }
                 new
             }
@@ -736,7 +737,7 @@ impl TopLevel {
                 entity(&mut manifest.tool_servers, ids, id, it)
             }
             TopBody::Prompt(it) => {
-                manifest.prompts.extend(it);
+                manifest.prompts.extend(it.map(|it| *it));
                 true
             }
             TopBody::Unknown => true,
@@ -1099,17 +1100,20 @@ impl Decoder<'_> {
         let name = self.span(node.name().span());
         self.no_type_annotation(node);
         // At most one: the annotation on the node itself.
-        let annotation = std::mem::take(&mut self.diags).into_iter().next();
+        let annotation = std::mem::take(&mut self.diags)
+            .into_iter()
+            .next()
+            .map(Box::new);
         let body = match node.name().value() {
-            "project" => TopBody::Project(self.project(node)),
-            "defaults" => TopBody::Defaults(self.defaults(node)),
+            "project" => TopBody::Project(self.project(node).map(Box::new)),
+            "defaults" => TopBody::Defaults(Box::new(self.defaults(node))),
             "function" => TopBody::Function(self.function(node).map(Arc::new)),
             "workflow" => TopBody::Workflow(self.workflow(node).map(Arc::new)),
             "agent" => TopBody::Agent(self.agent(node).map(Arc::new)),
             "pipeline" => TopBody::Pipeline(self.pipeline(node).map(Arc::new)),
             "tool-server" => TopBody::ToolServer(self.tool_server(node).map(Arc::new)),
-            "llm" => TopBody::Llm(self.llm(node)),
-            "prompt" => TopBody::Prompt(self.prompt(node)),
+            "llm" => TopBody::Llm(Box::new(self.llm(node))),
+            "prompt" => TopBody::Prompt(self.prompt(node).map(Box::new)),
             _ => {
                 self.unknown_node(node, TOP_NODES, "the manifest");
                 TopBody::Unknown
