@@ -101,7 +101,7 @@ fn decode_with(
                 } else {
                     &[]
                 };
-                match too_deep_split(src, &split, &cache.text, old_depths) {
+                match too_deep_split(src, &split, cache.carriage_return, old_depths) {
                     Ok(depths) => (None, Some((split, depths))),
                     Err(at) => (Some(at), None),
                 }
@@ -171,6 +171,8 @@ pub struct ParseCache {
     ranges: Vec<Range<usize>>,
     /// The raw count of `{` at the start of each slice (see [`too_deep_split`]).
     depths: Vec<usize>,
+    /// Whether `text` has a carriage return.
+    carriage_return: bool,
     /// Each slice's nodes with spans in `text`, or `None` for a slice that is decoded against the
     /// whole text every time ([`Slice::Absolute`]).
     nodes: Vec<Option<Vec<TopNode>>>,
@@ -191,7 +193,7 @@ const PARALLEL_MISSES: usize = 16;
 fn decode_split(
     src: &str,
     cache: Option<&mut ParseCache>,
-    resplit: Option<(Resplit, Vec<usize>)>,
+    resplit: Option<(Resplit, (Vec<usize>, bool))>,
     diags: &mut Diagnostics,
 ) -> Option<(Manifest, Option<NodeIds>)> {
     let mut top = TopLevel::default();
@@ -231,7 +233,7 @@ fn decode_split_cached(
     src: &str,
     cache: &mut ParseCache,
     split: Resplit,
-    depths: Vec<usize>,
+    (depths, carriage_return): (Vec<usize>, bool),
     top: &mut TopLevel,
     diags: &mut Diagnostics,
 ) -> Option<()> {
@@ -310,6 +312,7 @@ fn decode_split_cached(
     cache.nodes = nodes;
     cache.ranges = slices;
     cache.depths = depths;
+    cache.carriage_return = carriage_return;
     cache.text.clear();
     cache.text.push_str(src);
 
@@ -925,8 +928,9 @@ fn too_deep_raw(bytes: &[u8], mut depth: usize) -> Result<usize, usize> {
 }
 
 /// [`too_deep`] of `src`, which splits into `split.slices`, with the raw count (see
-/// [`too_deep_raw`]) at the start of each slice, for the cache; given the counts `old_depths`
-/// at the start of each slice of the last text `old` (which was not too deep), when known.
+/// [`too_deep_raw`]) at the start of each slice and whether `src` has a carriage return, for the
+/// cache; given the counts `old_depths` at the start of each slice of the last text `old` (which
+/// was not too deep), when known, and whether `old` has a carriage return.
 ///
 /// The scan of [`split`] and the count of [`too_deep`] that skips strings and comments read
 /// strings and comments alike, but for a line comment, which the first ends at a line feed and
@@ -939,9 +943,9 @@ fn too_deep_raw(bytes: &[u8], mut depth: usize) -> Result<usize, usize> {
 fn too_deep_split(
     src: &str,
     split: &Resplit,
-    old: &str,
+    old_carriage_return: bool,
     old_depths: &[usize],
-) -> Result<Vec<usize>, usize> {
+) -> Result<(Vec<usize>, bool), usize> {
     let Resplit {
         slices,
         prefix,
@@ -949,14 +953,21 @@ fn too_deep_split(
     } = split;
     let (prefix, suffix) = (*prefix, *suffix);
     let n_old = old_depths.len();
-    let known = n_old > 0
-        && suffix <= n_old
-        && !src.as_bytes().contains(&b'\r')
-        && !old.as_bytes().contains(&b'\r');
+    // The slices scanned, between those `old` shares at both ends.
+    let scanned = (n_old > 0 && suffix <= n_old && !old_carriage_return).then(|| {
+        let n_scanned = slices.len() + suffix - prefix - n_old;
+        let bytes = slices[prefix..prefix + n_scanned]
+            .first()
+            .zip(slices[prefix..prefix + n_scanned].last())
+            .map_or(0..0, |(first, last)| first.start..last.end);
+        (n_scanned, bytes)
+    });
     let raw = |range: &Range<usize>, depth| {
         too_deep_raw(&src.as_bytes()[range.clone()], depth).map_err(|at| range.start + at)
     };
-    if !known {
+    let Some((n_scanned, scanned)) =
+        scanned.filter(|(_, bytes)| !src.as_bytes()[bytes.clone()].contains(&b'\r'))
+    else {
         let mut depths = Vec::with_capacity(slices.len());
         let mut depth = 0;
         for range in slices {
@@ -965,10 +976,9 @@ fn too_deep_split(
         }
         return match too_deep_kdl(src) {
             Some(at) => Err(at),
-            None => Ok(depths),
+            None => Ok((depths, src.as_bytes().contains(&b'\r'))),
         };
-    }
-    let n_scanned = slices.len() + suffix - prefix - n_old;
+    };
     let mut depths = Vec::with_capacity(slices.len());
     depths.extend_from_slice(&old_depths[..prefix]);
     let mut depth = old_depths[prefix];
@@ -984,13 +994,10 @@ fn too_deep_split(
             depth = raw(range, depth)?;
         }
     }
-    if n_scanned > 0 {
-        let scanned = slices[prefix].start..slices[prefix + n_scanned - 1].end;
-        if let Some(at) = too_deep_kdl(&src[scanned.clone()]) {
-            return Err(scanned.start + at);
-        }
+    if let Some(at) = too_deep_kdl(&src[scanned.clone()]) {
+        return Err(scanned.start + at);
     }
-    Ok(depths)
+    Ok((depths, false))
 }
 
 /// The offset just past the `close` that ends a quoted string whose body starts at `at`
