@@ -54,8 +54,9 @@ pub fn lower(manifest: &Manifest) -> Result<Project, Diagnostics> {
 /// same `manifest::ParseCache` every run; see [`LowerCache`]) and whose lowering read the same
 /// things beyond its node: the kind of each name it resolved, the policy of each function or
 /// workflow a step is bound to, `defaults`, and whether there is an `llm` block. Every other
-/// entity is lowered again, and the checks over all entities run every time. The result is the
-/// same as [`lower`]'s.
+/// entity is lowered again. The checks over all entity names run again unless the entities have
+/// the names of the last run in the same places and that run found no problem with them (see
+/// [`Declared`]). The result is the same as [`lower`]'s.
 pub(crate) fn lower_cached(
     manifest: &Manifest,
     ids: Option<&NodeIds>,

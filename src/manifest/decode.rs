@@ -158,7 +158,8 @@ fn decode_with(
 /// slices before the first difference are the same slices at the same offsets, and the slices
 /// after the last one are the same slices moved by the change in length (see [`resplit`]), so
 /// only the slices in between are scanned, and each of those is decoded unless it is the text
-/// of one of the old slices in between (a moved node). Reused nodes are moved in place ([`Shift`]
+/// of one of the old slices in between (a moved node); the depth of blocks is counted over those
+/// slices only (see [`too_deep_split`]). Reused nodes are moved in place ([`Shift`]
 /// on the shared entities, which copies one only while an earlier manifest still holds it). The
 /// checks between top-level nodes (a second `project`, `defaults` and `llm` once, the first
 /// node, the empty manifest) run again over every node on each decode. The cache keeps only the
