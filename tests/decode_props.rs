@@ -312,6 +312,69 @@ fn cached_analysis_equals_analysis_after_every_save() {
     );
 }
 
+#[test]
+fn cached_analysis_counts_depth_where_it_changed() {
+    // Braces in strings count for the raw count of `{` (which refuses more than 64 unclosed,
+    // whatever encloses them) but not for the count that skips strings: saves that open and
+    // close them before, inside and after the nodes that stay, so that the raw count at the
+    // unchanged end differs from the last text's, and that go over the limit in either count.
+    let node = |name: &str, doc: &str| format!("function \"{name}\" {{\n    doc \"{doc}\"\n}}\n");
+    let opens = |n: usize| "{".repeat(n);
+    let closes = |n: usize| "}".repeat(n);
+    let manifest = |first: &str, middle: &str, last: &str| {
+        format!(
+            "project \"p\"\n{}{}{}{}{}",
+            node("A", first),
+            node("B", "b"),
+            node("C", middle),
+            node("D", "d"),
+            node("E", last)
+        )
+    };
+    let nested = |n: usize| {
+        format!(
+            "function \"N\" {}\n{}\n",
+            "{ x ".repeat(n),
+            "}".repeat(n)
+        )
+    };
+    let texts = [
+        manifest("a", "c", "e"),
+        manifest(&opens(40), "c", "e"),
+        manifest(&opens(40), &opens(20), "e"),
+        manifest(&opens(40), &opens(20), &opens(10)),
+        manifest(&opens(40), &opens(30), "e"),
+        manifest(&opens(40), "c", &opens(30)),
+        manifest(&closes(5), "c", &opens(70)),
+        manifest("a", &closes(3), &opens(62)),
+        manifest("a", "c", &opens(64)),
+        manifest(&opens(64), "c", "e"),
+        manifest(&opens(65), "c", "e"),
+        manifest("a", "c", "e"),
+        format!("{}{}", manifest("a", "c", "e"), nested(60)),
+        format!("{}{}", manifest("a", "c", "e"), nested(70)),
+        format!("{}{}", manifest("a2", "c", "e"), nested(64)),
+        format!("{}{}", manifest("a2", "c", "e"), nested(65)),
+        format!("// {{\r{}", manifest("a", &opens(60), "e")),
+        format!("// {{\r{}", manifest("a", &opens(70), "e")),
+        manifest("a", &opens(70), "e"),
+    ];
+    let mut cache = restack::analyze::Cache::default();
+    let mut too_deep = 0;
+    for text in &texts {
+        let cached = restack::analyze::analyze_cached("restack.kdl", text.as_bytes(), &mut cache);
+        let fresh = analyze("restack.kdl", text.as_bytes());
+        assert_eq!(format!("{cached:#?}"), format!("{fresh:#?}"), "{text}");
+        too_deep += usize::from(
+            fresh
+                .diagnostics
+                .iter()
+                .any(|it| it.message.contains("nested deeper")),
+        );
+    }
+    assert_eq!(too_deep, 11, "the saves that go over the limit");
+}
+
 /// Prints how long `analyze_cached` takes for the benchmark's one-entity edit at N = 1,000 (the
 /// saves `watch` sees), against the one-shot `analyze`. A measurement, not a test: run with
 /// `cargo test --release --test decode_props -- --ignored --nocapture analyze_timing`.

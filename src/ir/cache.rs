@@ -11,7 +11,10 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
+use crate::ir::lower::{Kind, entity_name};
 use crate::ir::{Agent, Fingerprinted, Function, Origin, Pipeline, Policy, ToolServer, Workflow};
+use crate::manifest::Manifest;
+use crate::manifest::decode::NodeIds;
 use crate::manifest::names::CaseMemo;
 use crate::manifest::shift::{Shift, shift_by};
 
@@ -22,6 +25,118 @@ pub(crate) struct LowerCache {
     pub(crate) case: CaseMemo,
     /// The lowered entities, by kind.
     pub(super) kept: Kept,
+    /// The entity names of the last run, when it found no problem with them.
+    pub(super) declared: Option<Declared>,
+}
+
+/// Where an entity is declared: its kind and its index in the manifest's list of its kind.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Declaration {
+    pub(super) kind: Kind,
+    pub(super) index: usize,
+}
+
+/// The entity names of the last run that lowered with node ids and found no problem with them
+/// (no name declared twice, no two names of one module), with what was made of them: the
+/// declaration of each name and the order that sorts each kind's entities by name.
+///
+/// A run whose manifest declares, kind by kind, the same names in the same places (its node ids
+/// are the last run's, or the node with a new id has the name of the one it replaced) has the
+/// same declarations, the same sort orders and no problem with its names either, so it takes
+/// them from here instead of checking and hashing every name again (see [`Declared::holds`]).
+/// And every name an entity kept from the last run read (see [`Dep::Kind`]) resolves to what
+/// it did then, since the last run lowered or checked each of them against the same names.
+#[derive(Debug, Default)]
+pub(super) struct Declared {
+    /// The node ids of the last run.
+    ids: NodeIds,
+    /// The name of each entity of the last run, by kind, in the manifest's order.
+    names: [Vec<String>; 5],
+    /// Every name, with its declaration (taken by the run that uses them).
+    pub(super) entities: HashMap<String, Declaration>,
+    /// The order that sorts each kind's entities by name (see `lower::sort_by_name`).
+    pub(super) orders: Orders,
+    /// How many names the case memo may hold before a run must check every name again, which
+    /// lets the memo forget names no longer used (a run that takes the names from here keeps
+    /// every name the memo has).
+    case_limit: usize,
+}
+
+/// The permutation that sorts the entities of each kind by name.
+#[derive(Debug, Default)]
+pub(super) struct Orders {
+    pub(super) functions: Option<Vec<usize>>,
+    pub(super) workflows: Option<Vec<usize>>,
+    pub(super) agents: Option<Vec<usize>>,
+    pub(super) pipelines: Option<Vec<usize>>,
+    pub(super) tool_servers: Option<Vec<usize>>,
+}
+
+const KINDS: [Kind; 5] = [
+    Kind::Function,
+    Kind::Workflow,
+    Kind::Agent,
+    Kind::Pipeline,
+    Kind::ToolServer,
+];
+
+fn ids_of(ids: &NodeIds, kind: Kind) -> &[u64] {
+    match kind {
+        Kind::Function => &ids.functions,
+        Kind::Workflow => &ids.workflows,
+        Kind::Agent => &ids.agents,
+        Kind::Pipeline => &ids.pipelines,
+        Kind::ToolServer => &ids.tool_servers,
+    }
+}
+
+impl Declared {
+    /// Whether `manifest`, whose entities' node ids are `ids`, declares the same names in the
+    /// same places as the last run, and the case memo (holding `case_len` names) may keep them.
+    pub(super) fn holds(&self, manifest: &Manifest, ids: &NodeIds, case_len: usize) -> bool {
+        if case_len > self.case_limit {
+            return false;
+        }
+        KINDS.iter().zip(&self.names).all(|(&kind, names)| {
+            let (old, new) = (ids_of(&self.ids, kind), ids_of(ids, kind));
+            if old.len() != new.len() {
+                return false;
+            }
+            // A node with the same id is the same decode, with the same name.
+            old == new
+                || old.iter().zip(new).enumerate().all(|(index, (old, new))| {
+                    old == new
+                        || entity_name(manifest, kind, index)
+                            .is_some_and(|it| it.value == names[index])
+                })
+        })
+    }
+
+    /// Records the run that just ended, whose node ids are `ids` and whose names' declarations
+    /// are `entities`: `same` when they were taken from here, which then holds its names already.
+    pub(super) fn record(
+        &mut self,
+        manifest: &Manifest,
+        ids: &NodeIds,
+        entities: HashMap<String, Declaration>,
+        same: bool,
+        case_len: usize,
+    ) {
+        self.ids.clone_from(ids);
+        self.entities = entities;
+        if !same {
+            for (&kind, names) in KINDS.iter().zip(&mut self.names) {
+                names.clear();
+                let mut index = 0;
+                while let Some(name) = entity_name(manifest, kind, index) {
+                    names.push(name.value.clone());
+                    index += 1;
+                }
+            }
+            // Twice the names of a run that checked them all, and a margin for a small manifest.
+            self.case_limit = 2 * case_len + 256;
+        }
+    }
 }
 
 /// The lowered entities of the last run, by node id, and the project-wide `defaults` they

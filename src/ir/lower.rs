@@ -11,7 +11,7 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use crate::diag::{Code, Diagnostic, Diagnostics};
-use crate::ir::cache::{ById, Dep, Entry, Keep, Kept, LowerCache};
+use crate::ir::cache::{ById, Declaration, Declared, Dep, Entry, Keep, Kept, LowerCache};
 use crate::ir::{
     Agent, Backend, Callee, CircuitBreaker, Engine, Event, Fallback, Field, Fingerprint, Function,
     Literal, Llm, Millis, Names, Origin, Pipeline, Policy, Project, Prompt, Provider, Retry, Step,
@@ -43,7 +43,7 @@ const DEFAULT_MAX_LOOPS: u32 = 3;
 /// (`Manifest::complete` is false) is never lowered: the result is then `Err` with only the
 /// cross-node problems, since the decoder's own diagnostics were already reported.
 pub fn lower(manifest: &Manifest) -> Result<Project, Diagnostics> {
-    let mut lowerer = Lowerer::new(manifest, CaseMemo::default(), None);
+    let mut lowerer = Lowerer::new(manifest, CaseMemo::default(), None, None);
     lowerer.check_entity_names();
     let project = lowerer.project();
     lowerer.finish(project)
@@ -54,24 +54,45 @@ pub fn lower(manifest: &Manifest) -> Result<Project, Diagnostics> {
 /// same `manifest::ParseCache` every run; see [`LowerCache`]) and whose lowering read the same
 /// things beyond its node: the kind of each name it resolved, the policy of each function or
 /// workflow a step is bound to, `defaults`, and whether there is an `llm` block. Every other
-/// entity is lowered again, and the checks over all entities run every time. The result is the
-/// same as [`lower`]'s.
+/// entity is lowered again. The checks over all entity names run again unless the entities have
+/// the names of the last run in the same places and that run found no problem with them (see
+/// [`Declared`]). The result is the same as [`lower`]'s.
 pub(crate) fn lower_cached(
     manifest: &Manifest,
     ids: Option<&NodeIds>,
     cache: &mut LowerCache,
 ) -> Result<Project, Diagnostics> {
-    let mut lowerer = Lowerer::new(manifest, std::mem::take(&mut cache.case), ids);
+    // The names declared last run, when they still hold (see [`Declared`]).
+    let declared = cache.declared.take().filter(|declared| {
+        ids.is_some_and(|ids| declared.holds(manifest, ids, cache.case.len()))
+    });
+    let same_names = declared.is_some();
+    let mut lowerer = Lowerer::new(manifest, std::mem::take(&mut cache.case), ids, declared);
     if ids.is_some() {
         lowerer.kept = std::mem::take(&mut cache.kept);
     }
     lowerer.check_entity_names();
     let project = lowerer.project();
     cache.case = std::mem::take(&mut lowerer.case);
-    cache.case.end_run();
-    if ids.is_some() {
+    if !same_names {
+        // A run that checked every name asked for the spellings of every name it needs; one that
+        // did not must keep those of the run that did.
+        cache.case.end_run();
+    }
+    if let Some(ids) = ids {
         cache.kept = std::mem::take(&mut lowerer.kept);
         cache.kept.end_run();
+        if lowerer.names_clean {
+            let mut declared = lowerer.declared.take().unwrap_or_default();
+            declared.record(
+                manifest,
+                ids,
+                std::mem::take(&mut lowerer.entities),
+                same_names,
+                cache.case.len(),
+            );
+            cache.declared = Some(declared);
+        }
     }
     lowerer.finish(project)
 }
@@ -102,14 +123,22 @@ struct Lowerer<'a> {
     diags: Diagnostics,
     /// Every declared entity by name (the first declaration wins), with its index in the
     /// manifest's list of its kind.
-    entities: HashMap<&'a str, Entity>,
+    entities: HashMap<String, Declaration>,
+    /// Whether `entities` is the last run's, which declared the same names in the same places
+    /// without a problem (see [`Declared`]): the names need no check, and every name an entity
+    /// read resolves as it did then.
+    same_names: bool,
+    /// The last run's names and sort orders, while they still hold.
+    declared: Option<Declared>,
+    /// Whether the check of entity names found nothing (so `entities` may be kept).
+    names_clean: bool,
     /// Class names of every entity's models, for `entity-model-type`; built when a type first
     /// names something that is not a builtin (see [`Lowerer::models`]).
     models: Option<BTreeMap<String, String>>,
     /// The case conversions of names.
     case: CaseMemo,
-    /// Every entity in declaration order (see [`Lowerer::all_entities`]).
-    order: Vec<(Kind, &'a Spanned<String>, usize)>,
+    /// Every entity in declaration order (see [`Lowerer::all_entities`]), once needed.
+    order: Option<Vec<(Kind, &'a Spanned<String>, usize)>>,
     /// Where each entity's node was decoded, when entities are kept between runs.
     ids: Option<&'a NodeIds>,
     /// The entities lowered in the last run (empty unless `ids`).
@@ -134,31 +163,61 @@ fn origin(kind: &str, name: &str, span: &Range<usize>) -> Origin {
 }
 
 impl<'a> Lowerer<'a> {
-    fn new(manifest: &'a Manifest, case: CaseMemo, ids: Option<&'a NodeIds>) -> Lowerer<'a> {
+    fn new(
+        manifest: &'a Manifest,
+        case: CaseMemo,
+        ids: Option<&'a NodeIds>,
+        mut declared: Option<Declared>,
+    ) -> Lowerer<'a> {
+        let same_names = declared.is_some();
+        let entities = match declared.as_mut() {
+            Some(declared) => std::mem::take(&mut declared.entities),
+            None => HashMap::new(),
+        };
         let mut lowerer = Lowerer {
             manifest,
             diags: Diagnostics::new(),
-            entities: HashMap::new(),
+            entities,
+            same_names,
+            declared,
+            names_clean: true,
             models: None,
             case,
-            order: Vec::new(),
+            order: None,
             ids,
             kept: Kept::default(),
             deps: None,
         };
-        lowerer.order = lowerer.all_entities();
-        lowerer.entities.reserve(lowerer.order.len());
-        for &(kind, name, index) in &lowerer.order {
-            lowerer
-                .entities
-                .entry(name.value.as_str())
-                .or_insert(Entity {
-                    kind,
-                    span: name.span.clone(),
-                    index,
-                });
+        if !same_names {
+            let order = lowerer.all_entities();
+            lowerer.entities.reserve(order.len());
+            for &(kind, name, index) in &order {
+                lowerer
+                    .entities
+                    .entry(name.value.clone())
+                    .or_insert(Declaration { kind, index });
+            }
+            lowerer.order = Some(order);
         }
         lowerer
+    }
+
+    /// Every entity in declaration order.
+    fn order(&mut self) -> Vec<(Kind, &'a Spanned<String>, usize)> {
+        match self.order.take() {
+            Some(order) => order,
+            None => self.all_entities(),
+        }
+    }
+
+    /// The declared entity `declaration`, with the span of its name.
+    fn declared(&self, declaration: Declaration) -> Entity {
+        let Declaration { kind, index } = declaration;
+        Entity {
+            kind,
+            span: entity_name(self.manifest, kind, index).map_or(0..0, |it| it.span.clone()),
+            index,
+        }
     }
 
     /// The project, or every cross-node problem.
@@ -173,13 +232,15 @@ impl<'a> Lowerer<'a> {
     fn models(&mut self) -> &BTreeMap<String, String> {
         if self.models.is_none() {
             let mut models = BTreeMap::new();
-            for &(kind, name, _) in &self.order {
+            let order = self.order();
+            for &(kind, name, _) in &order {
                 let class = &self.case.get(&name.value).pascal;
                 let owner = format!("{} `{}`", kind.keyword(), name.value);
                 for suffix in ["", "Input", "Output", "State"] {
                     models.insert(format!("{class}{suffix}"), owner.clone());
                 }
             }
+            self.order = Some(order);
             for agent in &self.manifest.agents {
                 for event in &agent.events {
                     let class = format!("{}Event", self.case.get(&event.name.value).pascal);
@@ -238,12 +299,39 @@ impl<'a> Lowerer<'a> {
     // ---- whole-manifest name checks ----
 
     fn check_entity_names(&mut self) {
+        if !self.same_names {
+            self.check_declared_names();
+        }
+        let mut prompts: HashMap<&str, Range<usize>> = HashMap::new();
+        for prompt in &self.manifest.prompts {
+            if let Some(first) = prompts.get(prompt.name.value.as_str()) {
+                self.diags.push(
+                    Diagnostic::error(
+                        Code::DuplicateName,
+                        prompt.name.span.clone(),
+                        format!("prompt `{}` is declared twice", prompt.name.value),
+                    )
+                    .label("declared again here")
+                    .related(first.clone(), "first declared here")
+                    .help("give each prompt its own name; use `version=` for revisions"),
+                );
+            } else {
+                prompts.insert(&prompt.name.value, prompt.name.span.clone());
+            }
+        }
+    }
+
+    /// Reports entity names declared twice and names that become the same module.
+    fn check_declared_names(&mut self) {
+        let before = self.diags.len();
+        let order = self.order();
         // A name is declared twice when it is not where `entities` (first declaration wins) has
         // it.
-        let mut first_of_module = Vec::with_capacity(self.order.len());
-        for &(kind, name, _) in &self.order {
-            let first = &self.entities[name.value.as_str()];
-            if first.span != name.span {
+        let mut first_of_module = Vec::with_capacity(order.len());
+        for &(kind, name, index) in &order {
+            let first = self.entities[name.value.as_str()];
+            if (first.kind, first.index) != (kind, index) {
+                let first = self.declared(first);
                 self.diags.push(
                     Diagnostic::error(
                         Code::DuplicateName,
@@ -285,23 +373,8 @@ impl<'a> Lowerer<'a> {
             }
             by_module.insert(module, name);
         }
-        let mut prompts: HashMap<&str, Range<usize>> = HashMap::new();
-        for prompt in &self.manifest.prompts {
-            if let Some(first) = prompts.get(prompt.name.value.as_str()) {
-                self.diags.push(
-                    Diagnostic::error(
-                        Code::DuplicateName,
-                        prompt.name.span.clone(),
-                        format!("prompt `{}` is declared twice", prompt.name.value),
-                    )
-                    .label("declared again here")
-                    .related(first.clone(), "first declared here")
-                    .help("give each prompt its own name; use `version=` for revisions"),
-                );
-            } else {
-                prompts.insert(&prompt.name.value, prompt.name.span.clone());
-            }
-        }
+        self.order = Some(order);
+        self.names_clean = self.diags.len() == before;
     }
 
     // ---- references ----
@@ -309,7 +382,7 @@ impl<'a> Lowerer<'a> {
     /// The entity declared as `name` (the first, if several), noted as read by the entity being
     /// lowered.
     fn entity(&mut self, name: &str) -> Option<Entity> {
-        let entity = self.entities.get(name).cloned();
+        let entity = self.entities.get(name).map(|&it| self.declared(it));
         if let Some(deps) = &mut self.deps {
             deps.push(Dep::Kind(
                 name.to_owned(),
@@ -363,7 +436,7 @@ impl<'a> Lowerer<'a> {
             .entities
             .iter()
             .filter(|(_, it)| kinds.contains(&it.kind))
-            .map(|(name, _)| *name)
+            .map(|(name, _)| name.as_str())
             .collect();
         candidates.sort_unstable();
         let help =
@@ -563,11 +636,13 @@ impl<'a> Lowerer<'a> {
             .filter_map(|it| self.prompt(it))
             .collect();
 
-        functions.sort_by(|a, b| a.names.declared.cmp(&b.names.declared));
-        workflows.sort_by(|a, b| a.names.declared.cmp(&b.names.declared));
-        agents.sort_by(|a, b| a.names.declared.cmp(&b.names.declared));
-        pipelines.sort_by(|a, b| a.names.declared.cmp(&b.names.declared));
-        tool_servers.sort_by(|a, b| a.names.declared.cmp(&b.names.declared));
+        self.sort_by_name(
+            &mut functions,
+            &mut workflows,
+            &mut agents,
+            &mut pipelines,
+            &mut tool_servers,
+        );
         prompts.sort_by(|a, b| a.name.cmp(&b.name));
 
         let project = manifest.project.as_ref()?;
@@ -599,6 +674,31 @@ impl<'a> Lowerer<'a> {
             prompts,
             origin: origin("project", &project.name.value, &project.span),
         })
+    }
+
+    /// Sorts each kind's entities by name (see [`sort_by_name`]).
+    fn sort_by_name(
+        &mut self,
+        functions: &mut Vec<Arc<Function>>,
+        workflows: &mut Vec<Arc<Workflow>>,
+        agents: &mut Vec<Arc<Agent>>,
+        pipelines: &mut Vec<Arc<Pipeline>>,
+        tool_servers: &mut Vec<Arc<ToolServer>>,
+    ) {
+        let mut declared = self.declared.take().unwrap_or_default();
+        let same = self.same_names;
+        let orders = &mut declared.orders;
+        sort_by_name(functions, &mut orders.functions, same, |it| &it.names);
+        sort_by_name(workflows, &mut orders.workflows, same, |it| &it.names);
+        sort_by_name(agents, &mut orders.agents, same, |it| &it.names);
+        // A pipeline that did not lower leaves a gap, which its order does not know.
+        let whole = pipelines.len() == self.manifest.pipelines.len();
+        sort_by_name(pipelines, &mut orders.pipelines, same && whole, |it| &it.names);
+        if !whole {
+            orders.pipelines = None;
+        }
+        sort_by_name(tool_servers, &mut orders.tool_servers, same, |it| &it.names);
+        self.declared = Some(declared);
     }
 
     /// Every node of one kind (`nodes`, with their `ids` when entities are kept) lowered by
@@ -641,7 +741,15 @@ impl<'a> Lowerer<'a> {
             && entry
                 .deps
                 .iter()
-                .all(|dep| holds(dep, &self.entities, self.manifest, defaults))
+                .all(|dep| {
+                    holds(
+                        dep,
+                        &self.entities,
+                        self.same_names,
+                        self.manifest,
+                        defaults,
+                    )
+                })
         {
             entry.run = run;
             return entry.at(start);
@@ -974,7 +1082,7 @@ impl<'a> Lowerer<'a> {
                     ..
                 },
             ) => {
-                let policy = own_policy(manifest, &entity);
+                let policy = own_policy(manifest, entity.kind, entity.index);
                 Some((StepTarget::Function(self.names(&target.value)), policy))
             }
             Some(
@@ -983,7 +1091,7 @@ impl<'a> Lowerer<'a> {
                     ..
                 },
             ) => {
-                let policy = own_policy(manifest, &entity);
+                let policy = own_policy(manifest, entity.kind, entity.index);
                 Some((StepTarget::Workflow(self.names(&target.value)), policy))
             }
             Some(Entity { kind, span, .. }) => {
@@ -1167,12 +1275,49 @@ impl<'a> Lowerer<'a> {
 }
 
 /// The policy the function or workflow `entity` declares (`None` for another kind).
-fn own_policy<'m>(manifest: &'m Manifest, entity: &Entity) -> Option<&'m ast::Policy> {
-    match entity.kind {
-        Kind::Function => manifest.functions.get(entity.index).map(|it| &it.policy),
-        Kind::Workflow => manifest.workflows.get(entity.index).map(|it| &it.policy),
+fn own_policy(manifest: &Manifest, kind: Kind, index: usize) -> Option<&ast::Policy> {
+    match kind {
+        Kind::Function => manifest.functions.get(index).map(|it| &it.policy),
+        Kind::Workflow => manifest.workflows.get(index).map(|it| &it.policy),
         _ => None,
     }
+}
+
+/// The name of the entity of `kind` at `index` in the manifest's list of its kind.
+pub(super) fn entity_name(manifest: &Manifest, kind: Kind, index: usize) -> Option<&Spanned<String>> {
+    match kind {
+        Kind::Function => manifest.functions.get(index).map(|it| &it.name),
+        Kind::Workflow => manifest.workflows.get(index).map(|it| &it.name),
+        Kind::Agent => manifest.agents.get(index).map(|it| &it.name),
+        Kind::Pipeline => manifest.pipelines.get(index).map(|it| &it.name),
+        Kind::ToolServer => manifest.tool_servers.get(index).map(|it| &it.name),
+    }
+}
+
+/// Sorts `items` (one per entity of a kind, in declaration order) by declared name, as a stable
+/// sort does. `order` is the permutation of the last sort: reused when `same` (the same names in
+/// the same places), so the names are not compared; made again and kept otherwise.
+fn sort_by_name<T>(
+    items: &mut Vec<T>,
+    order: &mut Option<Vec<usize>>,
+    same: bool,
+    names: impl Fn(&T) -> &Names,
+) {
+    let reuse = same && order.as_ref().is_some_and(|it| it.len() == items.len());
+    if !reuse {
+        let mut made: Vec<usize> = (0..items.len()).collect();
+        made.sort_by(|&a, &b| names(&items[a]).declared.cmp(&names(&items[b]).declared));
+        *order = Some(made);
+    }
+    let Some(order) = order.as_deref() else {
+        return;
+    };
+    if order.iter().enumerate().all(|(at, &it)| it == at) {
+        return;
+    }
+    let mut slots: Vec<Option<T>> = items.drain(..).map(Some).collect();
+    items.extend(order.iter().filter_map(|&it| slots[it].take()));
+    debug_assert_eq!(items.len(), slots.len(), "an order is a permutation");
 }
 
 /// The policy a step bound by `map` starts from: `defaults` merged with the bound function's or
@@ -1211,16 +1356,19 @@ entity_nodes!(
 /// by name are `entities`, with `defaults`.
 fn holds(
     dep: &Dep,
-    entities: &HashMap<&str, Entity>,
+    entities: &HashMap<String, Declaration>,
+    same_names: bool,
     manifest: &Manifest,
     defaults: &Policy,
 ) -> bool {
     match dep {
+        // Every kept entity was lowered or checked last run, against the same names.
+        Dep::Kind(..) if same_names => true,
         Dep::Kind(name, kind) => entities.get(name.as_str()).map(|it| it.kind) == *kind,
         Dep::StepPolicy(name, policy) => {
             let own = entities
                 .get(name.as_str())
-                .and_then(|it| own_policy(manifest, it));
+                .and_then(|it| own_policy(manifest, it.kind, it.index));
             step_start(defaults, own) == *policy
         }
         Dep::Llm => manifest.llm.is_some(),

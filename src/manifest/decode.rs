@@ -76,7 +76,7 @@ pub(crate) fn decode_tracked(
 /// where they sit (every span moved by the same offset). Ids come from one [`ParseCache`], which
 /// gives a new id to every node it decodes and keeps the id while it reuses the node, so
 /// `ir::lower` can keep what it made of an entity for as long as the entity's id lives.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone, PartialEq)]
 pub(crate) struct NodeIds {
     pub(crate) functions: Vec<u64>,
     pub(crate) workflows: Vec<u64>,
@@ -91,7 +91,27 @@ fn decode_with(
     may_split: bool,
 ) -> (Manifest, Diagnostics, Option<NodeIds>) {
     let mut diags = Diagnostics::new();
-    if let Some(at) = too_deep(src) {
+    // With a cache, the text is split from the last text's split, and the depth of its blocks
+    // counted only where it changed.
+    let (deep, resplit) = match cache.as_deref() {
+        Some(cache) if may_split => match self::resplit(&cache.text, &cache.ranges, src) {
+            Some(split) => {
+                let old_depths: &[usize] = if cache.depths.len() == cache.ranges.len() {
+                    &cache.depths
+                } else {
+                    &[]
+                };
+                match too_deep_split(src, &split, cache.carriage_return, old_depths) {
+                    Ok(depths) => (None, Some((split, depths))),
+                    Err(at) => (Some(at), None),
+                }
+            }
+            None => (too_deep(src), None),
+        },
+        _ => (too_deep(src), None),
+    };
+    debug_assert_eq!(deep, too_deep(src), "the depth counted where the text changed");
+    if let Some(at) = deep {
         diags.push(
             Diagnostic::error(
                 Code::KdlSyntax,
@@ -105,7 +125,7 @@ fn decode_with(
         );
         return (Manifest::default(), diags, None);
     }
-    if may_split && let Some((manifest, ids)) = decode_split(src, cache, &mut diags) {
+    if may_split && let Some((manifest, ids)) = decode_split(src, cache, resplit, &mut diags) {
         return (manifest, diags, ids);
     }
     let mut diags = Diagnostics::new();
@@ -138,7 +158,8 @@ fn decode_with(
 /// slices before the first difference are the same slices at the same offsets, and the slices
 /// after the last one are the same slices moved by the change in length (see [`resplit`]), so
 /// only the slices in between are scanned, and each of those is decoded unless it is the text
-/// of one of the old slices in between (a moved node). Reused nodes are moved in place ([`Shift`]
+/// of one of the old slices in between (a moved node); the depth of blocks is counted over those
+/// slices only (see [`too_deep_split`]). Reused nodes are moved in place ([`Shift`]
 /// on the shared entities, which copies one only while an earlier manifest still holds it). The
 /// checks between top-level nodes (a second `project`, `defaults` and `llm` once, the first
 /// node, the empty manifest) run again over every node on each decode. The cache keeps only the
@@ -149,6 +170,10 @@ pub struct ParseCache {
     text: String,
     /// Its slices, in order.
     ranges: Vec<Range<usize>>,
+    /// The raw count of `{` at the start of each slice (see [`too_deep_split`]).
+    depths: Vec<usize>,
+    /// Whether `text` has a carriage return.
+    carriage_return: bool,
     /// Each slice's nodes with spans in `text`, or `None` for a slice that is decoded against the
     /// whole text every time ([`Slice::Absolute`]).
     nodes: Vec<Option<Vec<TopNode>>>,
@@ -169,6 +194,7 @@ const PARALLEL_MISSES: usize = 16;
 fn decode_split(
     src: &str,
     cache: Option<&mut ParseCache>,
+    resplit: Option<(Resplit, (Vec<usize>, bool))>,
     diags: &mut Diagnostics,
 ) -> Option<(Manifest, Option<NodeIds>)> {
     let mut top = TopLevel::default();
@@ -189,7 +215,8 @@ fn decode_split(
         }
         Some(cache) => {
             top.ids = Some(NodeIds::default());
-            decode_split_cached(src, cache, &mut top, diags)?;
+            let (resplit, depths) = resplit?;
+            decode_split_cached(src, cache, resplit, depths, &mut top, diags)?;
             top.ids.take()
         }
     };
@@ -206,6 +233,8 @@ fn decode_split(
 fn decode_split_cached(
     src: &str,
     cache: &mut ParseCache,
+    split: Resplit,
+    (depths, carriage_return): (Vec<usize>, bool),
     top: &mut TopLevel,
     diags: &mut Diagnostics,
 ) -> Option<()> {
@@ -213,7 +242,7 @@ fn decode_split_cached(
         slices,
         prefix,
         suffix,
-    } = resplit(&cache.text, &cache.ranges, src)?;
+    } = split;
     let n_scanned = slices.len() - prefix - (cache.ranges.len() - suffix);
     let scanned = prefix..prefix + n_scanned;
     // The old slices between the two unchanged ends, by text, for a node that moved.
@@ -283,6 +312,8 @@ fn decode_split_cached(
     }));
     cache.nodes = nodes;
     cache.ranges = slices;
+    cache.depths = depths;
+    cache.carriage_return = carriage_return;
     cache.text.clear();
     cache.text.push_str(src);
 
@@ -578,24 +609,25 @@ struct TopNode {
     /// The span of the node's name.
     name: Range<usize>,
     /// A type annotation on the node (`(t)node`), reported whatever else happens.
-    annotation: Option<Diagnostic>,
+    annotation: Option<Box<Diagnostic>>,
     body: TopBody,
     /// What decoding the node's content pushed, in order.
     diags: Vec<Diagnostic>,
 }
 
-/// What one top-level node decodes to, by kind.
+/// What one top-level node decodes to, by kind. The blocks of which there is one are boxed, so
+/// that a node is small: every node is moved and copied on each decode with a cache.
 #[derive(Debug, Clone)]
 enum TopBody {
-    Project(Option<Project>),
-    Defaults(Defaults),
+    Project(Option<Box<Project>>),
+    Defaults(Box<Defaults>),
     Function(Option<Arc<Function>>),
     Workflow(Option<Arc<Workflow>>),
     Agent(Option<Arc<Agent>>),
     Pipeline(Option<Arc<Pipeline>>),
     ToolServer(Option<Arc<ToolServer>>),
-    Llm(Llm),
-    Prompt(Option<Prompt>),
+    Llm(Box<Llm>),
+    Prompt(Option<Box<Prompt>>),
     /// Not a top-level node: `diags` says so.
     Unknown,
 }
@@ -652,7 +684,7 @@ impl TopLevel {
             self.first = Some(name.clone());
         }
         if let Some(it) = annotation {
-            diags.push(it);
+            diags.push(*it);
         }
         let manifest = &mut self.manifest;
         let keep = match body {
@@ -670,21 +702,21 @@ impl TopLevel {
                     );
                     false
                 } else {
-                    manifest.project = project;
+                    manifest.project = project.map(|it| *it);
                     true
                 }
             }
             TopBody::Defaults(defaults) => {
                 let new = once(&mut self.seen, "defaults", name, diags);
                 if new {
-                    manifest.defaults = Some(defaults);
+                    manifest.defaults = Some(*defaults);
                 }
                 new
             }
             TopBody::Llm(llm) => {
                 let new = once(&mut self.seen, "llm", name, diags);
                 if new {
-                    manifest.llm = Some(llm);
+                    manifest.llm = Some(*llm);
                 }
                 new
             }
@@ -709,7 +741,7 @@ impl TopLevel {
                 entity(&mut manifest.tool_servers, ids, id, it)
             }
             TopBody::Prompt(it) => {
-                manifest.prompts.extend(it);
+                manifest.prompts.extend(it.map(|it| *it));
                 true
             }
             TopBody::Unknown => true,
@@ -786,10 +818,12 @@ const MAX_DEPTH: usize = 64;
 /// literal this scan reads differently from the KDL parser (its error recovery, say), since
 /// hiding a deep block from it takes a `}` between every two `{`.
 fn too_deep(src: &str) -> Option<usize> {
+    too_deep_raw(src.as_bytes(), 0).err().or_else(|| too_deep_kdl(src))
+}
+
+/// The count of [`too_deep`] that skips strings and comments, over `src` from depth 0.
+fn too_deep_kdl(src: &str) -> Option<usize> {
     let bytes = src.as_bytes();
-    if let Some(at) = too_deep_raw(bytes) {
-        return Some(at);
-    }
     let mut depth = 0usize;
     let mut at = 0;
     while at < bytes.len() {
@@ -859,15 +893,15 @@ fn too_deep(src: &str) -> Option<usize> {
     None
 }
 
-/// The count of [`too_deep`] over every byte: the offset of the first `{` that makes more than
-/// [`MAX_DEPTH`] unclosed `{` (a `}` with none open counts for nothing).
+/// The count of [`too_deep`] over every byte, from `depth`: the count at the end, or the offset
+/// of the first `{` that makes more than [`MAX_DEPTH`] unclosed `{` (a `}` with none open counts
+/// for nothing).
 ///
 /// It goes a chunk at a time. A chunk whose `{` cannot take the count over the limit and whose
 /// `}` cannot take it below zero (where it stops counting) changes the count by its `{` less its
 /// `}`, which is counted without a branch per byte; any other chunk is counted byte by byte.
-fn too_deep_raw(bytes: &[u8]) -> Option<usize> {
+fn too_deep_raw(bytes: &[u8], mut depth: usize) -> Result<usize, usize> {
     const CHUNK: usize = 64;
-    let mut depth = 0usize;
     for (chunk_idx, chunk) in bytes.chunks(CHUNK).enumerate() {
         // At most 64 of each, so a byte holds the count (and the loop is vectorized).
         let (opens, closes) = chunk.iter().fold((0u8, 0u8), |(opens, closes), &it| {
@@ -883,7 +917,7 @@ fn too_deep_raw(bytes: &[u8]) -> Option<usize> {
                 b'{' => {
                     depth += 1;
                     if depth > MAX_DEPTH {
-                        return Some(chunk_idx * CHUNK + offset);
+                        return Err(chunk_idx * CHUNK + offset);
                     }
                 }
                 b'}' => depth = depth.saturating_sub(1),
@@ -891,7 +925,80 @@ fn too_deep_raw(bytes: &[u8]) -> Option<usize> {
             }
         }
     }
-    None
+    Ok(depth)
+}
+
+/// [`too_deep`] of `src`, which splits into `split.slices`, with the raw count (see
+/// [`too_deep_raw`]) at the start of each slice and whether `src` has a carriage return, for the
+/// cache; given the counts `old_depths` at the start of each slice of the last text `old` (which
+/// was not too deep), when known, and whether `old` has a carriage return.
+///
+/// The scan of [`split`] and the count of [`too_deep`] that skips strings and comments read
+/// strings and comments alike, but for a line comment, which the first ends at a line feed and
+/// the second at a carriage return too. So in a text without a carriage return, that count is
+/// 0, outside every string and comment, at every cut, and is the same over the slices the two
+/// texts share as it was in `old`: only the slices in between are counted. The raw count starts
+/// again from its count at the first of those, and once past them, it counts as in `old` when
+/// it has the count `old` had there (otherwise it goes on to the end). Any other case is counted
+/// over the whole text.
+fn too_deep_split(
+    src: &str,
+    split: &Resplit,
+    old_carriage_return: bool,
+    old_depths: &[usize],
+) -> Result<(Vec<usize>, bool), usize> {
+    let Resplit {
+        slices,
+        prefix,
+        suffix,
+    } = split;
+    let (prefix, suffix) = (*prefix, *suffix);
+    let n_old = old_depths.len();
+    // The slices scanned, between those `old` shares at both ends.
+    let scanned = (n_old > 0 && suffix <= n_old && !old_carriage_return).then(|| {
+        let n_scanned = slices.len() + suffix - prefix - n_old;
+        let bytes = slices[prefix..prefix + n_scanned]
+            .first()
+            .zip(slices[prefix..prefix + n_scanned].last())
+            .map_or(0..0, |(first, last)| first.start..last.end);
+        (n_scanned, bytes)
+    });
+    let raw = |range: &Range<usize>, depth| {
+        too_deep_raw(&src.as_bytes()[range.clone()], depth).map_err(|at| range.start + at)
+    };
+    let Some((n_scanned, scanned)) =
+        scanned.filter(|(_, bytes)| !src.as_bytes()[bytes.clone()].contains(&b'\r'))
+    else {
+        let mut depths = Vec::with_capacity(slices.len());
+        let mut depth = 0;
+        for range in slices {
+            depths.push(depth);
+            depth = raw(range, depth)?;
+        }
+        return match too_deep_kdl(src) {
+            Some(at) => Err(at),
+            None => Ok((depths, src.as_bytes().contains(&b'\r'))),
+        };
+    };
+    let mut depths = Vec::with_capacity(slices.len());
+    depths.extend_from_slice(&old_depths[..prefix]);
+    let mut depth = old_depths[prefix];
+    for range in &slices[prefix..prefix + n_scanned] {
+        depths.push(depth);
+        depth = raw(range, depth)?;
+    }
+    if suffix < n_old && depth == old_depths[suffix] {
+        depths.extend_from_slice(&old_depths[suffix..]);
+    } else {
+        for range in &slices[prefix + n_scanned..] {
+            depths.push(depth);
+            depth = raw(range, depth)?;
+        }
+    }
+    if let Some(at) = too_deep_kdl(&src[scanned.clone()]) {
+        return Err(scanned.start + at);
+    }
+    Ok((depths, false))
 }
 
 /// The offset just past the `close` that ends a quoted string whose body starts at `at`
@@ -1001,17 +1108,20 @@ impl Decoder<'_> {
         let name = self.span(node.name().span());
         self.no_type_annotation(node);
         // At most one: the annotation on the node itself.
-        let annotation = std::mem::take(&mut self.diags).into_iter().next();
+        let annotation = std::mem::take(&mut self.diags)
+            .into_iter()
+            .next()
+            .map(Box::new);
         let body = match node.name().value() {
-            "project" => TopBody::Project(self.project(node)),
-            "defaults" => TopBody::Defaults(self.defaults(node)),
+            "project" => TopBody::Project(self.project(node).map(Box::new)),
+            "defaults" => TopBody::Defaults(Box::new(self.defaults(node))),
             "function" => TopBody::Function(self.function(node).map(Arc::new)),
             "workflow" => TopBody::Workflow(self.workflow(node).map(Arc::new)),
             "agent" => TopBody::Agent(self.agent(node).map(Arc::new)),
             "pipeline" => TopBody::Pipeline(self.pipeline(node).map(Arc::new)),
             "tool-server" => TopBody::ToolServer(self.tool_server(node).map(Arc::new)),
-            "llm" => TopBody::Llm(self.llm(node)),
-            "prompt" => TopBody::Prompt(self.prompt(node)),
+            "llm" => TopBody::Llm(Box::new(self.llm(node))),
+            "prompt" => TopBody::Prompt(self.prompt(node).map(Box::new)),
             _ => {
                 self.unknown_node(node, TOP_NODES, "the manifest");
                 TopBody::Unknown
@@ -3091,11 +3201,11 @@ mod tests {
                         _ => b'x',
                     })
                     .collect();
-                assert_eq!(too_deep_raw(&text), byte_by_byte(&text), "{text:?}");
+                assert_eq!(too_deep_raw(&text, 0).err(), byte_by_byte(&text), "{text:?}");
             }
         }
         let mut deep = "}".repeat(70);
         deep.push_str(&"{".repeat(65));
-        assert_eq!(too_deep_raw(deep.as_bytes()), Some(134));
+        assert_eq!(too_deep_raw(deep.as_bytes(), 0), Err(134));
     }
 }

@@ -238,6 +238,11 @@ impl CaseMemo {
             .map(|(it, _)| it)
     }
 
+    /// How many names it holds.
+    pub(crate) fn len(&self) -> usize {
+        self.names.len()
+    }
+
     /// Forgets every name the run that just ended did not convert.
     pub(crate) fn end_run(&mut self) {
         let run = self.run;
