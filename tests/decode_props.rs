@@ -331,13 +331,7 @@ fn cached_analysis_counts_depth_where_it_changed() {
             node("E", last)
         )
     };
-    let nested = |n: usize| {
-        format!(
-            "function \"N\" {}\n{}\n",
-            "{ x ".repeat(n),
-            "}".repeat(n)
-        )
-    };
+    let nested = |n: usize| format!("function \"N\" {}\n{}\n", "{ x ".repeat(n), "}".repeat(n));
     let texts = [
         manifest("a", "c", "e"),
         manifest(&opens(40), "c", "e"),

@@ -63,9 +63,10 @@ pub(crate) fn lower_cached(
     cache: &mut LowerCache,
 ) -> Result<Project, Diagnostics> {
     // The names declared last run, when they still hold (see [`Declared`]).
-    let declared = cache.declared.take().filter(|declared| {
-        ids.is_some_and(|ids| declared.holds(manifest, ids, cache.case.len()))
-    });
+    let declared = cache
+        .declared
+        .take()
+        .filter(|declared| ids.is_some_and(|ids| declared.holds(manifest, ids, cache.case.len())));
     let same_names = declared.is_some();
     let mut lowerer = Lowerer::new(manifest, std::mem::take(&mut cache.case), ids, declared);
     if ids.is_some() {
@@ -693,7 +694,9 @@ impl<'a> Lowerer<'a> {
         sort_by_name(agents, &mut orders.agents, same, |it| &it.names);
         // A pipeline that did not lower leaves a gap, which its order does not know.
         let whole = pipelines.len() == self.manifest.pipelines.len();
-        sort_by_name(pipelines, &mut orders.pipelines, same && whole, |it| &it.names);
+        sort_by_name(pipelines, &mut orders.pipelines, same && whole, |it| {
+            &it.names
+        });
         if !whole {
             orders.pipelines = None;
         }
@@ -738,18 +741,15 @@ impl<'a> Lowerer<'a> {
         };
         let run = self.kept.run;
         if let Some(entry) = by_id(&mut self.kept).get_mut(&id)
-            && entry
-                .deps
-                .iter()
-                .all(|dep| {
-                    holds(
-                        dep,
-                        &self.entities,
-                        self.same_names,
-                        self.manifest,
-                        defaults,
-                    )
-                })
+            && entry.deps.iter().all(|dep| {
+                holds(
+                    dep,
+                    &self.entities,
+                    self.same_names,
+                    self.manifest,
+                    defaults,
+                )
+            })
         {
             entry.run = run;
             return entry.at(start);
@@ -1284,7 +1284,11 @@ fn own_policy(manifest: &Manifest, kind: Kind, index: usize) -> Option<&ast::Pol
 }
 
 /// The name of the entity of `kind` at `index` in the manifest's list of its kind.
-pub(super) fn entity_name(manifest: &Manifest, kind: Kind, index: usize) -> Option<&Spanned<String>> {
+pub(super) fn entity_name(
+    manifest: &Manifest,
+    kind: Kind,
+    index: usize,
+) -> Option<&Spanned<String>> {
     match kind {
         Kind::Function => manifest.functions.get(index).map(|it| &it.name),
         Kind::Workflow => manifest.workflows.get(index).map(|it| &it.name),

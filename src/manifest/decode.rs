@@ -110,7 +110,11 @@ fn decode_with(
         },
         _ => (too_deep(src), None),
     };
-    debug_assert_eq!(deep, too_deep(src), "the depth counted where the text changed");
+    debug_assert_eq!(
+        deep,
+        too_deep(src),
+        "the depth counted where the text changed"
+    );
     if let Some(at) = deep {
         diags.push(
             Diagnostic::error(
@@ -818,7 +822,9 @@ const MAX_DEPTH: usize = 64;
 /// literal this scan reads differently from the KDL parser (its error recovery, say), since
 /// hiding a deep block from it takes a `}` between every two `{`.
 fn too_deep(src: &str) -> Option<usize> {
-    too_deep_raw(src.as_bytes(), 0).err().or_else(|| too_deep_kdl(src))
+    too_deep_raw(src.as_bytes(), 0)
+        .err()
+        .or_else(|| too_deep_kdl(src))
 }
 
 /// The count of [`too_deep`] that skips strings and comments, over `src` from depth 0.
@@ -3201,7 +3207,11 @@ mod tests {
                         _ => b'x',
                     })
                     .collect();
-                assert_eq!(too_deep_raw(&text, 0).err(), byte_by_byte(&text), "{text:?}");
+                assert_eq!(
+                    too_deep_raw(&text, 0).err(),
+                    byte_by_byte(&text),
+                    "{text:?}"
+                );
             }
         }
         let mut deep = "}".repeat(70);
