@@ -733,14 +733,9 @@ fn remove_stale_bases(root: &Path, next: &State) -> Result<(), ApplyError> {
 }
 
 /// Removes the given base files (full paths, below `.restack/base/`). One already gone (a temp
-/// file of the apply, seen by a listing made while it wrote) needs nothing, not even its folder
-/// synced.
+/// file of the apply, seen by a listing made while it wrote) costs nothing ([`write::remove`]).
 fn remove_bases(root: &Path, stale: Vec<PathBuf>) -> Result<(), ApplyError> {
     for full in stale {
-        if std::fs::symlink_metadata(&full).is_err_and(|err| err.kind() == io::ErrorKind::NotFound)
-        {
-            continue;
-        }
         write::remove(&root.join(STATE_DIR), &full).map_err(io_at(&full))?;
     }
     Ok(())

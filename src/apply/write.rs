@@ -589,7 +589,11 @@ fn in_parallel<T: Sync, R: Send, E: Send>(
 /// Removes the file at `path` (a missing file is fine), then every directory above it that became
 /// empty, up to but excluding `root`.
 pub fn remove(root: &Path, path: &Path) -> io::Result<()> {
-    remove_unsynced(path)?;
+    match std::fs::remove_file(path) {
+        // Nothing changed: nothing to make durable, no directory became empty.
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(()),
+        result => result?,
+    }
     let mut dir = path.parent();
     if let Some(parent) = dir {
         sync_dir(parent)?;

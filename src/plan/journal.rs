@@ -33,6 +33,7 @@ use serde::{Deserialize, Serialize};
 use crate::plan::change::Change;
 use crate::plan::hash::Hash;
 use crate::plan::path;
+use crate::plan::reconcile::next_at;
 use crate::plan::state::{Entry, FormatError, State, StateFile, StateFileRef, parse_versioned};
 
 /// The journal format version. Versions 1 (no `written_bases`), 2 (a state of version 1, with
@@ -160,22 +161,27 @@ impl Serialize for DeltaRef<'_> {
             fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
                 // Both in path order: walked together rather than searched.
                 let mut base = self.0.base.files.iter().peekable();
-                serializer.collect_map(self.0.next.files.iter().filter(|(rel, entry)| {
-                    while base.next_if(|(it, _)| it < rel).is_some() {}
-                    base.next_if(|(it, was)| it == rel && was == entry)
-                        .is_none()
-                }))
+                serializer.collect_map(
+                    self.0
+                        .next
+                        .files
+                        .iter()
+                        .filter(|(rel, entry)| next_at(&mut base, rel) != Some(*entry)),
+                )
             }
         }
         /// Paths of `base` that `next` does not have.
         struct Dropped<'a>(&'a DeltaRef<'a>);
         impl Serialize for Dropped<'_> {
             fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                let mut next = self.0.next.files.keys().peekable();
-                serializer.collect_seq(self.0.base.files.keys().filter(|rel| {
-                    while next.next_if(|it| it < rel).is_some() {}
-                    next.next_if(|it| it == rel).is_none()
-                }))
+                let mut next = self.0.next.files.iter().peekable();
+                serializer.collect_seq(
+                    self.0
+                        .base
+                        .files
+                        .keys()
+                        .filter(|rel| next_at(&mut next, rel).is_none()),
+                )
             }
         }
         let manifest = self.next.manifest;
@@ -272,7 +278,7 @@ impl Journal {
 
     pub(crate) fn from_json(text: &str) -> Result<Journal, FormatError> {
         let file: JournalFile = parse_versioned(text, 1..=JOURNAL_VERSION)?;
-        let state = match (file.state, file.delta) {
+        let mut state = match (file.state, file.delta) {
             (Some(state), None) => Journaled::Whole(State {
                 manifest: state.manifest,
                 files: state.files,
@@ -288,9 +294,9 @@ impl Journal {
                 ));
             }
         };
-        let (files, dropped) = match &state {
-            Journaled::Whole(state) => (&state.files, None),
-            Journaled::Delta(delta) => (&delta.files, Some(&delta.dropped)),
+        let (files, dropped) = match &mut state {
+            Journaled::Whole(state) => (&mut state.files, None),
+            Journaled::Delta(Delta { files, dropped, .. }) => (files, Some(&*dropped)),
         };
         let paths = file
             .writes
@@ -303,11 +309,6 @@ impl Journal {
         for rel in paths {
             path::validate(rel).map_err(|err| FormatError::Corrupt(err.to_string()))?;
         }
-        let mut state = state;
-        let files = match &mut state {
-            Journaled::Whole(state) => &mut state.files,
-            Journaled::Delta(delta) => &mut delta.files,
-        };
         for entry in files.values_mut() {
             entry.origin.span = None;
         }

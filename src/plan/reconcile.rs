@@ -237,7 +237,7 @@ fn plan_with(
 
 /// The value at `rel` of an iterator over a map in path order, advanced past every key up to
 /// `rel`, each compared once. Called with increasing paths, it walks the map once.
-fn next_at<'a, V>(
+pub(crate) fn next_at<'a, V>(
     it: &mut std::iter::Peekable<std::collections::btree_map::Iter<'a, String, V>>,
     rel: &str,
 ) -> Option<&'a V> {

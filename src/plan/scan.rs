@@ -330,6 +330,12 @@ impl Stamp {
         None
     }
 
+    /// The stamp of what is at `path` now (not following a symlink); `None` when nothing is or
+    /// it cannot be told.
+    pub(crate) fn at(path: &Path) -> Option<Self> {
+        Stamp::of(&std::fs::symlink_metadata(path).ok()?)
+    }
+
     /// True when the ctime is at least [`SETTLED`] before `read_at`.
     pub(crate) fn settled(&self, read_at: SystemTime) -> bool {
         let (secs, nanos) = self.ctime;
@@ -774,10 +780,7 @@ fn read_stamped(
     let bytes = read_bytes(&full, rel)?;
     // Remember the bytes only if nothing changed the file while it was read, and its last change
     // is old enough that a later one must move its ctime.
-    let after = std::fs::symlink_metadata(&full)
-        .ok()
-        .as_ref()
-        .and_then(Stamp::of);
+    let after = Stamp::at(&full);
     // In a watched directory, a change after the read is reported: no need to wait for it to
     // settle.
     let watched = full.parent().is_some_and(|dir| old.watched.contains(dir));

@@ -158,9 +158,7 @@ impl State {
             return Ok((Arc::clone(&known.state), known.fingerprint));
         }
         // Taken before the read: a change while reading makes it differ next time.
-        let stamp = std::fs::symlink_metadata(&state_path)
-            .ok()
-            .and_then(|meta| Stamp::of(&meta));
+        let stamp = Stamp::at(&state_path);
         let text = read_optional(&state_path)?;
         let Some(text) = text.filter(|_| std::fs::symlink_metadata(&journal).is_err()) else {
             // No state yet, or an interrupted apply to fold in: as `load` does, never cached.
@@ -193,11 +191,10 @@ impl State {
         if let Some(known) = &cache.known
             && known.stamp.is_some()
         {
-            let now = std::fs::symlink_metadata(root.join(STATE_FILE))
-                .ok()
-                .and_then(|meta| Stamp::of(&meta));
             let journal = root.join(crate::plan::journal::JOURNAL_FILE);
-            if now == known.stamp && std::fs::symlink_metadata(&journal).is_err() {
+            if Stamp::at(&root.join(STATE_FILE)) == known.stamp
+                && std::fs::symlink_metadata(&journal).is_err()
+            {
                 return Ok((Arc::clone(&known.state), known.fingerprint));
             }
         }
@@ -340,9 +337,7 @@ impl StateCache {
     /// Remembers that `state.json` (at `path`) now holds `text`, the text of `state`.
     pub(crate) fn wrote(&mut self, path: &Path, text: Vec<u8>, state: Arc<State>) {
         let fingerprint = Hash::of(&text);
-        let stamp = std::fs::symlink_metadata(path)
-            .ok()
-            .and_then(|meta| Stamp::of(&meta));
+        let stamp = Stamp::at(path);
         self.known = Some(Known {
             text,
             state,

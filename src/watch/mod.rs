@@ -173,7 +173,6 @@ pub fn watch(options: &Options, report: &mut dyn FnMut(Report<'_>)) -> Result<()
         last_input: None,
         recorded: Arc::default(),
         parents: None,
-        wanted: None,
         reported: BTreeMap::new(),
         package: None,
         run: options.run.clone(),
@@ -196,7 +195,7 @@ pub fn watch(options: &Options, report: &mut dyn FnMut(Report<'_>)) -> Result<()
     })
     .map_err(WatchError::Watcher)?;
     let mut watched = Watched::default();
-    let mut problems = watched.sync(&mut notifier, looping.wanted_dirs(), false);
+    let mut problems = watched.sync(&mut notifier, &looping.wanted_dirs(), false);
     if !watched.dirs.contains_key(&looping.root) {
         // Without the manifest's directory there is nothing to watch.
         return Err(problems.pop().unwrap_or_else(|| WatchError::Manifest {
@@ -205,7 +204,7 @@ pub fn watch(options: &Options, report: &mut dyn FnMut(Report<'_>)) -> Result<()
         }));
     }
     looping.reconcile(true, report);
-    problems.extend(watched.sync(&mut notifier, looping.wanted_dirs(), false));
+    problems.extend(watched.sync(&mut notifier, &looping.wanted_dirs(), false));
     looping.caches.scan.watching(watched.dirs.keys().cloned());
     for problem in problems {
         report(Report::WatchError {
@@ -218,11 +217,11 @@ pub fn watch(options: &Options, report: &mut dyn FnMut(Report<'_>)) -> Result<()
     });
 
     looping.run(&receiver, report, |looping, rewatch, report| {
-        if !rewatch && !looping.dirs_may_differ() {
+        if !rewatch && !looping.dirs_may_differ(&watched) {
             // Most saves only change files' contents: the directories are the same.
             return;
         }
-        for problem in watched.sync(&mut notifier, looping.wanted_dirs(), rewatch) {
+        for problem in watched.sync(&mut notifier, &looping.wanted_dirs(), rewatch) {
             report(Report::WatchError {
                 message: problem.to_string(),
             });
@@ -252,9 +251,6 @@ struct Loop {
     /// [`Loop::wanted_dirs`]), listed when first needed after the recorded paths changed or a
     /// reconcile created or deleted files.
     parents: Option<BTreeSet<PathBuf>>,
-    /// The directories last returned by [`Loop::wanted_dirs`]; `None` until then, and after
-    /// `parents` was dropped.
-    wanted: Option<BTreeMap<PathBuf, RecursiveMode>>,
     /// Hand edits already reported, with the content reported.
     reported: BTreeMap<String, Option<Hash>>,
     /// The package of the last valid project (for `--run`).
@@ -591,7 +587,8 @@ impl Loop {
     /// reconcile created or deleted files since they were last looked for (see
     /// [`Loop::dirs_may_differ`]); a directory removed by hand is found by the reconcile that
     /// restores its files, which renews every watch.
-    fn wanted_dirs(&mut self) -> &BTreeMap<PathBuf, RecursiveMode> {
+    fn wanted_dirs(&mut self) -> BTreeMap<PathBuf, RecursiveMode> {
+        let mut dirs = BTreeMap::from([(self.root.clone(), RecursiveMode::NonRecursive)]);
         let parents = self.parents.get_or_insert_with(|| {
             let mut parents = BTreeSet::new();
             for (rel, entry) in &self.recorded.files {
@@ -603,36 +600,22 @@ impl Loop {
                 }
             }
             parents.retain(|it| it.is_dir());
-            self.wanted = None;
             parents
         });
-        let overrides = self.paths.overrides.is_dir();
-        let wanted = self.wanted.get_or_insert_with(|| {
-            let mut dirs = BTreeMap::from([(self.root.clone(), RecursiveMode::NonRecursive)]);
-            for dir in parents.iter() {
-                dirs.insert(dir.clone(), RecursiveMode::NonRecursive);
-            }
-            dirs
-        });
-        if overrides {
-            wanted.insert(self.paths.overrides.clone(), RecursiveMode::Recursive);
-        } else if wanted.get(&self.paths.overrides) == Some(&RecursiveMode::Recursive) {
-            wanted.remove(&self.paths.overrides);
-            // The overrides may live in a directory of files.
-            if parents.contains(&self.paths.overrides) {
-                wanted.insert(self.paths.overrides.clone(), RecursiveMode::NonRecursive);
-            }
+        for dir in parents.iter() {
+            dirs.insert(dir.clone(), RecursiveMode::NonRecursive);
         }
-        wanted
+        if self.paths.overrides.is_dir() {
+            dirs.insert(self.paths.overrides.clone(), RecursiveMode::Recursive);
+        }
+        dirs
     }
 
-    /// Whether [`Loop::wanted_dirs`] may return other directories than it last did.
-    fn dirs_may_differ(&self) -> bool {
-        let (Some(_), Some(wanted)) = (&self.parents, &self.wanted) else {
-            return true;
-        };
-        let overrides = wanted.get(&self.paths.overrides) == Some(&RecursiveMode::Recursive);
-        overrides != self.paths.overrides.is_dir()
+    /// Whether [`Loop::wanted_dirs`] may want other directories than `watched`: the directories
+    /// of files were dropped since it last listed them, or the overrides came or went.
+    fn dirs_may_differ(&self, watched: &Watched) -> bool {
+        let overrides = watched.dirs.get(&self.paths.overrides) == Some(&RecursiveMode::Recursive);
+        self.parents.is_none() || overrides != self.paths.overrides.is_dir()
     }
 
     /// Starts the service after the first valid reconcile, restarts it after one that wrote files.
