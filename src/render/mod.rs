@@ -440,8 +440,6 @@ fn render_inner<'p>(
             reused: reused.is_some(),
         })
     };
-    // What the memo knows of a group made from inputs, before it is made: its key of now, and
-    // its memo of last time.
     // What the memo knows of a group made from inputs, before it is made, with its key of now
     // written to `key`.
     let lookup = |group: &group::Group<'p>, key: &mut Vec<u8>| {
@@ -588,7 +586,7 @@ fn render_inner<'p>(
             if let Some(memo) = memo.filter(|_| !reused) {
                 fresh.push((path.clone(), memo));
             }
-            files.push(Some(Entry::Made(path, Box::new(file))));
+            files.push(Some(Entry::Made(path, file)));
         }
         if let GroupUpdate::Made(id, memo) = update {
             live.push(id);
@@ -627,9 +625,8 @@ struct Lookup<'a, 'c> {
 enum Entry<'c> {
     /// A file of a reused group: its memo, and the origin of now.
     Kept(&'c str, &'c memo::Memo, &'c ir::Origin),
-    /// A file made (rendered, or reused alone); boxed, as there are few, so that the entries
-    /// of the many files kept stay small.
-    Made(String, Box<File>),
+    /// A file made (rendered, or reused alone).
+    Made(String, File),
 }
 
 impl Entry<'_> {
@@ -682,7 +679,7 @@ fn assemble(
                         file.origin.span = *span;
                     }
                 }
-                Some(Entry::Made(_, made)) => *file = *made,
+                Some(Entry::Made(_, made)) => *file = made,
                 None => debug_assert!(false, "every file is taken once"),
             }
         }
@@ -697,7 +694,7 @@ fn assemble(
                     let file = if keep_texts { file } else { file.hashed_only() };
                     (path.to_owned(), file)
                 }
-                Entry::Made(path, file) => (path, *file),
+                Entry::Made(path, file) => (path, file),
             })
         })
         .collect();
