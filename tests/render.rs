@@ -42,6 +42,48 @@ fn rendering_is_deterministic() {
     assert_eq!(render_variety(), render_variety());
 }
 
+/// A rendering of hashes only keeps the texts while they add up to its budget: none with 0,
+/// every one with room for all, and with less, texts (each the full rendering's) adding up to at
+/// most the budget; the hashes are always every file's.
+#[test]
+fn a_rendering_of_hashes_keeps_texts_up_to_its_budget() {
+    let project = Arc::new(testing::variety());
+    let full = render::render(&project).expect("renders");
+    let total: usize = full
+        .files
+        .values()
+        .filter_map(|it| it.text())
+        .map(str::len)
+        .sum();
+    let kept = |budget: usize| {
+        let set = render::render_hashes_keeping(&project, &render::Overrides::default(), budget)
+            .expect("renders");
+        let same_files = set.files.len() == full.files.len()
+            && set
+                .files
+                .iter()
+                .zip(&full.files)
+                .all(|((path, file), (p, f))| {
+                    path == p
+                        && file.hash == f.hash
+                        && file.text().is_none_or(|it| Some(it) == f.text())
+                });
+        assert!(
+            same_files,
+            "budget {budget}: the same files and hashes, texts as rendered"
+        );
+        set.files
+            .values()
+            .filter_map(|it| it.text())
+            .map(str::len)
+            .sum::<usize>()
+    };
+    assert_eq!(kept(0), 0);
+    assert_eq!(kept(total), total);
+    let some = kept(total / 2);
+    assert!(0 < some && some <= total / 2, "{some} of {total}");
+}
+
 #[test]
 fn every_file_starts_with_its_ownership_header() {
     for (path, file) in &render_blog().files {

@@ -5,7 +5,9 @@
 //! the whole new file at `path`, never a mix or a truncated file. It is done by writing a temp
 //! file in the *same directory* (`.restack-XXXXXX`, same filesystem, so the rename is atomic),
 //! `fsync`ing it, renaming it over the target and `fsync`ing the directory so the rename itself is
-//! durable. It is atomic per file, not per apply: the journal (see `apply`) covers the set.
+//! durable. It is atomic per file, not per apply: the journal (see `apply`) covers the set. A
+//! large batch ([`write_all_atomic`]) gets the same order with one `syncfs` of the file system
+//! before its renames and one after, instead of an fsync per file and per folder.
 //!
 //! The leftover-tempfile case: if the process is killed between creating the temp file and the
 //! rename, a `.restack-XXXXXX` file stays in the target's directory (the target itself is intact).
@@ -182,8 +184,12 @@ pub struct BatchError {
 /// of thousands of files fast:
 ///
 /// 1. every temp file is written and fsynced, concurrently ([`WRITE_THREADS`]);
-/// 2. only then is each renamed over its target, in the given order;
+/// 2. only then is each renamed over its target, in the given order (but see below);
 /// 3. then each distinct directory is fsynced once, concurrently.
+///
+/// From [`SYNC_WHOLE_FROM`] files on (Linux), the fsyncs of steps 1 and 3 are one `syncfs` of each
+/// file system written to, after step 1 and after step 2 (see [`Durable`]), and the renames of
+/// step 2 run on every core.
 ///
 /// Each file is still replaced atomically (its bytes are durable before its rename), and a failure
 /// in step 1 renames nothing. A crash leaves each target old or new plus, at worst, temp files
@@ -218,12 +224,14 @@ pub enum GroupError<E> {
 /// The paths of a group are asked for when they are needed (to write, then to rename), not kept:
 /// a batch of thousands of files holds, per file, only the few bytes that name its temp file.
 ///
-/// The bytes are made on at most one thread per core (the calling thread one of them) and handed
-/// to the [`WRITE_THREADS`] threads that write them, a bounded number at a time: the bytes of
-/// every file are never all in memory at once, and the threads that wait on the disk allocate
-/// almost nothing (each thread that allocates gets a malloc arena of its own, whose freed memory
-/// stays resident). When making the bytes of a group fails, no more are made, nothing is
-/// renamed, and the error of the first such group in order is returned.
+/// The bytes are made on one thread per core but one (the calling thread one of them, and the
+/// only one on two cores): the other core is left to the file system's work of creating the
+/// files, which takes about as long. They are handed to the [`WRITE_THREADS`] threads that write
+/// them, a bounded number at a time: the bytes of every file are never all in memory at once,
+/// and the threads that wait on the disk allocate almost nothing (a thread that allocates may
+/// get a malloc arena of its own, whose freed memory stays resident). When making the bytes of a
+/// group fails, no more are made, nothing is renamed, and the error of the first such group in
+/// order is returned.
 pub fn write_groups_atomic<T: Sync, E: Send>(
     groups: &[T],
     paths: impl Fn(&T) -> Vec<PathBuf> + Sync,
@@ -272,8 +280,10 @@ pub fn write_groups_from<'g, T: Sync, E: Send>(
 ) -> Result<(), GroupError<E>> {
     // The distinct directories (a project has few), each made before its files are written.
     let mut dirs: BTreeSet<PathBuf> = BTreeSet::new();
+    let mut files = 0;
     for group in groups {
         for path in paths(group) {
+            files += 1;
             let dir = path.parent().unwrap_or(Path::new("."));
             if !dirs.contains(dir) {
                 std::fs::create_dir_all(dir).map_err(failed(dir))?;
@@ -281,12 +291,89 @@ pub fn write_groups_from<'g, T: Sync, E: Send>(
             }
         }
     }
-    let mut temps = write_temps(groups, &paths, &source, &missing)?;
+    let durable = Durable::for_batch(&dirs, files)?;
+    let mut temps = write_temps(groups, &paths, &source, &missing, &durable)?;
+    durable.sync_temps()?;
     gate().map_err(GroupError::Bytes)?;
     temps.rename_all(trash)?;
-    let dirs: Vec<PathBuf> = dirs.into_iter().collect();
-    in_parallel(&dirs, |dir| sync_dir(dir).map_err(failed(dir)))?;
-    Ok(())
+    durable.sync_renames(dirs)
+}
+
+/// From how many files on a batch is made durable by file system rather than by file (see
+/// [`Durable`]).
+const SYNC_WHOLE_FROM: usize = 64;
+
+/// How a batch makes its temp files durable before their renames, and the renames after.
+enum Durable {
+    /// An fsync of each temp file, then of each folder.
+    EachFile,
+    /// One `syncfs` of each file system the batch writes to, before the renames and after (Linux,
+    /// from [`SYNC_WHOLE_FROM`] files on): `syncfs` writes back everything the file system has
+    /// not yet written and flushes the disk's cache once, where an fsync per file waits for the
+    /// disk (and flushes its cache) once per file: thousands of files take seconds that way,
+    /// even 16 at a time (bench/RESULTS.md, round 10). Each folder open here since before the
+    /// batch wrote anything, `syncfs` reports any write-back error of its file system since
+    /// (Linux 5.8 and later). It also writes back what other programs left unwritten on the same
+    /// file system: a small batch (`watch`'s) keeps to its own files.
+    #[cfg(target_os = "linux")]
+    Whole(Vec<(PathBuf, std::fs::File)>),
+}
+
+impl Durable {
+    fn for_batch<E>(dirs: &BTreeSet<PathBuf>, files: usize) -> Result<Durable, GroupError<E>> {
+        #[cfg(target_os = "linux")]
+        if files >= SYNC_WHOLE_FROM {
+            use std::os::unix::fs::MetadataExt as _;
+            let mut devices = BTreeSet::new();
+            let mut open = Vec::new();
+            for dir in dirs {
+                let folder = std::fs::File::open(dir).map_err(failed(dir))?;
+                let device = folder.metadata().map_err(failed(dir))?.dev();
+                if devices.insert(device) {
+                    open.push((dir.clone(), folder));
+                }
+            }
+            return Ok(Durable::Whole(open));
+        }
+        let _ = (dirs, files);
+        Ok(Durable::EachFile)
+    }
+
+    /// Whether each temp file is fsynced as it is written.
+    fn each_file(&self) -> bool {
+        matches!(self, Durable::EachFile)
+    }
+
+    /// Makes every temp file written durable (each already is when [`Durable::EachFile`]).
+    fn sync_temps<E>(&self) -> Result<(), GroupError<E>> {
+        match self {
+            Durable::EachFile => Ok(()),
+            #[cfg(target_os = "linux")]
+            Durable::Whole(_) => self.sync_whole(),
+        }
+    }
+
+    /// Makes the renames in `dirs` durable.
+    fn sync_renames<E: Send>(&self, dirs: BTreeSet<PathBuf>) -> Result<(), GroupError<E>> {
+        match self {
+            Durable::EachFile => {
+                let dirs: Vec<PathBuf> = dirs.into_iter().collect();
+                in_parallel(&dirs, |dir| sync_dir(dir).map_err(failed(dir))).map(drop)
+            }
+            #[cfg(target_os = "linux")]
+            Durable::Whole(_) => self.sync_whole(),
+        }
+    }
+
+    #[cfg(target_os = "linux")]
+    fn sync_whole<E>(&self) -> Result<(), GroupError<E>> {
+        if let Durable::Whole(folders) = self {
+            for (dir, folder) in folders {
+                rustix::fs::syncfs(folder).map_err(|err| failed(dir)(err.into()))?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The error of a failed write of `path`.
@@ -319,33 +406,96 @@ impl<T, P: Fn(&T) -> Vec<PathBuf>> Temps<'_, '_, T, P> {
         target.with_file_name(name)
     }
 
-    /// Renames every temp file over its target, in rounds (see [`write_groups_atomic`]).
-    fn rename_all<E>(&mut self, trash: Option<&Trash>) -> Result<(), GroupError<E>> {
+    /// Renames every temp file over its target, in rounds (see [`write_groups_atomic`]); the
+    /// renames of a large round on one thread per core (a rename is the file system's work,
+    /// and folders other than the one being written to are not locked by it). An error stops
+    /// every thread; the first in order of those met is returned.
+    fn rename_all<E: Send>(&mut self, trash: Option<&Trash>) -> Result<(), GroupError<E>>
+    where
+        T: Sync,
+        P: Sync,
+    {
         let rounds = self.names.iter().map(|(_, file, _)| *file).max();
         for round in rounds.into_iter().flat_map(|last| 0..=last) {
-            for (group, file, rand) in &mut self.names {
-                if *file != round {
-                    continue;
+            let mut names: Vec<&mut TempName> = self
+                .names
+                .iter_mut()
+                .filter(|(_, file, rand)| *file == round && rand.is_some())
+                .collect();
+            let threads = if names.len() < PARALLEL_RENAMES_FROM {
+                1
+            } else {
+                crate::render::parallel::cores()
+            };
+            let chunk = names.len().div_ceil(threads).max(1);
+            let stop = AtomicBool::new(false);
+            let (groups, paths) = (self.groups, self.paths);
+            let rename = |part: &mut [&mut TempName]| -> Result<(), GroupError<E>> {
+                for name in part {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let renamed = Self::rename(groups, paths, name, trash);
+                    if renamed.is_err() {
+                        stop.store(true, Ordering::Relaxed);
+                        return renamed;
+                    }
                 }
-                let Some(name) = *rand else { continue };
-                let paths = (self.paths)(&self.groups[*group as usize]);
-                let Some(target) = paths.get(usize::from(round)) else {
-                    continue;
-                };
-                let temp = tempfile::TempPath::try_from_path(Self::temp_path(target, name))
-                    .map_err(failed(target))?;
-                // The temp path owns the file now: a failed rename drops it, which removes it.
-                *rand = None;
-                if let Some(trash) = trash {
-                    trash.keep(target);
-                }
-                temp.persist(target)
-                    .map_err(|err| failed(target)(err.error))?;
-            }
+                Ok(())
+            };
+            let results: Vec<Result<(), GroupError<E>>> = if threads == 1 {
+                vec![rename(&mut names)]
+            } else {
+                std::thread::scope(|scope| {
+                    let handles: Vec<_> = names
+                        .chunks_mut(chunk)
+                        .map(|part| scope.spawn(|| rename(part)))
+                        .collect();
+                    handles
+                        .into_iter()
+                        .map(|handle| {
+                            handle
+                                .join()
+                                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                        })
+                        .collect()
+                })
+            };
+            results.into_iter().collect::<Result<(), _>>()?;
         }
         Ok(())
     }
+
+    /// Renames the temp file `name` names over its target; from then on `name` names nothing
+    /// (a temp file whose rename failed is removed).
+    fn rename<E>(
+        groups: &[T],
+        paths: &P,
+        name: &mut TempName,
+        trash: Option<&Trash>,
+    ) -> Result<(), GroupError<E>> {
+        let (group, file, rand) = name;
+        let Some(random) = *rand else {
+            return Ok(());
+        };
+        let paths = paths(&groups[*group as usize]);
+        let Some(target) = paths.get(usize::from(*file)) else {
+            return Ok(());
+        };
+        let temp = tempfile::TempPath::try_from_path(Self::temp_path(target, random))
+            .map_err(failed(target))?;
+        // The temp path owns the file now: a failed rename drops it, which removes it.
+        *rand = None;
+        if let Some(trash) = trash {
+            trash.keep(target);
+        }
+        temp.persist(target)
+            .map_err(|err| failed(target)(err.error))
+    }
 }
+
+/// From how many renames on a round of [`Temps::rename_all`] runs on one thread per core.
+const PARALLEL_RENAMES_FROM: usize = 128;
 
 impl<T, P: Fn(&T) -> Vec<PathBuf>> Drop for Temps<'_, '_, T, P> {
     fn drop(&mut self) {
@@ -375,6 +525,7 @@ fn write_temps<'g, 'p, T: Sync, E: Send, P: Fn(&T) -> Vec<PathBuf> + Sync>(
     paths: &'p P,
     source: &(impl Fn() -> Option<(usize, Result<std::borrow::Cow<'g, [u8]>, E>)> + Sync),
     missing: &impl Fn(&T) -> E,
+    durable: &Durable,
 ) -> Result<Temps<'g, 'p, T, P>, GroupError<E>> {
     let Ok(n_groups) = u32::try_from(groups.len()) else {
         return Err(GroupError::Write(BatchError {
@@ -390,7 +541,9 @@ fn write_temps<'g, 'p, T: Sync, E: Send, P: Fn(&T) -> Vec<PathBuf> + Sync>(
     if n_groups == 0 {
         return Ok(temps);
     }
-    let makers = crate::render::parallel::cores().min(groups.len());
+    let makers = crate::render::parallel::cores()
+        .saturating_sub(1)
+        .clamp(1, groups.len());
     let writers = WRITE_THREADS.min(groups.len());
     let stop = AtomicBool::new(false);
     let came: Vec<AtomicBool> = (0..groups.len()).map(|_| AtomicBool::new(false)).collect();
@@ -433,7 +586,13 @@ fn write_temps<'g, 'p, T: Sync, E: Send, P: Fn(&T) -> Vec<PathBuf> + Sync>(
             let Some(came) = came.get(idx) else {
                 continue;
             };
-            match write_group(idx, &paths(&groups[idx]), &made, &mut done) {
+            match write_group(
+                idx,
+                &paths(&groups[idx]),
+                &made,
+                durable.each_file(),
+                &mut done,
+            ) {
                 Ok(()) => came.store(true, Ordering::Relaxed),
                 Err(err) => {
                     stop.store(true, Ordering::Relaxed);
@@ -460,15 +619,7 @@ fn write_temps<'g, 'p, T: Sync, E: Send, P: Fn(&T) -> Vec<PathBuf> + Sync>(
         }
         parts
     });
-    let mut first_error: Option<(usize, GroupError<E>)> = None;
-    for (done, error) in parts {
-        temps.names.extend(done);
-        if let Some((idx, err)) = error
-            && first_error.as_ref().is_none_or(|(first, _)| idx < *first)
-        {
-            first_error = Some((idx, err));
-        }
-    }
+    let first_error = gather(parts, &mut temps.names);
     // Each group's files were written by one thread, in order: a stable sort by group keeps
     // them in order within it.
     temps.names.sort_by_key(|(group, _, _)| *group);
@@ -482,6 +633,21 @@ fn write_temps<'g, 'p, T: Sync, E: Send, P: Fn(&T) -> Vec<PathBuf> + Sync>(
     Ok(temps)
 }
 
+/// Adds the temp files each thread wrote to `names`; returns the error of the first group in
+/// order that failed.
+fn gather<E>(parts: Vec<Part<E>>, names: &mut Vec<TempName>) -> Option<(usize, GroupError<E>)> {
+    let mut first_error: Option<(usize, GroupError<E>)> = None;
+    for (done, error) in parts {
+        names.extend(done);
+        if let Some((idx, err)) = error
+            && first_error.as_ref().is_none_or(|(first, _)| idx < *first)
+        {
+            first_error = Some((idx, err));
+        }
+    }
+    first_error
+}
+
 /// Writes the temp files of the group `idx`, one per path in `paths`, and adds their names to
 /// `done`. Written whole or not at all: a group whose second file fails has its first removed
 /// (its temp paths become names only once every file of it is written).
@@ -489,11 +655,12 @@ fn write_group<E>(
     idx: usize,
     paths: &[PathBuf],
     bytes: &[u8],
+    fsync: bool,
     done: &mut Vec<TempName>,
 ) -> Result<(), GroupError<E>> {
     let written = paths
         .iter()
-        .map(|path| write_temp(path, bytes).map_err(failed(path)))
+        .map(|path| write_temp(path, bytes, fsync).map_err(failed(path)))
         .collect::<Result<Vec<_>, _>>()?;
     for (file, temp) in written.into_iter().enumerate() {
         let rand = temp
@@ -514,13 +681,15 @@ fn write_group<E>(
     Ok(())
 }
 
-/// Writes and fsyncs a temp file next to `path` (with `path`'s permissions when it exists) and
-/// closes it, keeping only its name for the rename. The bytes are written as they are, without a
-/// buffer.
-fn write_temp(path: &Path, bytes: &[u8]) -> io::Result<tempfile::TempPath> {
+/// Writes a temp file next to `path` (with `path`'s permissions when it exists), fsyncs it when
+/// `fsync` (else the caller makes it durable) and closes it, keeping only its name for the
+/// rename. The bytes are written as they are, without a buffer.
+fn write_temp(path: &Path, bytes: &[u8], fsync: bool) -> io::Result<tempfile::TempPath> {
     let mut temp = temp_file(path)?;
     temp.write_all(bytes)?;
-    temp.as_file().sync_all()?;
+    if fsync {
+        temp.as_file().sync_all()?;
+    }
     Ok(temp.into_temp_path())
 }
 
@@ -830,5 +999,99 @@ mod tests {
         // after it was, and no temp file is left.
         assert!(no_temp_files(root), "{:?}", tree(root));
         assert_eq!(tree(root), vec![("a.txt".to_owned(), b"A".to_vec())]);
+    }
+
+    /// Groups of files named by owned paths, each with its own bytes.
+    type OwnedGroups = Vec<(Vec<String>, Vec<u8>)>;
+
+    /// `n` groups, each a file in one of seven folders and its copy under `base/`.
+    fn many_groups(n: usize) -> OwnedGroups {
+        (0..n)
+            .map(|i| {
+                let rel = format!("d{}/f{i}.txt", i % 7);
+                (
+                    vec![rel.clone(), format!("base/{rel}")],
+                    format!("file {i}").into_bytes(),
+                )
+            })
+            .collect()
+    }
+
+    fn owned_paths_in(root: &Path) -> impl Fn(&(Vec<String>, Vec<u8>)) -> Vec<PathBuf> + Sync {
+        let root = root.to_path_buf();
+        move |(paths, _)| paths.iter().map(|it| root.join(it)).collect()
+    }
+
+    /// A batch this large is made durable by file system (on Linux), and its rounds of renames
+    /// run on every core: every file gets its bytes all the same, and no temp file is left.
+    #[test]
+    fn a_large_batch_writes_every_file_and_leaves_no_temp_file() {
+        const N: usize = 300;
+        const _: () = assert!(N >= super::SYNC_WHOLE_FROM && N >= super::PARALLEL_RENAMES_FROM);
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path();
+        super::write_atomic(&root.join("d3/f3.txt"), b"old").expect("write");
+        let groups = many_groups(N);
+        let res = write_groups_atomic(&groups, owned_paths_in(root), |(_, bytes)| {
+            Ok::<_, ()>(Cow::Borrowed(bytes.as_slice()))
+        });
+        assert!(res.is_ok(), "{res:?}");
+        let mut expected: Vec<(String, Vec<u8>)> = groups
+            .iter()
+            .flat_map(|(paths, bytes)| paths.iter().map(|rel| (rel.clone(), bytes.clone())))
+            .collect();
+        expected.sort();
+        assert_eq!(tree(root), expected);
+    }
+
+    /// A rename that fails in a round run on several threads stops that round: the error names
+    /// the file, no later round starts (no base is in place), each file renamed has its new bytes
+    /// and no temp file is left.
+    #[test]
+    fn a_failed_rename_in_a_large_round_stops_it_and_removes_every_temp_file() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path();
+        let groups = many_groups(300);
+        // A non-empty directory where a file should go: its rename fails.
+        std::fs::create_dir_all(root.join("d2/f100.txt/inside")).expect("dir");
+        let res = write_groups_atomic(&groups, owned_paths_in(root), |(_, bytes)| {
+            Ok::<_, ()>(Cow::Borrowed(bytes.as_slice()))
+        });
+        let Err(GroupError::Write(err)) = res else {
+            panic!("the rename of d2/f100.txt fails: {res:?}");
+        };
+        assert_eq!(err.path, root.join("d2/f100.txt"));
+        assert!(no_temp_files(root), "{:?}", tree(root));
+        let bytes_of: std::collections::BTreeMap<&str, &[u8]> = groups
+            .iter()
+            .map(|(paths, bytes)| (paths[0].as_str(), bytes.as_slice()))
+            .collect();
+        let written = tree(root);
+        assert!(written.len() < groups.len(), "the round stopped early");
+        for (rel, bytes) in &written {
+            assert!(!rel.starts_with("base/"), "a base was renamed: {rel}");
+            assert_eq!(bytes_of.get(rel.as_str()), Some(&bytes.as_slice()), "{rel}");
+        }
+    }
+
+    /// Below the threshold each file is synced on its own; from it on (on Linux) the file
+    /// systems are, one open folder for each (the folders of a temp dir share one).
+    #[test]
+    fn a_batch_is_synced_by_file_system_from_the_threshold_on() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let dirs: std::collections::BTreeSet<PathBuf> = ["a", "b", "c/d"]
+            .iter()
+            .map(|it| dir.path().join(it))
+            .collect();
+        for it in &dirs {
+            std::fs::create_dir_all(it).expect("dir");
+        }
+        let small = super::Durable::for_batch::<()>(&dirs, super::SYNC_WHOLE_FROM - 1);
+        assert!(matches!(small, Ok(super::Durable::EachFile)));
+        let large = super::Durable::for_batch::<()>(&dirs, super::SYNC_WHOLE_FROM);
+        #[cfg(target_os = "linux")]
+        assert!(matches!(&large, Ok(super::Durable::Whole(folders)) if folders.len() == 1));
+        #[cfg(not(target_os = "linux"))]
+        assert!(matches!(large, Ok(super::Durable::EachFile)));
     }
 }

@@ -24,7 +24,7 @@ pub(crate) fn apply(
     diff: bool,
 ) -> ExitStatus {
     // Before any thread is spawned (see there why, and what it costs).
-    crate::cli::one_malloc_arena();
+    crate::cli::malloc_arena_per_core();
     let options = |manifest| ApplyOptions {
         lock_timeout: global.config.lock_timeout,
         ..ApplyOptions::new(manifest)
@@ -51,7 +51,7 @@ pub(crate) fn apply(
                 apply::apply_locked(&root, &plan, &options(manifest), &lock).map_err(failed)?;
             (root, plan, applied, None)
         } else {
-            let mut compiled = session::compile(global, printer, session::Texts::for_diff(diff))?;
+            let mut compiled = session::compile(global, printer, session::Texts::for_apply(diff))?;
             let lock =
                 apply::lock::acquire(&compiled.root, options(compiled.manifest).lock_timeout)
                     .map_err(failed)?;
@@ -61,6 +61,8 @@ pub(crate) fn apply(
             // what the record keeps of it is kept.
             let files = Record::into_entries(std::mem::take(&mut compiled.files));
             printer.out(&plan::display::human(&plan, &display));
+            // What planning freed is given back before the texts are rendered again.
+            crate::cli::release_free_memory();
             // The texts the plan does not hold are rendered again as they are written.
             let again: BTreeSet<&str> = plan
                 .changes
@@ -72,20 +74,23 @@ pub(crate) fn apply(
                 })
                 .map(|it| it.path.as_str())
                 .collect();
-            let renderer = Again(render::Renderer::new(
-                &compiled.project,
-                &compiled.overrides,
-                |path| again.contains(path),
-            ));
-            let applied = apply::apply_rerendering(
-                &compiled.root,
-                &plan,
-                &options(compiled.manifest),
-                &lock,
-                &renderer,
-            )
+            let applied = if again.is_empty() {
+                apply::apply_locked(&compiled.root, &plan, &options(compiled.manifest), &lock)
+            } else {
+                let renderer = Again(render::Renderer::new(
+                    &compiled.project,
+                    &compiled.overrides,
+                    |path| again.contains(path),
+                ));
+                apply::apply_rerendering(
+                    &compiled.root,
+                    &plan,
+                    &options(compiled.manifest),
+                    &lock,
+                    &renderer,
+                )
+            }
             .map_err(failed)?;
-            drop(renderer);
             let rendering = record::Rendering {
                 key: compiled.key,
                 files,

@@ -51,36 +51,56 @@ pub fn main() -> ExitCode {
     run(&args).into()
 }
 
-/// Makes every thread of the process allocate from glibc's one main malloc arena; called by
-/// `apply` before it spawns any thread.
+/// Bounds glibc's malloc arenas to one per core; called by `apply` before it spawns any thread.
 ///
 /// By default glibc gives each thread that allocates an arena of its own (up to 8 per core), and
 /// memory freed in an arena stays resident, reused only by the threads of that arena. apply
-/// renders on one thread per core, twice (for the hashes, then for the bytes written), and
-/// keeps part of what the other threads made (the rendering's paths and origins); at N = 5,000
-/// their arenas held 9-13 MiB each of freed rendering memory besides the main one, through the
-/// peak (bench/RESULTS.md, round 6). With one arena the freed memory is shared. The cost, also
-/// measured there: the render threads contend for the arena, which makes rendering take more
-/// CPU (up to +50 % for an edit apply at N = 5,000, which is mostly rendering; +10 to +24 % for
-/// a cold apply). One arena per core (no contention) peaked at 62-67 MiB, over the target;
+/// renders on one thread per core, twice (for the hashes, then for the bytes written), and each
+/// arena of a rendering thread held 9-13 MiB of freed rendering memory through the peak at
+/// N = 5,000 (bench/RESULTS.md, round 6). With one arena per core no two rendering threads wait
+/// for each other's arena (one arena for the whole process made a cold apply's rendering take
+/// up to twice as long, round 10), and [`release_free_memory`] between the two renderings, with
+/// the second one on fewer threads (see `apply::write`), keeps the peak under the target.
 /// `watch`, whose latency matters more than its peak, keeps the default.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 #[expect(
     unsafe_code,
     reason = "mallopt is a C function; it only sets a parameter of glibc's malloc"
 )]
-pub(crate) fn one_malloc_arena() {
+pub(crate) fn malloc_arena_per_core() {
+    let cores = i32::try_from(crate::render::parallel::cores()).unwrap_or(i32::MAX);
     // SAFETY: `mallopt` takes two integers and touches nothing of ours; `M_ARENA_MAX` is a
     // parameter it accepts at any time (it bounds the arenas made from then on). A refusal (a
     // return of 0) only leaves the default.
     unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, 1);
+        libc::mallopt(libc::M_ARENA_MAX, cores);
+    }
+}
+
+/// Gives the memory freed in every malloc arena back to the system (`malloc_trim`): `apply`
+/// calls it once the plan is made, before it renders the files again to write them, so that
+/// the second rendering starts from what is still in use rather than from the first one's
+/// leftovers (see [`malloc_arena_per_core`]). It takes a few milliseconds at N = 1,000.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[expect(
+    unsafe_code,
+    reason = "malloc_trim is a C function; it only returns free pages of glibc's malloc"
+)]
+pub(crate) fn release_free_memory() {
+    // SAFETY: `malloc_trim` takes an integer, returns free memory of glibc's own heaps to the
+    // system and touches no memory in use; it is thread-safe (each arena is locked in turn).
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 
 /// Elsewhere the allocator is left as it is.
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-pub(crate) fn one_malloc_arena() {}
+pub(crate) fn malloc_arena_per_core() {}
+
+/// Elsewhere the allocator is left as it is.
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+pub(crate) fn release_free_memory() {}
 
 /// Resolves restack's configuration (command line > `RESTACK_*` > `.restack/config.toml` >
 /// user config file > defaults) into `global.config` and `global.color`. An invalid value is a

@@ -37,12 +37,20 @@ pub(crate) enum Texts {
     /// Hashes, and the few texts planning reads (merges): the project's texts are never all in
     /// memory. `apply` renders the others again as it writes them.
     Needed,
+    /// [`Texts::Needed`], and the texts as long as they add up to at most
+    /// [`render::TEXTS_KEPT`] bytes: what `apply` writes of a small project is rendered once.
+    Few,
 }
 
 impl Texts {
     /// `All` when diffs are shown, else `Needed`.
     pub(crate) fn for_diff(diff: bool) -> Texts {
         if diff { Texts::All } else { Texts::Needed }
+    }
+
+    /// `All` when diffs are shown, else `Few`.
+    pub(crate) fn for_apply(diff: bool) -> Texts {
+        if diff { Texts::All } else { Texts::Few }
     }
 }
 
@@ -183,6 +191,7 @@ fn compile_source(
     let rendered = match texts {
         Texts::All => render::render_with(&project, &overrides),
         Texts::Needed => render::render_hashes(&project, &overrides),
+        Texts::Few => render::render_hashes_keeping(&project, &overrides, render::TEXTS_KEPT),
     };
     let files = rendered.map_err(|err| {
         if overrides.contains(err.template()) {
@@ -301,7 +310,7 @@ pub(crate) fn plan(
     let state = State::load(root).map_err(|err| failed(err.to_string()))?;
     let mut snapshot = match compiled.texts {
         Texts::All => plan::scan(root, &compiled.files, &state),
-        Texts::Needed => plan::scan_hashes_only(root, &compiled.files, &state),
+        Texts::Needed | Texts::Few => plan::scan_hashes_only(root, &compiled.files, &state),
     }
     .map_err(|err| failed(err.to_string()))?;
     let scaffolds = render::check_scaffolds(&compiled.project, &[], |path| {
@@ -315,28 +324,19 @@ pub(crate) fn plan(
         Some((Hash::of(text.as_bytes()), text.into()))
     });
     print_scaffold_warnings(printer, &scaffolds);
-    if compiled.texts == Texts::Needed {
+    if compiled.texts != Texts::All {
         let needed = plan::texts_needed(&compiled.files, &snapshot, &state);
         snapshot
             .load_texts(root, &state, &needed)
             .map_err(|err| failed(err.to_string()))?;
-        let renderer = render::Renderer::new(&compiled.project, &compiled.overrides, |path| {
-            needed.binary_search_by(|it| it.as_str().cmp(path)).is_ok()
-        });
-        for rel in &needed {
-            let Some(file) = compiled.files.files.get_mut(rel) else {
-                continue;
-            };
-            let text = match renderer.render(rel) {
-                Some(Ok(text)) if Hash::of(text.as_bytes()) == file.hash => text,
-                _ => {
-                    return Err(failed(format!(
-                        "`{rel}` renders differently from a moment ago; this is a bug in restack, please report it"
-                    )));
-                }
-            };
-            file.contents = Some(text.into());
-        }
+        // The texts the rendering did not keep.
+        let unkept: Vec<&String> = needed
+            .iter()
+            .filter(|rel| {
+                (compiled.files.files.get(rel.as_str())).is_some_and(|it| it.contents.is_none())
+            })
+            .collect();
+        render_again(compiled, &unkept).map_err(failed)?;
     }
     let options = PlanOptions {
         manifest: compiled.manifest,
@@ -346,6 +346,33 @@ pub(crate) fn plan(
         plan: plan::plan(&compiled.files, &snapshot, &state, &options),
         scaffolds,
     })
+}
+
+/// Renders again the texts of `paths` (sorted) into the compiled rendering, which holds their
+/// hashes only; each must hash as it did.
+fn render_again(compiled: &mut Compiled, paths: &[&String]) -> Result<(), String> {
+    if paths.is_empty() {
+        return Ok(());
+    }
+    let renderer = render::Renderer::new(&compiled.project, &compiled.overrides, |path| {
+        paths.binary_search_by(|it| it.as_str().cmp(path)).is_ok()
+    });
+    for rel in paths {
+        let Some(file) = compiled.files.files.get_mut(rel.as_str()) else {
+            continue;
+        };
+        match renderer.render(rel) {
+            Some(Ok(text)) if Hash::of(text.as_bytes()) == file.hash => {
+                file.contents = Some(text.into());
+            }
+            _ => {
+                return Err(format!(
+                    "`{rel}` renders differently from a moment ago; this is a bug in restack, please report it"
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The plan for `plan` and `check`, printing what they print. When the render record proves the

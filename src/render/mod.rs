@@ -86,7 +86,53 @@ pub fn render_hashes(
     project: &Arc<ir::Project>,
     overrides: &Overrides,
 ) -> Result<FileSet, RenderError> {
-    render_inner(project, overrides, &mut RenderCache::default(), false).map(Arc::unwrap_or_clone)
+    render_hashes_keeping(project, overrides, 0)
+}
+
+/// How many bytes of texts `apply` keeps from the rendering that plans it
+/// ([`render_hashes_keeping`]): a project whose texts fit is rendered once, a larger one renders
+/// most of the texts it writes again as it writes them. 2 MiB holds every text at N = 100
+/// entities (461 files) and adds little to the peak at N = 5,000.
+pub const TEXTS_KEPT: usize = 2 << 20;
+
+/// [`render_hashes`], keeping the texts too as long as they add up to at most `budget` bytes
+/// (in the order they are made, so which files of a larger project keep theirs varies).
+pub fn render_hashes_keeping(
+    project: &Arc<ir::Project>,
+    overrides: &Overrides,
+    budget: usize,
+) -> Result<FileSet, RenderError> {
+    let keep = Keep::Upto(std::sync::atomic::AtomicUsize::new(budget));
+    render_inner(project, overrides, &mut RenderCache::default(), &keep).map(Arc::unwrap_or_clone)
+}
+
+/// Which texts a rendering keeps (see [`render_inner`]).
+enum Keep {
+    All,
+    /// The texts made while they add up to at most this many bytes more; the others are hashed
+    /// only.
+    Upto(std::sync::atomic::AtomicUsize),
+}
+
+impl Keep {
+    fn all(&self) -> bool {
+        matches!(self, Keep::All)
+    }
+
+    /// `file`, or its hash only when its text is not kept.
+    fn keep(&self, file: File) -> File {
+        let Keep::Upto(left) = self else {
+            return file;
+        };
+        let len = file.text().map_or(0, str::len);
+        let ordering = std::sync::atomic::Ordering::Relaxed;
+        let fits = left.fetch_update(ordering, ordering, |left| left.checked_sub(len));
+        if len > 0 && fits.is_ok() {
+            file
+        } else {
+            file.hashed_only()
+        }
+    }
 }
 
 /// Renders single files of a project again, on demand: the texts a rendering made with
@@ -298,7 +344,7 @@ pub fn render_shared(
     overrides: &Overrides,
     cache: &mut RenderCache,
 ) -> Result<Arc<FileSet>, RenderError> {
-    render_inner(project, overrides, cache, true)
+    render_inner(project, overrides, cache, &Keep::All)
 }
 
 /// Whether the file at `path` is Python, so parsed before it is returned.
@@ -337,8 +383,8 @@ enum Rendered<'a, 'c> {
     Done(Vec<Done>, GroupUpdate<'a>),
 }
 
-/// [`render_cached`]; `keep_texts: false` drops each file's text once it is hashed and checked,
-/// so that the texts of a project are never all in memory.
+/// [`render_cached`]; `keep` other than [`Keep::All`] drops a file's text once it is hashed and
+/// checked, so that the texts of a project are never all in memory.
 ///
 /// For a memoizing cache, a group whose key (see [`group::Key`]: a few fingerprints hashed) and
 /// reads are those of last time is reused as it is, without being made, and its files are taken
@@ -351,7 +397,7 @@ fn render_inner<'p>(
     project: &'p Arc<ir::Project>,
     overrides: &Overrides,
     cache: &mut RenderCache,
-    keep_texts: bool,
+    keep: &Keep,
 ) -> Result<Arc<FileSet>, RenderError> {
     let memoize = cache.memoize;
     let loaded = memoize.then(|| cache.load(overrides));
@@ -431,7 +477,7 @@ fn render_inner<'p>(
         let proved =
             reused.is_some() || previous.is_some_and(|previous| previous.file.hash == file.hash);
         let parsed = checked(&output.path, python, &file, proved)?;
-        let file = if keep_texts { file } else { file.hashed_only() };
+        let file = keep.keep(file);
         Ok(Done {
             path: output.path,
             file,
@@ -593,11 +639,11 @@ fn render_inner<'p>(
             made.push((id, memo));
         }
     }
-    if !(memoize && keep_texts) {
+    if !(memoize && keep.all()) {
         cache.set = None;
     }
-    let keep = (memoize && keep_texts).then_some(&mut cache.set);
-    let set = assemble(files, &mut cache.order, keep, keep_texts);
+    let last = (memoize && keep.all()).then_some(&mut cache.set);
+    let set = assemble(files, &mut cache.order, last, keep);
     // Only now, with the groups' memos: a failed rendering leaves the cache as it was.
     cache.list_parts = hashes.list_parts();
     cache.templates = fingerprint;
@@ -648,7 +694,7 @@ fn assemble(
     mut files: Vec<Option<Entry<'_>>>,
     order: &mut Vec<usize>,
     mut last: Option<&mut Option<Arc<FileSet>>>,
-    keep_texts: bool,
+    keep: &Keep,
 ) -> Arc<FileSet> {
     let same_paths = |set: &FileSet, order: &[usize], files: &[Option<Entry<'_>>]| {
         set.files.len() == files.len()
@@ -690,8 +736,7 @@ fn assemble(
         .map(|entry| {
             Some(match entry? {
                 Entry::Kept(path, memo, origin) => {
-                    let file = memo.file_from(origin);
-                    let file = if keep_texts { file } else { file.hashed_only() };
+                    let file = keep.keep(memo.file_from(origin));
                     (path.to_owned(), file)
                 }
                 Entry::Made(path, file) => (path, file),
