@@ -52,6 +52,8 @@ pub(crate) fn apply(
             (root, plan, applied, None)
         } else {
             let mut compiled = session::compile(global, printer, session::Texts::for_apply(diff))?;
+            // What rendering freed is given back before planning allocates (see there why).
+            crate::cli::release_free_memory();
             let lock =
                 apply::lock::acquire(&compiled.root, options(compiled.manifest).lock_timeout)
                     .map_err(failed)?;

@@ -37,8 +37,9 @@ pub(crate) enum Texts {
     /// Hashes, and the few texts planning reads (merges): the project's texts are never all in
     /// memory. `apply` renders the others again as it writes them.
     Needed,
-    /// [`Texts::Needed`], and the texts as long as they add up to at most
-    /// [`render::TEXTS_KEPT`] bytes: what `apply` writes of a small project is rendered once.
+    /// [`Texts::Needed`], and, when the project has no state yet (its first apply, which writes
+    /// every file), the texts as long as they add up to at most [`render::TEXTS_KEPT`] bytes:
+    /// what the first `apply` of a small project writes is rendered once.
     Few,
 }
 
@@ -191,7 +192,13 @@ fn compile_source(
     let rendered = match texts {
         Texts::All => render::render_with(&project, &overrides),
         Texts::Needed => render::render_hashes(&project, &overrides),
-        Texts::Few => render::render_hashes_keeping(&project, &overrides, render::TEXTS_KEPT),
+        Texts::Few => {
+            // Only a first apply writes every file; a later one, the few that changed, which it
+            // renders again at little cost.
+            let first = !root.join(plan::STATE_FILE).exists();
+            let budget = if first { render::TEXTS_KEPT } else { 0 };
+            render::render_hashes_keeping(&project, &overrides, budget)
+        }
     };
     let files = rendered.map_err(|err| {
         if overrides.contains(err.template()) {

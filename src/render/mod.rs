@@ -89,7 +89,7 @@ pub fn render_hashes(
     render_hashes_keeping(project, overrides, 0)
 }
 
-/// How many bytes of texts `apply` keeps from the rendering that plans it
+/// How many bytes of texts a project's first `apply` keeps from the rendering that plans it
 /// ([`render_hashes_keeping`]): a project whose texts fit is rendered once, a larger one renders
 /// most of the texts it writes again as it writes them. 2 MiB holds every text at N = 100
 /// entities (461 files) and adds little to the peak at N = 5,000.
