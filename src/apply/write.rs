@@ -349,7 +349,7 @@ impl Durable {
         match self {
             Durable::EachFile => Ok(()),
             #[cfg(target_os = "linux")]
-            Durable::Whole(_) => self.sync_whole(),
+            Durable::Whole(folders) => syncfs_each(folders),
         }
     }
 
@@ -361,19 +361,18 @@ impl Durable {
                 in_parallel(&dirs, |dir| sync_dir(dir).map_err(failed(dir))).map(drop)
             }
             #[cfg(target_os = "linux")]
-            Durable::Whole(_) => self.sync_whole(),
+            Durable::Whole(folders) => syncfs_each(folders),
         }
     }
+}
 
-    #[cfg(target_os = "linux")]
-    fn sync_whole<E>(&self) -> Result<(), GroupError<E>> {
-        if let Durable::Whole(folders) = self {
-            for (dir, folder) in folders {
-                rustix::fs::syncfs(folder).map_err(|err| failed(dir)(err.into()))?;
-            }
-        }
-        Ok(())
+/// A `syncfs` of the file system of each open folder.
+#[cfg(target_os = "linux")]
+fn syncfs_each<E>(folders: &[(PathBuf, std::fs::File)]) -> Result<(), GroupError<E>> {
+    for (dir, folder) in folders {
+        rustix::fs::syncfs(folder).map_err(|err| failed(dir)(err.into()))?;
     }
+    Ok(())
 }
 
 /// The error of a failed write of `path`.

@@ -672,19 +672,23 @@ mod tests {
         assert!(proved > 20, "{proved}");
     }
 
-    /// A plan decides each path on its own: over many paths, with few or many of them changing
-    /// (the next state made from the state with a few entries replaced, or merged with many),
-    /// the plan is the plans of each path alone, put together.
-    #[test]
-    #[expect(clippy::too_many_lines, reason = "one scenario built and checked")]
-    fn a_plan_is_the_plans_of_its_paths() {
-        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
-        let mut roll = move |sides: u64| {
+    /// A xorshift generator from `seed`: each call gives a number below `sides`, the same
+    /// sequence every run.
+    fn xorshift(mut seed: u64) -> impl FnMut(u64) -> u64 {
+        move |sides| {
             seed ^= seed << 13;
             seed ^= seed >> 7;
             seed ^= seed << 17;
             seed % sides
-        };
+        }
+    }
+
+    /// A plan decides each path on its own: over many paths, with few or many of them changing
+    /// (the next state made from the state with a few entries replaced, or merged with many),
+    /// the plan is the plans of each path alone, put together.
+    #[test]
+    fn a_plan_is_the_plans_of_its_paths() {
+        let mut roll = xorshift(0x2545_f491_4f6c_dd1d);
         for round in 0..40 {
             // Odd rounds change one path in 50; even rounds, most paths.
             let churn = if round % 2 == 1 { 50 } else { 2 };
@@ -789,13 +793,8 @@ mod tests {
     #[test]
     #[expect(clippy::too_many_lines, reason = "one sequence of steps, each checked")]
     fn cached_plans_are_plans_through_edits() {
-        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut roll = move |sides: u64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            usize::try_from(seed % sides).expect("small")
-        };
+        let mut next = xorshift(0x9e37_79b9_7f4a_7c15);
+        let mut roll = move |sides: u64| usize::try_from(next(sides)).expect("small");
         let texts = ["one\n", "two\n", "three\n", "four\n"];
         let rel = |idx: usize| format!("src/{}/{idx:03}.py", ["a", "b/c", "bb"][idx % 3]);
         let origin = |idx: usize, entity: usize| ir::Origin {
