@@ -564,9 +564,13 @@ fn write_batch(
     };
     let missing = |change: &&Change| failed_render(&change.path, "the project has no such file");
     let source = || held().or_else(rendered);
-    write::write_groups_from(batch, paths, source, missing, gate, trash).map_err(|err| match err {
-        write::GroupError::Write(err) => batch_error(err),
-        write::GroupError::Bytes(err) => err,
+    // A created file is absent (the plan is current): its temp file gets the usual permissions.
+    let new = |change: &&Change| change.action == Action::Create;
+    write::write_groups_from(batch, (paths, new), source, missing, gate, trash).map_err(|err| {
+        match err {
+            write::GroupError::Write(err) => batch_error(err),
+            write::GroupError::Bytes(err) => err,
+        }
     })
 }
 

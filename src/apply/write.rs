@@ -255,7 +255,7 @@ fn write_groups_keeping<T: Sync, E: Send>(
     };
     write_groups_from(
         groups,
-        paths,
+        (paths, |_| false),
         source,
         |_| unreachable!("every group is taken from the source in turn"),
         || Ok(()),
@@ -269,10 +269,15 @@ fn write_groups_keeping<T: Sync, E: Send>(
 /// `missing` gives the error (and nothing is renamed). `gate` runs once every temp file is
 /// written, before the first rename: its error renames nothing either (a caller waits there for
 /// what must be durable before any target changes). With `trash`, the files replaced are freed
-/// only when it is emptied.
+/// only when it is emptied. The files of a group `new` accepts are known to be absent: they get
+/// the usual permissions without a look for the file they would replace (a lookup each, a tenth
+/// of the time a cold apply spends making its files).
 pub fn write_groups_from<'g, T: Sync, E: Send>(
     groups: &'g [T],
-    paths: impl Fn(&T) -> Vec<PathBuf> + Sync,
+    (paths, new): (
+        impl Fn(&T) -> Vec<PathBuf> + Sync,
+        impl Fn(&T) -> bool + Sync,
+    ),
     source: impl Fn() -> Option<(usize, Result<std::borrow::Cow<'g, [u8]>, E>)> + Sync,
     missing: impl Fn(&T) -> E,
     gate: impl FnOnce() -> Result<(), E>,
@@ -292,7 +297,7 @@ pub fn write_groups_from<'g, T: Sync, E: Send>(
         }
     }
     let durable = Durable::for_batch(&dirs, files)?;
-    let mut temps = write_temps(groups, &paths, &source, &missing, &durable)?;
+    let mut temps = write_temps(groups, (&paths, &new), &source, &missing, &durable)?;
     durable.sync_temps()?;
     gate().map_err(GroupError::Bytes)?;
     temps.rename_all(trash)?;
@@ -521,7 +526,7 @@ type Part<E> = (Vec<TempName>, Option<(usize, GroupError<E>)>);
 /// failed is returned.
 fn write_temps<'g, 'p, T: Sync, E: Send, P: Fn(&T) -> Vec<PathBuf> + Sync>(
     groups: &'g [T],
-    paths: &'p P,
+    (paths, new): (&'p P, &(impl Fn(&T) -> bool + Sync)),
     source: &(impl Fn() -> Option<(usize, Result<std::borrow::Cow<'g, [u8]>, E>)> + Sync),
     missing: &impl Fn(&T) -> E,
     durable: &Durable,
@@ -585,13 +590,12 @@ fn write_temps<'g, 'p, T: Sync, E: Send, P: Fn(&T) -> Vec<PathBuf> + Sync>(
             let Some(came) = came.get(idx) else {
                 continue;
             };
-            match write_group(
-                idx,
-                &paths(&groups[idx]),
-                &made,
-                durable.each_file(),
-                &mut done,
-            ) {
+            let group = &groups[idx];
+            let how = Made {
+                fsync: durable.each_file(),
+                new: new(group),
+            };
+            match write_group(idx, &paths(group), &made, how, &mut done) {
                 Ok(()) => came.store(true, Ordering::Relaxed),
                 Err(err) => {
                     stop.store(true, Ordering::Relaxed);
@@ -654,12 +658,12 @@ fn write_group<E>(
     idx: usize,
     paths: &[PathBuf],
     bytes: &[u8],
-    fsync: bool,
+    how: Made,
     done: &mut Vec<TempName>,
 ) -> Result<(), GroupError<E>> {
     let written = paths
         .iter()
-        .map(|path| write_temp(path, bytes, fsync).map_err(failed(path)))
+        .map(|path| write_temp(path, bytes, how).map_err(failed(path)))
         .collect::<Result<Vec<_>, _>>()?;
     for (file, temp) in written.into_iter().enumerate() {
         let rand = temp
@@ -680,13 +684,22 @@ fn write_group<E>(
     Ok(())
 }
 
-/// Writes a temp file next to `path` (with `path`'s permissions when it exists), fsyncs it when
-/// `fsync` (else the caller makes it durable) and closes it, keeping only its name for the
-/// rename. The bytes are written as they are, without a buffer.
-fn write_temp(path: &Path, bytes: &[u8], fsync: bool) -> io::Result<tempfile::TempPath> {
-    let mut temp = temp_file(path)?;
+/// How [`write_temp`] makes a temp file.
+#[derive(Clone, Copy)]
+struct Made {
+    /// Whether it is fsynced (else the caller makes it durable).
+    fsync: bool,
+    /// Whether its target is known to be absent (see [`temp_file`]).
+    new: bool,
+}
+
+/// Writes a temp file next to `path` (with `path`'s permissions when it exists and is not known
+/// to be absent), fsyncs it when the caller does not make it durable, and closes it, keeping
+/// only its name for the rename. The bytes are written as they are, without a buffer.
+fn write_temp(path: &Path, bytes: &[u8], how: Made) -> io::Result<tempfile::TempPath> {
+    let mut temp = temp_file(path, how.new)?;
     temp.write_all(bytes)?;
-    if fsync {
+    if how.fsync {
         temp.as_file().sync_all()?;
     }
     Ok(temp.into_temp_path())
@@ -697,7 +710,7 @@ fn write_temp_with(
     path: &Path,
     fill: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> io::Result<tempfile::TempPath> {
-    let mut temp = temp_file(path)?;
+    let mut temp = temp_file(path, false)?;
     {
         let mut out = io::BufWriter::new(temp.as_file_mut());
         fill(&mut out)?;
@@ -707,20 +720,28 @@ fn write_temp_with(
     Ok(temp.into_temp_path())
 }
 
-/// A new, empty temp file next to `path`, with `path`'s permissions when it exists.
-fn temp_file(path: &Path) -> io::Result<tempfile::NamedTempFile> {
+/// A new, empty temp file next to `path`, with `path`'s permissions when it exists; when `new`
+/// (`path` is known to be absent), with the usual permissions without looking.
+fn temp_file(path: &Path, new: bool) -> io::Result<tempfile::NamedTempFile> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut builder = tempfile::Builder::new();
     builder.prefix(TEMP_PREFIX).rand_bytes(TEMP_RAND);
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
-        let permissions = match std::fs::metadata(path) {
-            Ok(meta) => meta.permissions(),
-            Err(_) => std::fs::Permissions::from_mode(0o666),
+        let existing = if new {
+            None
+        } else {
+            std::fs::metadata(path).ok()
         };
+        let permissions = existing.map_or_else(
+            || std::fs::Permissions::from_mode(0o666),
+            |meta| meta.permissions(),
+        );
         builder.permissions(permissions);
     }
+    #[cfg(not(unix))]
+    let _ = new;
     builder.tempfile_in(dir)
 }
 
@@ -966,7 +987,7 @@ mod tests {
         };
         let res = write_groups_from(
             &groups,
-            paths_in(root),
+            (paths_in(root), |_| false),
             source,
             |(paths, _)| paths[0],
             || Ok(()),
@@ -1092,5 +1113,55 @@ mod tests {
         assert!(matches!(&large, Ok(super::Durable::Whole(folders)) if folders.len() == 1));
         #[cfg(not(target_os = "linux"))]
         assert!(matches!(large, Ok(super::Durable::EachFile)));
+    }
+
+    /// A file replaced keeps its permissions; a file of a group known to be new gets the usual
+    /// ones, those of a file made the ordinary way in the same folder.
+    #[cfg(unix)]
+    #[test]
+    fn a_replaced_file_keeps_its_permissions_and_a_new_one_gets_the_usual_ones() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path();
+        let mode = |name: &str| {
+            std::fs::metadata(root.join(name))
+                .expect("metadata")
+                .permissions()
+                .mode()
+                & 0o7777
+        };
+        std::fs::File::create(root.join("usual")).expect("create");
+        std::fs::File::create(root.join("run.py")).expect("create");
+        std::fs::set_permissions(root.join("run.py"), std::fs::Permissions::from_mode(0o750))
+            .expect("chmod");
+        let groups: Vec<(Vec<&str>, &[u8], bool)> = vec![
+            (vec!["run.py"], b"replaced\n", false),
+            (vec!["new.py"], b"new\n", true),
+        ];
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let source = || {
+            let idx = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            groups
+                .get(idx)
+                .map(|group| (idx, Ok(Cow::Borrowed(group.1))))
+        };
+        let paths = |(names, _, _): &(Vec<&str>, &[u8], bool)| {
+            names.iter().map(|it| root.join(it)).collect::<Vec<_>>()
+        };
+        let res = write_groups_from(
+            &groups,
+            (paths, |group: &(Vec<&str>, &[u8], bool)| group.2),
+            source,
+            |_| (),
+            || Ok(()),
+            None,
+        );
+        assert!(res.is_ok(), "{res:?}");
+        assert_eq!(
+            std::fs::read(root.join("run.py")).expect("read"),
+            b"replaced\n"
+        );
+        assert_eq!(mode("run.py"), 0o750);
+        assert_eq!(mode("new.py"), mode("usual"));
     }
 }
