@@ -481,6 +481,53 @@ fn symlinks_out_of_the_project_are_never_written_through() {
     assert_same_tree(&before, &t.tree());
 }
 
+/// A first apply whose texts do not all fit in memory (over 2 MiB: restack spills the others
+/// to a temp file and reads them back as it writes them) writes exactly the tree of a first
+/// apply that renders them again (no temp folder to spill to) and of one that holds every text
+/// (`--diff`); `check` is clean after it.
+#[test]
+fn a_large_first_apply_writes_the_same_tree_however_its_texts_are_kept() {
+    let manifest = large_manifest();
+    let spilled = Test::scratch().manifest(&manifest);
+    let rendered_again = Test::scratch().manifest(&manifest);
+    let in_memory = Test::scratch().manifest(&manifest);
+    spilled.run(["apply"]).status(0);
+    let missing = rendered_again.path("no-such-folder");
+    rendered_again
+        .run_with_env(["apply"], &[("TMPDIR", &missing)])
+        .status(0);
+    in_memory.run(["apply", "--diff"]).status(0);
+    let tree = spilled.tree();
+    let texts: usize = tree
+        .iter()
+        .filter(|(rel, _)| !rel.starts_with(".restack/") && *rel != "restack.kdl")
+        .map(|(_, bytes)| bytes.len())
+        .sum();
+    assert!(
+        texts > 2 << 20,
+        "the texts must not fit in memory: {texts} bytes"
+    );
+    support::assert_same_tree(&tree, &rendered_again.tree());
+    support::assert_same_tree(&tree, &in_memory.tree());
+    spilled.run(["check"]).status(0);
+}
+
+/// A manifest of about 2,000 files, 3 MB of texts: the [`big_manifest`] entities, three times.
+fn large_manifest() -> String {
+    let mut text = big_manifest(0);
+    for copy in 1..3 {
+        let more = big_manifest(0)
+            .split_once("}\n")
+            .expect("the project node")
+            .1
+            .replace("\"Fn", &format!("\"Fn{copy}x"))
+            .replace("\"Flow", &format!("\"Flow{copy}x"))
+            .replace("\"Agent", &format!("\"Agent{copy}x"));
+        text.push_str(&more);
+    }
+    text
+}
+
 // ---------------------------------------------------------------------------------------------
 // Atomicity: SIGKILL at any point
 

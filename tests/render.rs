@@ -56,8 +56,9 @@ fn a_rendering_of_hashes_keeps_texts_up_to_its_budget() {
         .map(str::len)
         .sum();
     let kept = |budget: usize| {
-        let set = render::render_hashes_keeping(&project, &render::Overrides::default(), budget)
-            .expect("renders");
+        let set =
+            render::render_hashes_keeping(&project, &render::Overrides::default(), budget, None)
+                .expect("renders");
         let same_files = set.files.len() == full.files.len()
             && set
                 .files
@@ -82,6 +83,48 @@ fn a_rendering_of_hashes_keeps_texts_up_to_its_budget() {
     assert_eq!(kept(total), total);
     let some = kept(total / 2);
     assert!(0 < some && some <= total / 2, "{some} of {total}");
+}
+
+/// With a spill, every text a rendering of hashes does not keep is spilled, and reads back as
+/// the full rendering's text: the texts kept and spilled are every file's, each once.
+#[test]
+fn a_rendering_of_hashes_spills_every_text_it_does_not_keep() {
+    let project = Arc::new(testing::variety());
+    let full = render::render(&project).expect("renders");
+    let total: usize = full
+        .files
+        .values()
+        .filter_map(|it| it.text())
+        .map(str::len)
+        .sum();
+    let spill = render::Spill::new().expect("a temp file");
+    let set = render::render_hashes_keeping(
+        &project,
+        &render::Overrides::default(),
+        total / 3,
+        Some(&spill),
+    )
+    .expect("renders");
+    let spilled = spill.finish();
+    assert!(
+        !spilled.is_empty(),
+        "a third of the texts kept, the rest spilled"
+    );
+    let mut read_back = 0;
+    for (path, file) in &set.files {
+        let expected = full.files[path].text().expect("rendered");
+        assert_eq!(file.hash, full.files[path].hash, "{path}");
+        match (file.text(), spilled.holds(path)) {
+            (Some(text), false) => assert_eq!(text, expected, "{path}"),
+            (None, true) => {
+                let text = spilled.take(path).expect("spilled").expect("read back");
+                assert_eq!(text, expected, "{path}");
+                read_back += 1;
+            }
+            (kept, held) => panic!("{path}: kept {}, spilled {held}", kept.is_some()),
+        }
+    }
+    assert_eq!(read_back, spilled.len());
 }
 
 #[test]

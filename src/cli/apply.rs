@@ -76,14 +76,21 @@ pub(crate) fn apply(
                 })
                 .map(|it| it.path.as_str())
                 .collect();
+            // A first apply's texts are read back from its spill; only the others are rendered.
+            let spilled = compiled.spilled.take();
             let applied = if again.is_empty() {
                 apply::apply_locked(&compiled.root, &plan, &options(compiled.manifest), &lock)
             } else {
-                let renderer = Again(render::Renderer::new(
-                    &compiled.project,
-                    &compiled.overrides,
-                    |path| again.contains(path),
-                ));
+                let spilled = spilled.as_ref();
+                let renderer = Again {
+                    renderer: render::Renderer::new(
+                        &compiled.project,
+                        &compiled.overrides,
+                        |path| again.contains(path) && !spilled.is_some_and(|it| it.holds(path)),
+                    ),
+                    spilled,
+                    wanted: &again,
+                };
                 apply::apply_rerendering(
                     &compiled.root,
                     &plan,
@@ -116,18 +123,31 @@ pub(crate) fn apply(
     run().unwrap_or_else(|status| status)
 }
 
-/// The texts a plan does not hold, rendered again in the project's order as apply writes them.
-struct Again<'a>(render::Renderer<'a>);
+/// The texts a plan does not hold (`wanted`) as apply writes them: those spilled read back, in
+/// path order, then the others rendered again, in the project's order.
+struct Again<'a> {
+    renderer: render::Renderer<'a>,
+    spilled: Option<&'a render::Spilled>,
+    wanted: &'a BTreeSet<&'a str>,
+}
 
 impl apply::Rerender for Again<'_> {
     fn render(&self, path: &str) -> Option<Result<String, String>> {
-        self.0
+        if let Some(text) = self.spilled.and_then(|it| it.take(path)) {
+            return Some(text.map_err(|err| unspilled(&err)));
+        }
+        self.renderer
             .render(path)
             .map(|it| it.map_err(|err| err.to_string()))
     }
 
     fn next(&self) -> Option<(String, Result<String, String>)> {
-        self.0
+        if let Some(spilled) = self.spilled
+            && let Some((path, text)) = spilled.next(|path| self.wanted.contains(path))
+        {
+            return Some((path, text.map_err(|err| unspilled(&err))));
+        }
+        self.renderer
             .next()
             .map(|(path, it)| (path, it.map_err(|err| err.to_string())))
     }
@@ -135,6 +155,11 @@ impl apply::Rerender for Again<'_> {
     fn makes_all(&self) -> bool {
         true
     }
+}
+
+/// Why a spilled text could not be read back.
+fn unspilled(err: &std::io::Error) -> String {
+    format!("its text could not be read back from the temp file that held it: {err}")
 }
 
 /// Reads a saved plan and the manifest it must still match; the staleness checks themselves are

@@ -38,8 +38,9 @@ pub(crate) enum Texts {
     /// memory. `apply` renders the others again as it writes them.
     Needed,
     /// [`Texts::Needed`], and, when the project has no state yet (its first apply, which writes
-    /// every file), the texts as long as they add up to at most [`render::TEXTS_KEPT`] bytes:
-    /// what the first `apply` of a small project writes is rendered once.
+    /// every file), the texts: in memory as long as they add up to at most
+    /// [`render::TEXTS_KEPT`] bytes, the others in a spill ([`Compiled::spilled`]). What a first
+    /// `apply` writes is rendered once.
     Few,
 }
 
@@ -70,6 +71,8 @@ pub(crate) struct Compiled {
     pub key: Hash,
     /// The manifest's diagnostics (warnings: there are no errors).
     pub diagnostics: diag::Diagnostics,
+    /// With [`Texts::Few`], the texts of a first apply not kept in memory (see [`render::Spill`]).
+    pub spilled: Option<render::Spilled>,
 }
 
 /// A plan, with the check of every scaffold the manifest expects (against the disk as planned),
@@ -189,15 +192,26 @@ fn compile_source(
     };
     let project = Arc::new(project);
     let overrides = overrides(global, printer, &root)?;
+    let mut spilled = None;
     let rendered = match texts {
         Texts::All => render::render_with(&project, &overrides),
         Texts::Needed => render::render_hashes(&project, &overrides),
-        Texts::Few => {
+        Texts::Few if root.join(plan::STATE_FILE).exists() => {
             // Only a first apply writes every file; a later one, the few that changed, which it
             // renders again at little cost.
-            let first = !root.join(plan::STATE_FILE).exists();
-            let budget = if first { render::TEXTS_KEPT } else { 0 };
-            render::render_hashes_keeping(&project, &overrides, budget)
+            render::render_hashes(&project, &overrides)
+        }
+        Texts::Few => {
+            // Without a temp file, what is not kept is rendered again.
+            let spill = render::Spill::new().ok();
+            let rendered = render::render_hashes_keeping(
+                &project,
+                &overrides,
+                render::TEXTS_KEPT,
+                spill.as_ref(),
+            );
+            spilled = spill.map(render::Spill::finish).filter(|it| !it.is_empty());
+            rendered
         }
     };
     let files = rendered.map_err(|err| {
@@ -226,6 +240,7 @@ fn compile_source(
         files,
         texts,
         diagnostics,
+        spilled,
     })
 }
 

@@ -34,6 +34,7 @@ pub(crate) mod parallel;
 mod pipelines;
 mod registry;
 mod scaffold_check;
+mod spill;
 #[doc(hidden)]
 pub mod testing;
 
@@ -47,6 +48,7 @@ pub use scaffold_check::{
     check_scaffolds, check_scaffolds_cached, expectations, target_of,
     warnings as scaffold_warnings,
 };
+pub use spill::{Spill, Spilled};
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -86,52 +88,57 @@ pub fn render_hashes(
     project: &Arc<ir::Project>,
     overrides: &Overrides,
 ) -> Result<FileSet, RenderError> {
-    render_hashes_keeping(project, overrides, 0)
+    render_hashes_keeping(project, overrides, 0, None)
 }
 
-/// How many bytes of texts a project's first `apply` keeps from the rendering that plans it
-/// ([`render_hashes_keeping`]): a project whose texts fit is rendered once, a larger one renders
-/// most of the texts it writes again as it writes them. 2 MiB holds every text at N = 100
-/// entities (461 files) and adds little to the peak at N = 5,000.
+/// How many bytes of texts a project's first `apply` keeps in memory from the rendering that
+/// plans it ([`render_hashes_keeping`]); it spills the others (see [`Spill`]). 2 MiB holds every
+/// text at N = 100 entities (461 files), so that a small project never touches the disk for
+/// them, and adds little to the peak at N = 5,000.
 pub const TEXTS_KEPT: usize = 2 << 20;
 
 /// [`render_hashes`], keeping the texts too as long as they add up to at most `budget` bytes
-/// (in the order they are made, so which files of a larger project keep theirs varies).
+/// (in the order they are made, so which files of a larger project keep theirs varies), and
+/// putting the others in `spill` when there is one.
 pub fn render_hashes_keeping(
     project: &Arc<ir::Project>,
     overrides: &Overrides,
     budget: usize,
+    spill: Option<&Spill>,
 ) -> Result<FileSet, RenderError> {
-    let keep = Keep::Upto(std::sync::atomic::AtomicUsize::new(budget));
+    let keep = Keep::Upto(std::sync::atomic::AtomicUsize::new(budget), spill);
     render_inner(project, overrides, &mut RenderCache::default(), &keep).map(Arc::unwrap_or_clone)
 }
 
 /// Which texts a rendering keeps (see [`render_inner`]).
-enum Keep {
+enum Keep<'s> {
     All,
     /// The texts made while they add up to at most this many bytes more; the others are hashed
-    /// only.
-    Upto(std::sync::atomic::AtomicUsize),
+    /// only, their texts spilled when there is a spill.
+    Upto(std::sync::atomic::AtomicUsize, Option<&'s Spill>),
 }
 
-impl Keep {
+impl Keep<'_> {
     fn all(&self) -> bool {
         matches!(self, Keep::All)
     }
 
-    /// `file`, or its hash only when its text is not kept.
-    fn keep(&self, file: File) -> File {
-        let Keep::Upto(left) = self else {
+    /// The file of `path`, or its hash only when its text is not kept (and spilled, if it can
+    /// be).
+    fn keep(&self, path: &str, file: File) -> File {
+        let Keep::Upto(left, spill) = self else {
             return file;
         };
         let len = file.text().map_or(0, str::len);
         let ordering = std::sync::atomic::Ordering::Relaxed;
         let fits = left.fetch_update(ordering, ordering, |left| left.checked_sub(len));
         if len > 0 && fits.is_ok() {
-            file
-        } else {
-            file.hashed_only()
+            return file;
         }
+        if let (Some(spill), Some(text)) = (spill, file.text()) {
+            spill.put(path, text);
+        }
+        file.hashed_only()
     }
 }
 
@@ -477,7 +484,7 @@ fn render_inner<'p>(
         let proved =
             reused.is_some() || previous.is_some_and(|previous| previous.file.hash == file.hash);
         let parsed = checked(&output.path, python, &file, proved)?;
-        let file = keep.keep(file);
+        let file = keep.keep(&output.path, file);
         Ok(Done {
             path: output.path,
             file,
@@ -736,7 +743,7 @@ fn assemble(
         .map(|entry| {
             Some(match entry? {
                 Entry::Kept(path, memo, origin) => {
-                    let file = keep.keep(memo.file_from(origin));
+                    let file = keep.keep(path, memo.file_from(origin));
                     (path.to_owned(), file)
                 }
                 Entry::Made(path, file) => (path, file),

@@ -111,6 +111,18 @@ impl Test {
         run_in(&self.root, args)
     }
 
+    /// Runs `restack ARGS` in the project root with the environment variables `env` set too.
+    pub(crate) fn run_with_env<I, S>(&self, args: I, env: &[(&str, &Path)]) -> Outcome
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let args: Vec<String> = args.into_iter().map(|it| it.as_ref().to_owned()).collect();
+        let mut command = command(&self.root, &args);
+        command.envs(env.iter().copied());
+        outcome(&args, &command.output().expect("run restack"))
+    }
+
     /// Starts `restack ARGS` in the project root without waiting (output discarded).
     pub(crate) fn spawn<I, S>(&self, args: I) -> Child
     where
@@ -162,6 +174,10 @@ where
 {
     let args: Vec<String> = args.into_iter().map(|it| it.as_ref().to_owned()).collect();
     let output = command(dir, &args).output().expect("run restack");
+    outcome(&args, &output)
+}
+
+fn outcome(args: &[String], output: &std::process::Output) -> Outcome {
     Outcome {
         args: args.join(" "),
         code: output.status.code(),
