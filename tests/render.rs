@@ -42,19 +42,25 @@ fn rendering_is_deterministic() {
     assert_eq!(render_variety(), render_variety());
 }
 
-/// A rendering of hashes only keeps the texts while they add up to its budget: none with 0,
-/// every one with room for all, and with less, texts (each the full rendering's) adding up to at
-/// most the budget; the hashes are always every file's.
-#[test]
-fn a_rendering_of_hashes_keeps_texts_up_to_its_budget() {
+/// The variety project, its full rendering, and how many bytes its texts add up to.
+fn variety_rendered() -> (Arc<restack::ir::Project>, FileSet, usize) {
     let project = Arc::new(testing::variety());
     let full = render::render(&project).expect("renders");
-    let total: usize = full
+    let total = full
         .files
         .values()
         .filter_map(|it| it.text())
         .map(str::len)
         .sum();
+    (project, full, total)
+}
+
+/// A rendering of hashes only keeps the texts while they add up to its budget: none with 0,
+/// every one with room for all, and with less, texts (each the full rendering's) adding up to at
+/// most the budget; the hashes are always every file's.
+#[test]
+fn a_rendering_of_hashes_keeps_texts_up_to_its_budget() {
+    let (project, full, total) = variety_rendered();
     let kept = |budget: usize| {
         let set =
             render::render_hashes_keeping(&project, &render::Overrides::default(), budget, None)
@@ -89,14 +95,7 @@ fn a_rendering_of_hashes_keeps_texts_up_to_its_budget() {
 /// the full rendering's text: the texts kept and spilled are every file's, each once.
 #[test]
 fn a_rendering_of_hashes_spills_every_text_it_does_not_keep() {
-    let project = Arc::new(testing::variety());
-    let full = render::render(&project).expect("renders");
-    let total: usize = full
-        .files
-        .values()
-        .filter_map(|it| it.text())
-        .map(str::len)
-        .sum();
+    let (project, full, total) = variety_rendered();
     let spill = render::Spill::new().expect("a temp file");
     let set = render::render_hashes_keeping(
         &project,
