@@ -79,6 +79,8 @@ pub(crate) fn apply(
             // A first apply's texts are read back from its spill; only the others are rendered.
             let spilled = compiled.spilled.take();
             let applied = if again.is_empty() {
+                // Closed before the batch's `syncfs` (see `render::Spilled::close`).
+                drop(spilled);
                 apply::apply_locked(&compiled.root, &plan, &options(compiled.manifest), &lock)
             } else {
                 let spilled = spilled.as_ref();

@@ -45,6 +45,22 @@ struct Writing {
     failed: bool,
 }
 
+impl Writing {
+    /// Writes the buffer out to `file`; when that fails, forgets the texts it held (they are
+    /// rendered again) and spills nothing more.
+    fn write_out(&mut self, file: &File) {
+        let start = self.start;
+        if write_at(file, &self.buffer, start).is_ok() {
+            self.start += self.buffer.len() as u64;
+            self.buffer.clear();
+        } else {
+            self.failed = true;
+            self.index.retain(|(_, at, _)| *at < start);
+            self.buffer = Vec::new();
+        }
+    }
+}
+
 impl Spill {
     /// An empty spill in a new unnamed temp file.
     ///
@@ -68,22 +84,9 @@ impl Spill {
         writing.buffer.extend_from_slice(text.as_bytes());
         writing.index.push((path.to_owned(), at, text.len()));
         if writing.buffer.len() >= BUFFER {
-            self.write_out(&mut writing);
+            writing.write_out(&self.file);
         }
         true
-    }
-
-    /// Writes the buffer out; when that fails, forgets the texts it held (they are rendered
-    /// again) and spills nothing more.
-    fn write_out(&self, writing: &mut Writing) {
-        let start = writing.start;
-        if write_at(&self.file, &writing.buffer, start).is_ok() {
-            writing.start += writing.buffer.len() as u64;
-        } else {
-            writing.failed = true;
-            writing.index.retain(|(_, at, _)| *at < start);
-        }
-        writing.buffer = Vec::new();
     }
 
     /// Every text spilled, written out and ready to be read back.
@@ -94,11 +97,7 @@ impl Spill {
             .into_inner()
             .unwrap_or_else(PoisonError::into_inner);
         if !writing.failed && !writing.buffer.is_empty() {
-            let file = &self.file;
-            let start = writing.start;
-            if write_at(file, &writing.buffer, start).is_err() {
-                writing.index.retain(|(_, at, _)| *at < start);
-            }
+            writing.write_out(&self.file);
         }
         let mut index = writing.index;
         index.sort_unstable_by(|a, b| a.0.cmp(&b.0));
