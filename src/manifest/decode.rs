@@ -33,7 +33,7 @@ use crate::manifest::ast::{
     StepOverride, Style, Tool, ToolServer, Transport, Type, Value, When, Workflow,
 };
 use crate::manifest::shift::{Shift, shift_by};
-use crate::manifest::{duration, names, types};
+use crate::manifest::{duration, names, quick, types};
 use crate::operators;
 use crate::render::parallel;
 
@@ -133,7 +133,7 @@ fn decode_with(
         return (manifest, diags, ids);
     }
     let mut diags = Diagnostics::new();
-    let mut manifest = match KdlDocument::parse(src) {
+    let mut manifest = match quick::parse(src) {
         Ok(doc) => {
             let mut top = TopLevel::default();
             for node in doc.nodes() {
@@ -349,7 +349,7 @@ enum Slice {
 /// Parses and decodes the slice `range` of `src` on its own, or `None` when it does not parse.
 fn decode_slice(src: &str, range: &Range<usize>) -> Option<Slice> {
     let text = &src[range.clone()];
-    let doc = KdlDocument::parse(text).ok()?;
+    let doc = quick::parse(text).ok()?;
     let mut decoder = Decoder::new(text, 0);
     let nodes: Vec<TopNode> = doc.nodes().iter().map(|it| decoder.top_node(it)).collect();
     if decoder.outside.get() {
@@ -361,7 +361,7 @@ fn decode_slice(src: &str, range: &Range<usize>) -> Option<Slice> {
 /// Parses the slice `range` of `src` and decodes it against the whole text, with file offsets,
 /// or `None` when it does not parse.
 fn decode_at(src: &str, range: &Range<usize>) -> Option<Vec<TopNode>> {
-    let doc = KdlDocument::parse(&src[range.clone()]).ok()?;
+    let doc = quick::parse(&src[range.clone()]).ok()?;
     let mut decoder = Decoder::new(src, range.start);
     Some(doc.nodes().iter().map(|it| decoder.top_node(it)).collect())
 }

@@ -7,7 +7,7 @@
 
 use std::fmt::Write as _;
 
-use kdl::KdlDocument;
+use crate::manifest::quick;
 
 /// A node to insert, built from its parts; rendered in the canonical format of `restack fmt`.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -106,7 +106,7 @@ pub struct NotKdl;
 /// `src` with `node` inserted after the last top-level node of the same name (its line, with
 /// any trailing comment, stays intact), or at the end of the file, after a blank line.
 pub fn insert(src: &str, node: &Node) -> Result<String, NotKdl> {
-    let doc: KdlDocument = src.parse().map_err(|_| NotKdl)?;
+    let doc = quick::parse(src).map_err(|_| NotKdl)?;
     let text = node.render();
     // A file with Windows line ends keeps them.
     let (text, newline) = if src.contains("\r\n") {

@@ -23,6 +23,8 @@
 
 use kdl::{KdlDocument, KdlNode};
 
+use crate::manifest::quick;
+
 /// Why a manifest was not formatted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FormatError {
@@ -41,11 +43,10 @@ pub fn format(src: &str) -> Result<String, FormatError> {
     if !windows {
         return format_lf(src);
     }
-    let before: KdlDocument = src.parse().map_err(|_| FormatError::Syntax)?;
+    let before = quick::parse(src).map_err(|_| FormatError::Syntax)?;
     let out = format_lf(&src.replace("\r\n", "\n"))?.replace('\n', "\r\n");
-    let after: KdlDocument = out
-        .parse()
-        .map_err(|_| FormatError::Unsafe("the result is not valid KDL"))?;
+    let after =
+        quick::parse(&out).map_err(|_| FormatError::Unsafe("the result is not valid KDL"))?;
     if shape(&before) != shape(&after) {
         return Err(FormatError::Unsafe("the nodes differ"));
     }
@@ -53,12 +54,11 @@ pub fn format(src: &str) -> Result<String, FormatError> {
 }
 
 fn format_lf(src: &str) -> Result<String, FormatError> {
-    let before: KdlDocument = src.parse().map_err(|_| FormatError::Syntax)?;
+    let before = quick::parse(src).map_err(|_| FormatError::Syntax)?;
     let tokens = lex(src);
     let out = Printer::default().print(&tokens);
-    let after: KdlDocument = out
-        .parse()
-        .map_err(|_| FormatError::Unsafe("the result is not valid KDL"))?;
+    let after =
+        quick::parse(&out).map_err(|_| FormatError::Unsafe("the result is not valid KDL"))?;
     if shape(&before) != shape(&after) {
         return Err(FormatError::Unsafe("the nodes differ"));
     }

@@ -10,6 +10,7 @@ mod duration;
 pub mod edit;
 pub mod format;
 pub(crate) mod names;
+pub(crate) mod quick;
 pub mod schema;
 pub(crate) mod shift;
 pub(crate) mod types;
