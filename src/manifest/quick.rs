@@ -273,12 +273,7 @@ impl<'a> Parser<'a> {
             } else {
                 self.pos = after_key;
                 let repr = self.text(start);
-                (
-                    KdlEntry::new(KdlValue::String(key.value().to_owned())),
-                    "",
-                    "",
-                    repr,
-                )
+                (KdlEntry::new(KdlValue::String(key.into())), "", "", repr)
             }
         } else {
             let (value, repr) = self.value()?;
