@@ -812,7 +812,7 @@ fn once(seen: &mut Seen, name: &str, span: Range<usize>, diags: &mut Diagnostics
 
 /// The deepest `{ … }` nesting accepted. The KDL parser recurses per level, so a hostile file
 /// could otherwise overflow the stack; real manifests use four levels at most.
-const MAX_DEPTH: usize = 64;
+pub(super) const MAX_DEPTH: usize = 64;
 
 /// The offset of the first `{` that opens a block deeper than [`MAX_DEPTH`], if any.
 ///

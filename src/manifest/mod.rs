@@ -1,4 +1,5 @@
-//! Reading `restack.kdl`: KDL 2.0 via the `kdl` crate, decoded by hand into a spanned AST.
+//! Reading `restack.kdl`: KDL 2.0, parsed by `quick` (or the `kdl` crate where `quick` declines)
+//! into `kdl`'s document, decoded by hand into a spanned AST.
 //!
 //! [`decode`] is pure: text in, a partial [`Manifest`] plus every diagnostic out. [`locate`] and
 //! [`read`] are the only functions here that touch the file system. Checks between nodes

@@ -35,6 +35,8 @@ use kdl::{
     KdlNodeFormat, KdlValue,
 };
 
+use crate::manifest::decode::MAX_DEPTH;
+
 /// [`KdlDocument::parse`], by [`fast`] where it can.
 pub(crate) fn parse(text: &str) -> Result<KdlDocument, KdlError> {
     fast(text).map_or_else(|| KdlDocument::parse(text), Ok)
@@ -42,10 +44,9 @@ pub(crate) fn parse(text: &str) -> Result<KdlDocument, KdlError> {
 
 /// The document `kdl` would parse from `text`, or `None` when `text` is not in the subset this
 /// parser reads (which includes every text with an error).
-pub(crate) fn fast(text: &str) -> Option<KdlDocument> {
+fn fast(text: &str) -> Option<KdlDocument> {
     let mut parser = Parser {
         src: text,
-        bytes: text.as_bytes(),
         pos: 0,
         depth: 0,
     };
@@ -53,29 +54,28 @@ pub(crate) fn fast(text: &str) -> Option<KdlDocument> {
     (parser.pos == text.len()).then_some(doc)
 }
 
-/// The deepest children block read; deeper ones are declined (the parser recurses, and so does
-/// `kdl`'s: `decode` refuses such text before either sees it).
-const MAX_DEPTH: usize = 64;
-
 /// The longest run of digits read in a number: `kdl` reads each run as an `i128` and fails
 /// beyond it, so longer runs are declined rather than mirrored.
 const MAX_DIGITS: usize = 30;
 
 struct Parser<'a> {
     src: &'a str,
-    bytes: &'a [u8],
     pos: usize,
     /// How many children blocks the cursor is in.
     depth: usize,
 }
 
 impl<'a> Parser<'a> {
+    fn bytes(&self) -> &'a [u8] {
+        self.src.as_bytes()
+    }
+
     fn peek(&self) -> Option<u8> {
-        self.bytes.get(self.pos).copied()
+        self.bytes().get(self.pos).copied()
     }
 
     fn at(&self, ahead: usize) -> Option<u8> {
-        self.bytes.get(self.pos + ahead).copied()
+        self.bytes().get(self.pos + ahead).copied()
     }
 
     fn text(&self, from: usize) -> &'a str {
@@ -111,7 +111,7 @@ impl<'a> Parser<'a> {
 
     /// The length of the `//` comment at the cursor with its newline, if it has one.
     fn comment_len(&self) -> Option<usize> {
-        let rest = &self.bytes[self.pos + 2..];
+        let rest = &self.bytes()[self.pos + 2..];
         let mut i = 0;
         loop {
             match (rest.get(i), rest.get(i + 1), rest.get(i + 2)) {
@@ -213,6 +213,7 @@ impl<'a> Parser<'a> {
             let before_children = self.text(before);
             self.pos += 1;
             self.depth += 1;
+            // Both parsers recurse per block; `decode` refuses deeper text before either runs.
             if self.depth > MAX_DEPTH {
                 return None;
             }
@@ -335,7 +336,7 @@ impl<'a> Parser<'a> {
     }
 
     fn keyword(&mut self) -> Option<KdlValue> {
-        let rest = &self.bytes[self.pos + 1..];
+        let rest = &self.bytes()[self.pos + 1..];
         let (value, len) = if rest.starts_with(b"true") {
             (KdlValue::Bool(true), 4)
         } else if rest.starts_with(b"false") {
@@ -389,7 +390,7 @@ impl<'a> Parser<'a> {
 
     /// A quoted string at the cursor, single-line or multi-line, and its value.
     fn string(&mut self) -> Option<String> {
-        if self.bytes[self.pos..].starts_with(b"\"\"\"") {
+        if self.bytes()[self.pos..].starts_with(b"\"\"\"") {
             return self.multi_line();
         }
         self.pos += 1;
@@ -404,7 +405,9 @@ impl<'a> Parser<'a> {
                 }
                 b'\\' => {
                     value.push_str(self.text(run));
-                    value.push(escape(self.bytes, &mut self.pos)?);
+                    let (it, len) = escape(&self.src[self.pos..])?;
+                    value.push(it);
+                    self.pos += len;
                     run = self.pos;
                 }
                 0x80.. => {
@@ -432,7 +435,7 @@ impl<'a> Parser<'a> {
         let mut lines = Vec::new();
         let prefix = loop {
             let start = self.pos;
-            let newline = self.bytes[start..].iter().position(|&it| it == b'\n');
+            let newline = self.bytes()[start..].iter().position(|&it| it == b'\n');
             let line = &self.src[start..newline.map_or(self.src.len(), |it| start + it)];
             let content = line.trim_start_matches([' ', '\t']);
             if content.starts_with("\"\"\"") {
@@ -456,18 +459,20 @@ impl<'a> Parser<'a> {
                 continue;
             }
             let body = line.strip_prefix(prefix)?;
-            let bytes = body.as_bytes();
             let mut at = 0;
             let mut run = 0;
-            while let Some(&byte) = bytes.get(at) {
+            while let Some(&byte) = body.as_bytes().get(at) {
                 if byte == b'\\' {
                     value.push_str(&body[run..at]);
-                    value.push(escape(bytes, &mut at)?);
+                    let (it, len) = escape(&body[at..])?;
+                    value.push(it);
+                    at += len;
                     run = at;
                     continue;
                 }
                 let it = body[at..].chars().next()?;
-                if it == '"' || !string_char(it) || (!it.is_ascii() && unicode_space(it)) {
+                if it == '"' || !string_char(it) || (!it.is_ascii() && UNICODE_SPACES.contains(&it))
+                {
                     return None;
                 }
                 at += it.len_utf8();
@@ -478,10 +483,10 @@ impl<'a> Parser<'a> {
     }
 }
 
-/// The escape at `bytes[*at]` (a `\`), moving `at` past it; `None` for a whitespace escape, an
-/// unknown one, or a `\u{…}` that is not a character.
-fn escape(bytes: &[u8], at: &mut usize) -> Option<char> {
-    let it = match bytes.get(*at + 1)? {
+/// The escape that starts `text` (with its `\\`): the character it stands for and its length in
+/// bytes; `None` for a whitespace escape, an unknown one, or a `\\u{…}` that is not a character.
+pub(crate) fn escape(text: &str) -> Option<(char, usize)> {
+    let it = match text.as_bytes().get(1)? {
         b'\\' => '\\',
         b'"' => '"',
         b'b' => '\u{8}',
@@ -491,26 +496,21 @@ fn escape(bytes: &[u8], at: &mut usize) -> Option<char> {
         b't' => '\t',
         b's' => ' ',
         b'u' => {
-            if bytes.get(*at + 2) != Some(&b'{') {
-                return None;
-            }
-            let digits = bytes[*at + 3..]
-                .iter()
+            let body = text[2..].strip_prefix('{')?;
+            let digits = body
+                .bytes()
                 .take(6)
-                .take_while(|it| it.is_ascii_hexdigit())
+                .take_while(u8::is_ascii_hexdigit)
                 .count();
-            if digits == 0 || bytes.get(*at + 3 + digits) != Some(&b'}') {
+            if digits == 0 || body.as_bytes().get(digits) != Some(&b'}') {
                 return None;
             }
-            let hex = std::str::from_utf8(&bytes[*at + 3..*at + 3 + digits]).ok()?;
-            let it = char::from_u32(u32::from_str_radix(hex, 16).ok()?)?;
-            *at += 4 + digits;
-            return Some(it);
+            let it = char::from_u32(u32::from_str_radix(&body[..digits], 16).ok()?)?;
+            return Some((it, 4 + digits));
         }
         _ => return None,
     };
-    *at += 2;
-    Some(it)
+    Some((it, 2))
 }
 
 /// A character a single-line quoted string may hold as itself: not `"` or `\`, not a newline
@@ -523,13 +523,12 @@ fn string_char(it: char) -> bool {
         | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
 }
 
-/// The Unicode spaces of KDL beyond space and tab.
-fn unicode_space(it: char) -> bool {
-    matches!(
-        it,
-        '\u{a0}' | '\u{1680}' | '\u{2000}'..='\u{200a}' | '\u{202f}' | '\u{205f}' | '\u{3000}'
-    )
-}
+/// The spaces of KDL 2.0.
+pub(crate) const UNICODE_SPACES: [char; 18] = [
+    '\u{9}', '\u{20}', '\u{a0}', '\u{1680}', '\u{2000}', '\u{2001}', '\u{2002}', '\u{2003}',
+    '\u{2004}', '\u{2005}', '\u{2006}', '\u{2007}', '\u{2008}', '\u{2009}', '\u{200a}', '\u{202f}',
+    '\u{205f}', '\u{3000}',
+];
 
 /// An ASCII character of a bare identifier.
 fn identifier_char(byte: u8) -> bool {

@@ -16,7 +16,10 @@
 //! - A bare identifier string (`DRAFT`) maps to itself.
 //!
 //! `\/` is not a KDL 2.0 escape (it was one in KDL 1.0); the `kdl` crate rejects it, and so does
-//! this map.
+//! this map. Escapes are read by [`escape`] and spaces are [`UNICODE_SPACES`], both shared with
+//! the manifest's parser (`manifest::quick`).
+
+use crate::manifest::quick::{UNICODE_SPACES, escape};
 
 /// Maps byte offsets in a decoded KDL string value to byte offsets in its raw literal (`"…"` with
 /// escapes, `#"…"#` raw, `"""` multi-line). Entry `i` is the raw offset of decoded byte `i`; one
@@ -44,12 +47,6 @@ pub fn value_offsets(raw: &str) -> Option<Vec<usize>> {
 /// KDL 2.0 newlines; `\r\n` comes first so that it is read as one newline.
 const NEWLINES: [&str; 8] = [
     "\r\n", "\r", "\n", "\u{85}", "\u{b}", "\u{c}", "\u{2028}", "\u{2029}",
-];
-
-const UNICODE_SPACES: [char; 18] = [
-    '\u{9}', '\u{20}', '\u{a0}', '\u{1680}', '\u{2000}', '\u{2001}', '\u{2002}', '\u{2003}',
-    '\u{2004}', '\u{2005}', '\u{2006}', '\u{2007}', '\u{2008}', '\u{2009}', '\u{200a}', '\u{202f}',
-    '\u{205f}', '\u{3000}',
 ];
 
 struct Cursor<'a> {
@@ -140,32 +137,7 @@ impl Cursor<'_> {
         match chars.next()? {
             '"' => None,
             '\\' => {
-                let (ch, n_bytes) = match chars.next()? {
-                    '\\' => ('\\', 2),
-                    '"' => ('"', 2),
-                    'b' => ('\u{8}', 2),
-                    'f' => ('\u{c}', 2),
-                    'n' => ('\n', 2),
-                    'r' => ('\r', 2),
-                    't' => ('\t', 2),
-                    's' => (' ', 2),
-                    'u' => {
-                        let body = self.rest_at(start + 2).strip_prefix('{')?;
-                        let n_hex = body.find('}')?;
-                        let hex = &body[..n_hex];
-                        if hex.is_empty()
-                            || hex.len() > 6
-                            || !hex.chars().all(|it| it.is_ascii_hexdigit())
-                        {
-                            return None;
-                        }
-                        (
-                            char::from_u32(u32::from_str_radix(hex, 16).ok()?)?,
-                            2 + 1 + n_hex + 1,
-                        )
-                    }
-                    _ => return None,
-                };
+                let (ch, n_bytes) = escape(self.rest_at(start))?;
                 self.push(ch, start, false);
                 self.pos = start + n_bytes;
                 Some(())
